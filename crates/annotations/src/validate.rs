@@ -1,0 +1,448 @@
+//! Validation of a dataset: every problem found in one pass, each naming the file, the 1-based
+//! row and the field, so a researcher can fix the source in one go. [`quarantine`] drops the
+//! offending rows instead, keeping each with its reason, for `--skip-invalid`.
+//!
+//! Rules: ratings outside the declared scale or NaN; duplicate or conflicting ids; a rank outside
+//! 1..n for its prompt and annotator; a prompt whose image count disagrees with the declared
+//! count; a prompt with fewer than two images; empty prompt text or ids; images that are missing,
+//! empty or undecodable (when the dataset declares its images present).
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::{Criterion, Dataset, ImagesState, Row};
+
+/// One thing wrong with the data.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Problem {
+    pub file: String,
+    /// 1-based record number in `file`.
+    pub row: Option<usize>,
+    pub field: String,
+    pub message: String,
+    /// Row indices (into `Dataset::rows`) that this problem makes unusable.
+    #[serde(skip)]
+    pub rows: Vec<usize>,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.row {
+            Some(r) => write!(f, "{}: row {}: field `{}`: {}", self.file, r, self.field, self.message),
+            None => write!(f, "{}: field `{}`: {}", self.file, self.field, self.message),
+        }
+    }
+}
+
+/// What to check besides the annotations themselves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checks {
+    /// Open and decode every image (PNG, JPEG, WebP). Skipped for datasets without images.
+    pub images: bool,
+}
+
+impl Default for Checks {
+    fn default() -> Self {
+        Self { images: true }
+    }
+}
+
+struct Collector<'a> {
+    ds: &'a Dataset,
+    file: String,
+    problems: Vec<Problem>,
+}
+
+impl Collector<'_> {
+    fn push(&mut self, rows: Vec<usize>, field: &str, message: String) {
+        let row = rows.first().map(|&r| self.ds.rows[r].source_row);
+        self.problems.push(Problem {
+            file: self.file.clone(),
+            row,
+            field: self.ds.meta.source_field(field),
+            message,
+            rows,
+        });
+    }
+}
+
+/// All problems of a dataset, in row order within each rule.
+pub fn validate(ds: &Dataset, checks: Checks) -> Vec<Problem> {
+    let mut c = Collector { ds, file: ds.origin.display().to_string(), problems: Vec::new() };
+    for p in &ds.read_problems {
+        c.push(vec![p.row], &p.field, p.message.clone());
+    }
+    check_rows(&mut c);
+    check_ids(&mut c);
+    let ix = ds.index();
+    check_prompts(&mut c, &ix);
+    check_ranks(&mut c, &ix);
+    if checks.images && ds.meta.images == ImagesState::Present {
+        check_images(&mut c, &ix);
+    }
+    c.problems
+}
+
+fn check_rows(c: &mut Collector) {
+    let scale = c.ds.meta.scale;
+    for (i, row) in c.ds.rows.iter().enumerate() {
+        if row.prompt_id.trim().is_empty() {
+            c.push(vec![i], "prompt_id", "empty prompt id".into());
+        }
+        if row.generation_id.trim().is_empty() {
+            c.push(vec![i], "generation_id", "empty generation id".into());
+        }
+        if row.prompt.trim().is_empty() {
+            c.push(vec![i], "prompt", "empty prompt text".into());
+        }
+        for crit in Criterion::ALL {
+            if let Some(v) = row.rating(crit)
+                && !scale.contains(v)
+            {
+                c.push(vec![i], crit.name(), format!("rating {v} is outside the declared scale {}..{}", scale.min, scale.max));
+            }
+        }
+        if let Some(img) = &row.image
+            && (img.is_empty() || Path::new(img).is_absolute() || img.split(['/', '\\']).any(|s| s == ".."))
+        {
+            c.push(vec![i], "image", format!("image path `{img}` must be relative to the dataset folder and stay inside it"));
+        }
+    }
+}
+
+fn check_ids(c: &mut Collector) {
+    let rows = &c.ds.rows;
+    let mut judgment: HashMap<(&str, Option<&str>), usize> = HashMap::new();
+    let mut generation: HashMap<&str, usize> = HashMap::new();
+    let mut prompt: HashMap<&str, usize> = HashMap::new();
+    let mut found = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let key = (row.generation_id.as_str(), row.annotator.as_deref());
+        if let Some(&first) = judgment.get(&key) {
+            let who = row.annotator.as_deref().map(|a| format!(" by annotator `{a}`")).unwrap_or_default();
+            found.push((i, "generation_id", format!("duplicate id: generation `{}`{who} already judged in row {}", row.generation_id, rows[first].source_row)));
+        } else {
+            judgment.insert(key, i);
+        }
+        match generation.get(row.generation_id.as_str()) {
+            Some(&first) if rows[first].prompt_id != row.prompt_id => found.push((
+                i,
+                "prompt_id",
+                format!("generation `{}` belongs to prompt `{}` in row {} but to `{}` here", row.generation_id, rows[first].prompt_id, rows[first].source_row, row.prompt_id),
+            )),
+            Some(&first) if rows[first].image != row.image => found.push((
+                i,
+                "image",
+                format!("generation `{}` has image {:?} in row {} but {:?} here", row.generation_id, rows[first].image, rows[first].source_row, row.image),
+            )),
+            Some(_) => {}
+            None => {
+                generation.insert(&row.generation_id, i);
+            }
+        }
+        match prompt.get(row.prompt_id.as_str()) {
+            Some(&first) if rows[first].prompt != row.prompt => found.push((
+                i,
+                "prompt",
+                format!("prompt `{}` has a different text in row {}", row.prompt_id, rows[first].source_row),
+            )),
+            Some(_) => {}
+            None => {
+                prompt.insert(&row.prompt_id, i);
+            }
+        }
+    }
+    for (i, field, msg) in found {
+        c.push(vec![i], field, msg);
+    }
+}
+
+fn check_prompts(c: &mut Collector, ix: &crate::Index) {
+    for p in &ix.prompts {
+        let rows: Vec<usize> = p.generations.iter().flat_map(|&g| ix.generations[g].rows.iter().copied()).collect();
+        let mut sorted = rows.clone();
+        sorted.sort_unstable();
+        let n = p.generations.len();
+        if n < 2 {
+            c.push(sorted.clone(), "generation_id", format!("prompt `{}` has {n} image(s); at least two are needed to compare", p.id));
+        }
+        let declared = sorted.iter().find_map(|&r| c.ds.rows[r].expected_images);
+        if let Some(expected) = declared
+            && expected as usize != n
+        {
+            c.push(sorted, "expected_images", format!("prompt `{}` declares {expected} images but has {n}", p.id));
+        }
+    }
+}
+
+fn check_ranks(c: &mut Collector, ix: &crate::Index) {
+    for p in &ix.prompts {
+        let mut groups: Vec<(Option<&str>, Vec<usize>)> = Vec::new();
+        for &g in &p.generations {
+            for &r in &ix.generations[g].rows {
+                let row = &c.ds.rows[r];
+                if row.rank.is_none() {
+                    continue;
+                }
+                let a = row.annotator.as_deref();
+                match groups.iter_mut().find(|(ga, _)| *ga == a) {
+                    Some((_, v)) => v.push(r),
+                    None => groups.push((a, vec![r])),
+                }
+            }
+        }
+        for (annotator, rows) in groups {
+            let n = rows.iter().map(|&r| &c.ds.rows[r].generation_id).collect::<HashSet<_>>().len() as u32;
+            let limit = n.max(c.ds.meta.rank_tiers.unwrap_or(0));
+            for r in rows {
+                let rank = c.ds.rows[r].rank.expect("filtered above");
+                if rank < 1 || rank > limit {
+                    let who = annotator.map(|a| format!(" for annotator `{a}`")).unwrap_or_default();
+                    let tiers = c.ds.meta.rank_tiers.map(|t| format!(", ranked into {t} tiers")).unwrap_or_default();
+                    c.push(vec![r], "rank", format!("rank {rank} is outside 1..{limit} (prompt `{}` has {n} ranked images{who}{tiers})", p.id));
+                }
+            }
+        }
+    }
+}
+
+fn check_images(c: &mut Collector, ix: &crate::Index) {
+    for g in &ix.generations {
+        let rows = g.rows.clone();
+        let Some(rel) = &g.image else {
+            c.push(rows, "image", format!("generation `{}` has no image path, but the dataset declares its images present", g.id));
+            continue;
+        };
+        if let Err(msg) = check_image_file(&c.ds.image_path(rel)) {
+            c.push(rows, "image", format!("{rel}: {msg}"));
+        }
+    }
+}
+
+/// Opens and decodes one image; the error says what is wrong with it.
+pub fn check_image_file(path: &Path) -> Result<(), String> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => "missing image file".to_string(),
+        _ => format!("cannot read image file: {e}"),
+    })?;
+    if meta.len() == 0 {
+        return Err("empty image file (0 bytes)".into());
+    }
+    image::ImageReader::open(path)
+        .and_then(|r| r.with_guessed_format())
+        .map_err(|e| format!("cannot read image file: {e}"))?
+        .decode()
+        .map_err(|e| format!("undecodable image: {e}"))?;
+    Ok(())
+}
+
+/// A row set aside by `--skip-invalid`, with every reason it was dropped.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Quarantined {
+    pub row: Row,
+    pub reasons: Vec<String>,
+}
+
+/// Splits a dataset into its valid rows and the quarantined ones. Dropping rows can invalidate
+/// others (a prompt left with one image), so validation repeats until nothing more is dropped.
+pub fn quarantine(mut ds: Dataset, checks: Checks) -> (Dataset, Vec<Quarantined>) {
+    let mut out = Vec::new();
+    loop {
+        let problems = validate(&ds, checks);
+        if problems.is_empty() {
+            return (ds, out);
+        }
+        let mut reasons: HashMap<usize, Vec<String>> = HashMap::new();
+        for p in problems {
+            for &r in &p.rows {
+                reasons.entry(r).or_default().push(format!("{}: {}", p.field, p.message));
+            }
+        }
+        if reasons.is_empty() {
+            return (ds, out);
+        }
+        let rows = std::mem::take(&mut ds.rows);
+        let mut new_index = vec![None; rows.len()];
+        for (i, row) in rows.into_iter().enumerate() {
+            match reasons.remove(&i) {
+                Some(r) => out.push(Quarantined { row, reasons: r }),
+                None => {
+                    new_index[i] = Some(ds.rows.len());
+                    ds.rows.push(row);
+                }
+            }
+        }
+        ds.read_problems.retain_mut(|p| match new_index[p.row] {
+            Some(n) => {
+                p.row = n;
+                true
+            }
+            None => false,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::tests_support::{dataset, row};
+
+    fn good() -> Dataset {
+        dataset(vec![row("p1", "g1", None, Some(1)), row("p1", "g2", None, Some(2)), row("p2", "g3", None, Some(1)), row("p2", "g4", None, Some(1))])
+    }
+
+    fn only(ds: &Dataset) -> Problem {
+        let p = validate(ds, Checks::default());
+        assert_eq!(p.len(), 1, "{p:#?}");
+        p[0].clone()
+    }
+
+    #[test]
+    fn a_good_dataset_has_no_problem() {
+        assert!(validate(&good(), Checks::default()).is_empty());
+    }
+
+    #[test]
+    fn rating_outside_scale_or_nan() {
+        let mut ds = good();
+        ds.rows[1].ratings[Criterion::Fidelity.index()] = Some(8.0);
+        let p = only(&ds);
+        assert_eq!((p.file.as_str(), p.row, p.field.as_str()), ("test.json", Some(2), "fidelity"));
+        ds.rows[1].ratings[Criterion::Fidelity.index()] = Some(f32::NAN);
+        assert!(only(&ds).message.contains("NaN"));
+        ds.rows[1].ratings[Criterion::Fidelity.index()] = Some(0.0);
+        assert_eq!(only(&ds).field, "fidelity");
+    }
+
+    #[test]
+    fn source_column_names_are_reported() {
+        let mut ds = good();
+        ds.meta.columns.insert("alignment".into(), "image_text_alignment_rating".into());
+        ds.rows[0].ratings[Criterion::Alignment.index()] = Some(9.0);
+        assert_eq!(only(&ds).field, "image_text_alignment_rating");
+    }
+
+    #[test]
+    fn duplicate_ids() {
+        let mut ds = good();
+        ds.rows[3].generation_id = "g3".into();
+        let problems = validate(&ds, Checks::default());
+        assert!(problems.iter().any(|p| p.row == Some(4) && p.field == "generation_id" && p.message.contains("duplicate")), "{problems:#?}");
+        // the same generation under two prompts
+        let mut ds = good();
+        ds.rows[2].generation_id = "g1".into();
+        let problems = validate(&ds, Checks::default());
+        assert!(problems.iter().any(|p| p.row == Some(3) && p.message.contains("belongs to prompt")), "{problems:#?}");
+        // conflicting prompt text
+        let mut ds = good();
+        ds.rows[1].prompt = "something else".into();
+        assert_eq!(only(&ds).field, "prompt");
+    }
+
+    #[test]
+    fn rank_outside_one_to_n() {
+        let mut ds = good();
+        ds.rows[1].rank = Some(3);
+        let p = only(&ds);
+        assert_eq!((p.row, p.field.as_str()), (Some(2), "rank"));
+        ds.rows[1].rank = Some(0);
+        assert_eq!(only(&ds).field, "rank");
+        // a source that ranks into a fixed number of tiers (ImageRewardDB: 5) allows ranks up to it
+        ds.rows[1].rank = Some(5);
+        ds.meta.rank_tiers = Some(5);
+        assert!(validate(&ds, Checks::default()).is_empty());
+        ds.rows[1].rank = Some(6);
+        assert!(only(&ds).message.contains("outside 1..5"));
+    }
+
+    #[test]
+    fn image_count_disagrees_with_declared() {
+        let mut ds = good();
+        ds.rows[0].expected_images = Some(3);
+        ds.rows[1].expected_images = Some(3);
+        let p = only(&ds);
+        assert_eq!((p.row, p.field.as_str()), (Some(1), "expected_images"));
+        assert!(p.message.contains("declares 3 images but has 2"));
+    }
+
+    #[test]
+    fn prompt_with_one_image() {
+        let mut ds = good();
+        ds.rows.pop();
+        ds.rows[2].rank = Some(1);
+        let p = only(&ds);
+        assert_eq!((p.row, p.field.as_str()), (Some(3), "generation_id"));
+        assert!(p.message.contains("at least two"));
+    }
+
+    #[test]
+    fn empty_prompt_text() {
+        let mut ds = good();
+        ds.rows[2].prompt = " ".into();
+        ds.rows[3].prompt = " ".into();
+        let problems = validate(&ds, Checks::default());
+        assert_eq!(problems.len(), 2);
+        assert!(problems.iter().all(|p| p.field == "prompt" && p.message == "empty prompt text"));
+    }
+
+    #[test]
+    fn all_problems_are_reported_in_one_run() {
+        let mut ds = good();
+        ds.rows[0].ratings[0] = Some(99.0);
+        ds.rows[1].rank = Some(7);
+        ds.rows[2].prompt = String::new();
+        ds.rows[3].prompt = String::new();
+        assert_eq!(validate(&ds, Checks::default()).len(), 4);
+    }
+
+    fn with_images(dir: &Path) -> Dataset {
+        let mut ds = good();
+        ds.meta.images = ImagesState::Present;
+        ds.root = dir.to_path_buf();
+        for (i, r) in ds.rows.iter_mut().enumerate() {
+            r.image = Some(format!("images/{i}.png"));
+        }
+        std::fs::create_dir_all(dir.join("images")).unwrap();
+        for i in 0..4 {
+            image::RgbImage::from_pixel(4, 4, image::Rgb([i * 40, 0, 0])).save(dir.join(format!("images/{i}.png"))).unwrap();
+        }
+        ds
+    }
+
+    #[test]
+    fn missing_empty_and_undecodable_images() {
+        let dir = std::env::temp_dir().join(format!("rewardlab-validate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let ds = with_images(&dir);
+        assert!(validate(&ds, Checks::default()).is_empty());
+        std::fs::remove_file(dir.join("images/0.png")).unwrap();
+        std::fs::write(dir.join("images/1.png"), b"").unwrap();
+        std::fs::write(dir.join("images/2.png"), b"not a png at all").unwrap();
+        let problems = validate(&ds, Checks::default());
+        let msgs: Vec<_> = problems.iter().map(|p| (p.row, p.field.clone(), p.message.clone())).collect();
+        assert_eq!(problems.len(), 3, "{msgs:#?}");
+        assert!(msgs[0].2.contains("missing image file") && msgs[0].0 == Some(1));
+        assert!(msgs[1].2.contains("0 bytes") && msgs[1].0 == Some(2));
+        assert!(msgs[2].2.contains("undecodable") && msgs[2].0 == Some(3));
+        // an annotation-only dataset is not checked for images
+        let mut absent = ds.clone();
+        absent.meta.images = ImagesState::Absent;
+        assert!(validate(&absent, Checks::default()).is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn quarantine_drops_rows_and_the_prompts_they_break() {
+        let mut ds = good();
+        ds.rows[3].ratings[0] = Some(f32::NAN);
+        let (clean, q) = quarantine(ds, Checks::default());
+        // g4 is dropped for its rating, then p2 has one image left and g3 goes too
+        assert_eq!(clean.rows.len(), 2);
+        assert_eq!(q.len(), 2);
+        assert!(q[0].reasons[0].starts_with("overall: rating NaN"));
+        assert!(q[1].reasons[0].contains("at least two"));
+        assert!(validate(&clean, Checks::default()).is_empty());
+    }
+}

@@ -1,0 +1,132 @@
+//! `rewardlab import FORMAT SRC DST`: a source in a known format -> a canonical dataset folder.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use annotations::validate::{Checks, quarantine, validate};
+use annotations::{Dataset, Scale, formats};
+use anyhow::{Context, Result, bail};
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Format {
+    /// ImageReward's data/test.json (id, prompt, generations, ranking).
+    ImagerewardTest,
+    /// ImageRewardDB as released on Hugging Face: a per-split JSON or metadata Parquet file.
+    Imagerewarddb,
+    /// HPD v2 style multi-annotator rankings (annotations.json with annotator_ranks).
+    Hpd,
+    /// TIFA human annotations (human_annotations_with_scores.json, 1..5 alignment ratings).
+    Tifa,
+    /// Any CSV / TSV / JSONL / JSON / Parquet table, with a column mapping (--mapping, --map).
+    Table,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    format: Format,
+    /// Source file.
+    src: PathBuf,
+    /// Destination folder for the canonical dataset.
+    dst: PathBuf,
+    /// For `table`: a dataset.toml whose [columns] table maps canonical fields to source columns.
+    #[arg(long)]
+    mapping: Option<PathBuf>,
+    /// For `table`: field=column pairs, e.g. --map prompt=caption --map overall=score.
+    #[arg(long = "map", value_name = "FIELD=COLUMN")]
+    map: Vec<String>,
+    /// For `table`: the rating scale as MIN..MAX (default 1..7, or the mapping file's).
+    #[arg(long, value_parser = parse_scale)]
+    scale: Option<Scale>,
+    /// Dataset name written to dataset.toml.
+    #[arg(long)]
+    name: Option<String>,
+    /// Write the valid rows and put the offending ones, with their reasons, in quarantine.csv.
+    #[arg(long)]
+    skip_invalid: bool,
+    /// Do not open the images while validating.
+    #[arg(long)]
+    no_images: bool,
+    /// Overwrite a non-empty destination folder.
+    #[arg(long)]
+    force: bool,
+    /// Print the resulting statistics as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn parse_scale(s: &str) -> Result<Scale, String> {
+    let (a, b) = s.split_once("..").ok_or("expected MIN..MAX, e.g. 1..7")?;
+    let min: u8 = a.trim().parse().map_err(|_| format!("`{a}` is not a number"))?;
+    let max: u8 = b.trim().parse().map_err(|_| format!("`{b}` is not a number"))?;
+    if min >= max {
+        return Err(format!("scale {min}..{max} is empty"));
+    }
+    Ok(Scale { min, max })
+}
+
+fn read(args: &Args) -> Result<Dataset> {
+    Ok(match args.format {
+        Format::ImagerewardTest => formats::imagereward_test::read(&args.src)?,
+        Format::Hpd => formats::hpd::read(&args.src)?,
+        Format::Tifa => formats::tifa::read(&args.src)?,
+        Format::Imagerewarddb => tables::imagerewarddb(&args.src)?,
+        Format::Table => {
+            let mapping = match &args.mapping {
+                Some(p) => tables::Mapping::from_toml(p)?,
+                None => {
+                    let stem = args.src.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                    tables::Mapping { meta: annotations::DatasetMeta::new(stem, "table") }
+                }
+            };
+            let mut mapping = mapping.with_pairs(&args.map)?;
+            if let Some(scale) = args.scale {
+                mapping.meta.scale = scale;
+            }
+            if mapping.meta.columns.is_empty() {
+                bail!("`import table` needs a column mapping: --mapping dataset.toml or --map field=column (at least --map prompt=COLUMN)");
+            }
+            tables::read_mapped(&args.src, &mapping)?
+        }
+    })
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    super::ensure_writable(&args.dst, args.force)?;
+    let mut ds = read(&args).with_context(|| format!("reading {}", args.src.display()))?;
+    if let Some(name) = &args.name {
+        ds.meta.name = name.clone();
+    }
+    let checks = Checks { images: !args.no_images };
+    let mut quarantined = Vec::new();
+    if args.skip_invalid {
+        let (clean, q) = quarantine(ds, checks);
+        ds = clean;
+        quarantined = q;
+    } else {
+        let problems = validate(&ds, checks);
+        if !problems.is_empty() {
+            for p in &problems {
+                eprintln!("problem: {p}");
+            }
+            bail!("{} problem(s) in {}; nothing was written (pass --skip-invalid to quarantine the offending rows)", problems.len(), args.src.display());
+        }
+    }
+    if ds.meta.images == annotations::ImagesState::Absent {
+        eprintln!("note: images are absent: {} is imported as an annotation-only dataset", args.src.display());
+    }
+    let ds = tables::copy_images(&ds, &args.dst)?;
+    tables::write_dataset(&ds, &args.dst)?;
+    if !quarantined.is_empty() {
+        let q = args.dst.join(tables::QUARANTINE_FILE);
+        tables::write_quarantine(&quarantined, &q)?;
+        eprintln!("quarantined {} row(s) with their reasons in {}", quarantined.len(), q.display());
+    }
+    let s = super::validate::summary(&ds, &[]);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+    } else {
+        super::validate::print_text(&s, &ds);
+        println!("written to {}", args.dst.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,25 @@
+//! One module per subcommand.
+
+pub mod bench;
+pub mod import;
+pub mod synth;
+pub mod validate;
+
+use std::path::Path;
+
+use anyhow::{Result, bail};
+
+/// Refuses to write into a folder that already holds files, unless the user said `--force`:
+/// nothing the user wrote is overwritten without asking.
+pub fn ensure_writable(dir: &Path, force: bool) -> Result<()> {
+    if dir.exists() {
+        if !dir.is_dir() {
+            bail!("{} exists and is not a folder", dir.display());
+        }
+        let non_empty = std::fs::read_dir(dir)?.next().is_some();
+        if non_empty && !force {
+            bail!("{} already exists and is not empty; choose another folder or pass --force to overwrite", dir.display());
+        }
+    }
+    Ok(())
+}

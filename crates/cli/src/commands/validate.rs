@@ -1,0 +1,93 @@
+//! `rewardlab validate DATASET`: every problem of a canonical dataset folder, and its statistics.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use annotations::pairs::{count_pairs, expand_pairs};
+use annotations::validate::{Checks, Problem, validate};
+use annotations::{Criterion, Dataset, ImagesState};
+use anyhow::{Context, Result};
+use serde_json::json;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Canonical dataset folder (dataset.toml + annotations.parquet + images/).
+    dataset: PathBuf,
+    /// Print one JSON object (counts and problems) instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Do not open the images (faster; annotations only).
+    #[arg(long)]
+    no_images: bool,
+    /// Print `generation_id,prompt_id,image` for every generation as CSV and exit (the ids that
+    /// `rewardlab eval --scores` expects).
+    #[arg(long)]
+    list_generations: bool,
+}
+
+/// The statistics that `validate` and `import` print.
+pub fn summary(ds: &Dataset, problems: &[Problem]) -> serde_json::Value {
+    let ix = ds.index();
+    let (strict, ties) = count_pairs(&expand_pairs(ds, &ix));
+    let r = ds.rating_counts();
+    json!({
+        "name": ds.meta.name,
+        "source": ds.meta.source,
+        "scale": [ds.meta.scale.min, ds.meta.scale.max],
+        "images": ds.meta.images,
+        "prompts": ix.prompts.len(),
+        "generations": ix.generations.len(),
+        "judgments": ds.rows.len(),
+        "annotators": ix.annotators.len(),
+        "pairs": {"strict": strict, "ties": ties},
+        "ratings": {
+            "overall": r[Criterion::Overall.index()],
+            "alignment": r[Criterion::Alignment.index()],
+            "fidelity": r[Criterion::Fidelity.index()],
+            "harmlessness": r[Criterion::Harmlessness.index()],
+        },
+        "problems": problems,
+    })
+}
+
+pub fn print_text(s: &serde_json::Value, ds: &Dataset) {
+    println!("dataset      {} ({}), scale {}..{}", s["name"].as_str().unwrap_or(""), s["source"].as_str().unwrap_or(""), ds.meta.scale.min, ds.meta.scale.max);
+    println!("prompts      {}", s["prompts"]);
+    println!("generations  {}", s["generations"]);
+    println!("judgments    {}", s["judgments"]);
+    println!("annotators   {}", s["annotators"]);
+    println!("pairs        {} strict, {} ties", s["pairs"]["strict"], s["pairs"]["ties"]);
+    let r = &s["ratings"];
+    println!("ratings      overall {}, alignment {}, fidelity {}, harmlessness {}", r["overall"], r["alignment"], r["fidelity"], r["harmlessness"]);
+    if ds.meta.images == ImagesState::Absent {
+        println!("images       absent: annotation-only dataset (image checks skipped)");
+    }
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let ds = tables::read_dataset(&args.dataset).with_context(|| format!("reading dataset {}", args.dataset.display()))?;
+    if args.list_generations {
+        let ix = ds.index();
+        println!("generation_id,prompt_id,image");
+        for g in &ix.generations {
+            println!("{},{},{}", csv_field(&g.id), csv_field(&ix.prompts[g.prompt].id), csv_field(g.image.as_deref().unwrap_or("")));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let problems = validate(&ds, Checks { images: !args.no_images });
+    let s = summary(&ds, &problems);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+    } else {
+        print_text(&s, &ds);
+        for p in &problems {
+            println!("problem: {p}");
+        }
+        println!("{} problem(s)", problems.len());
+    }
+    Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+}

@@ -1,0 +1,47 @@
+//! `rewardlab`: the command-line front of the toolkit. Argument parsing and wiring only: every
+//! piece of logic a library user would need lives in the crates (`annotations`, `tables`,
+//! `synth`, `model`, `train`).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+
+/// Reward models for text-to-image generation: datasets, training, evaluation, analysis.
+#[derive(Parser)]
+#[command(name = "rewardlab", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate the synthetic preference world (prompts, rendered images, simulated annotators,
+    /// ground truth) as a canonical dataset folder.
+    Synth(commands::synth::Args),
+    /// Check a canonical dataset folder and print its statistics; exits non-zero on problems.
+    Validate(commands::validate::Args),
+    /// Convert annotations from a known format into a canonical dataset folder.
+    Import(commands::import::Args),
+    /// Benchmarks that print figures (speed targets are checked here, never by timed tests).
+    Bench(commands::bench::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Synth(a) => commands::synth::run(a),
+        Command::Validate(a) => commands::validate::run(a),
+        Command::Import(a) => commands::import::run(a),
+        Command::Bench(a) => commands::bench::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! Configuration of the reward model: sizes of the encoders, the fusion variant, which heads
+//! exist, how Likert heads are trained and how per-head losses are weighted.
+//!
+//! A [`ModelConfig`] is everything needed to rebuild a model before loading its weights, so it
+//! is saved as JSON next to every weights file.
+
+use std::{fmt, str::FromStr};
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::{Criterion, ModelError};
+
+/// How image and text features are combined before the heads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FusionKind {
+    /// Text tokens cross-attend to image patch tokens (as ImageReward's BLIP text encoder does),
+    /// then the text tokens are mean-pooled over the attention mask.
+    CrossAttention,
+    /// `[pooled_image, pooled_text, pooled_image * pooled_text]` through a linear layer: cheaper,
+    /// but the text only sees the image after both were pooled.
+    Concat,
+}
+
+/// How Likert heads turn a scalar score into a rating distribution and a loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LikertLoss {
+    /// Cumulative-link (ordered logit) model with learned, ordered cut-points per head.
+    Ordinal,
+    /// Squared error against the rating rescaled to `[0, 1]`.
+    Mse,
+}
+
+macro_rules! name_enum {
+    ($ty:ident, $kind:literal, $($variant:ident => $name:literal),+) => {
+        impl $ty {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            /// The snake_case name used in config files.
+            pub fn name(self) -> &'static str {
+                match self { $($ty::$variant => $name),+ }
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+        impl FromStr for $ty {
+            type Err = ModelError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                let wanted = s.trim().to_ascii_lowercase().replace('-', "_");
+                $ty::ALL.iter().copied().find(|v| v.name() == wanted).ok_or_else(|| {
+                    ModelError::UnknownName {
+                        kind: $kind,
+                        value: s.to_string(),
+                        expected: $ty::ALL.iter().map(|v| v.name()).collect::<Vec<_>>().join(", "),
+                    }
+                })
+            }
+        }
+    };
+}
+
+name_enum!(FusionKind, "fusion", CrossAttention => "cross_attention", Concat => "concat");
+name_enum!(LikertLoss, "likert loss", Ordinal => "ordinal", Mse => "mse");
+
+/// The integer rating scale of the Likert heads, inclusive on both ends (1..=7 for ImageReward
+/// style ratings, 1..=5 for TIFA-style ones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LikertScale {
+    /// Lowest rating.
+    pub min: i32,
+    /// Highest rating.
+    pub max: i32,
+}
+
+impl LikertScale {
+    /// A scale from `min` to `max` inclusive.
+    pub fn new(min: i32, max: i32) -> Self {
+        Self { min, max }
+    }
+
+    /// Number of rating levels `K = max - min + 1`.
+    pub fn levels(&self) -> usize {
+        (self.max - self.min + 1).max(0) as usize
+    }
+
+    /// `max - min` as a float, the width used to normalise ratings.
+    pub fn span(&self) -> f64 {
+        f64::from(self.max - self.min)
+    }
+}
+
+impl Default for LikertScale {
+    fn default() -> Self {
+        Self { min: 1, max: 7 }
+    }
+}
+
+/// Weights of each head's loss in the total training loss.
+#[derive(Config, Debug)]
+pub struct LossWeights {
+    /// Weight of the pairwise (Bradley-Terry) loss of the overall head.
+    #[config(default = 1.0)]
+    pub overall: f64,
+    /// Weight of the alignment head's Likert loss.
+    #[config(default = 1.0)]
+    pub alignment: f64,
+    /// Weight of the fidelity head's Likert loss.
+    #[config(default = 1.0)]
+    pub fidelity: f64,
+    /// Weight of the harmlessness head's Likert loss.
+    #[config(default = 1.0)]
+    pub harmlessness: f64,
+}
+
+impl Default for LossWeights {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LossWeights {
+    /// The weight of `criterion`'s loss.
+    pub fn get(&self, criterion: Criterion) -> f64 {
+        match criterion {
+            Criterion::Overall => self.overall,
+            Criterion::Alignment => self.alignment,
+            Criterion::Fidelity => self.fidelity,
+            Criterion::Harmlessness => self.harmlessness,
+        }
+    }
+}
+
+/// Configuration of a [`RewardModel`](crate::RewardModel).
+///
+/// The defaults describe a model of about 0.5 M parameters that trains on a few thousand 64x64
+/// images in minutes on a laptop CPU; [`ModelConfig::tiny`] is a much smaller one for tests.
+#[derive(Config, Debug)]
+pub struct ModelConfig {
+    /// Width of every token and pooled vector.
+    #[config(default = 96)]
+    pub d_model: usize,
+    /// Attention heads in every attention layer; must divide `d_model`.
+    #[config(default = 4)]
+    pub n_heads: usize,
+    /// Hidden width of the transformer feed-forward layers.
+    #[config(default = 192)]
+    pub d_ff: usize,
+    /// Side of the (square) input images in pixels.
+    #[config(default = 64)]
+    pub image_size: usize,
+    /// Patches per image side; `image_size / patch_grid` must be a power of two of at least 2,
+    /// since the stem is that many stride-2 convolutions.
+    #[config(default = 8)]
+    pub patch_grid: usize,
+    /// Transformer layers over the image patches.
+    #[config(default = 2)]
+    pub image_layers: usize,
+    /// Transformer layers over the text tokens.
+    #[config(default = 2)]
+    pub text_layers: usize,
+    /// Vocabulary size; must be at least the tokenizer's vocabulary size.
+    #[config(default = 4096)]
+    pub vocab_size: usize,
+    /// Longest token sequence; longer inputs are cut to this length.
+    #[config(default = 32)]
+    pub max_text_len: usize,
+    /// How image and text features are combined.
+    #[config(default = "FusionKind::CrossAttention")]
+    pub fusion: FusionKind,
+    /// Cross-attention blocks (only used by [`FusionKind::CrossAttention`]).
+    #[config(default = 1)]
+    pub fusion_layers: usize,
+    /// Which heads exist; must contain `overall`, each criterion at most once.
+    #[config(default = "Criterion::ALL.to_vec()")]
+    pub heads: Vec<Criterion>,
+    /// Hidden width of each head's MLP.
+    #[config(default = 64)]
+    pub head_hidden: usize,
+    /// Dropout in the transformer layers (only active on an autodiff device).
+    #[config(default = 0.1)]
+    pub dropout: f64,
+    /// Loss (and rating read-out) of the Likert heads.
+    #[config(default = "LikertLoss::Ordinal")]
+    pub likert_loss: LikertLoss,
+    /// Rating scale of the Likert heads.
+    #[config(default = "LikertScale { min: 1, max: 7 }")]
+    pub likert_scale: LikertScale,
+    /// Weights of the per-head losses in the total loss.
+    #[config(default = "LossWeights::new()")]
+    pub loss_weights: LossWeights,
+}
+
+impl ModelConfig {
+    /// A very small model (d=32, one layer everywhere, 32x32 images, 4x4 patches, 64 tokens of
+    /// vocabulary, 8 tokens per text, no dropout) for tests and smoke runs.
+    pub fn tiny() -> Self {
+        Self::new()
+            .with_d_model(32)
+            .with_n_heads(2)
+            .with_d_ff(64)
+            .with_image_size(32)
+            .with_patch_grid(4)
+            .with_image_layers(1)
+            .with_text_layers(1)
+            .with_vocab_size(64)
+            .with_max_text_len(8)
+            .with_head_hidden(16)
+            .with_dropout(0.0)
+    }
+
+    /// Number of stride-2 convolutions in the image stem.
+    pub(crate) fn stem_convs(&self) -> usize {
+        (self.image_size / self.patch_grid.max(1)).trailing_zeros() as usize
+    }
+
+    /// Whether the model has a head for `criterion`.
+    pub fn has_head(&self, criterion: Criterion) -> bool {
+        self.heads.contains(&criterion)
+    }
+
+    /// Checks that the configuration describes a model that can be built.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let bad = |m: String| Err(ModelError::InvalidConfig(m));
+        for (name, v) in [
+            ("d_model", self.d_model),
+            ("n_heads", self.n_heads),
+            ("d_ff", self.d_ff),
+            ("image_size", self.image_size),
+            ("patch_grid", self.patch_grid),
+            ("vocab_size", self.vocab_size),
+            ("max_text_len", self.max_text_len),
+            ("head_hidden", self.head_hidden),
+        ] {
+            if v == 0 {
+                return bad(format!("{name} must be positive"));
+            }
+        }
+        if !self.d_model.is_multiple_of(self.n_heads) {
+            return bad(format!(
+                "d_model {} is not a multiple of n_heads {}",
+                self.d_model, self.n_heads
+            ));
+        }
+        let ratio = self.image_size / self.patch_grid;
+        if !self.image_size.is_multiple_of(self.patch_grid) || ratio < 2 || !ratio.is_power_of_two()
+        {
+            return bad(format!(
+                "image_size {} / patch_grid {} must be a power of two of at least 2",
+                self.image_size, self.patch_grid
+            ));
+        }
+        if self.fusion == FusionKind::CrossAttention && self.fusion_layers == 0 {
+            return bad("cross_attention fusion needs fusion_layers >= 1".into());
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return bad(format!("dropout {} is not in [0, 1)", self.dropout));
+        }
+        if !self.heads.contains(&Criterion::Overall) {
+            return bad("heads must contain \"overall\"".into());
+        }
+        for (i, c) in self.heads.iter().enumerate() {
+            if self.heads[..i].contains(c) {
+                return bad(format!("head {c} is listed twice"));
+            }
+        }
+        if self.likert_scale.levels() < 2 {
+            return bad(format!(
+                "likert_scale {}..{} needs at least two levels",
+                self.likert_scale.min, self.likert_scale.max
+            ));
+        }
+        for c in Criterion::ALL {
+            let w = self.loss_weights.get(c);
+            if !w.is_finite() || w < 0.0 {
+                return bad(format!("loss weight of {c} must be finite and >= 0, got {w}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a config written by [`Config::save`], and validates it.
+    pub fn load_json(path: impl AsRef<std::path::Path>) -> Result<Self, ModelError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let config: Self =
+            serde_json::from_str(&text).map_err(|e| ModelError::ConfigFile {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        config.validate().map_err(|e| ModelError::ConfigFile {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Ok(config)
+    }
+
+    /// Writes the config as pretty JSON.
+    pub fn save_json(&self, path: impl AsRef<std::path::Path>) -> Result<(), ModelError> {
+        let path = path.as_ref();
+        self.save(path).map_err(|source| ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_tiny_are_valid() {
+        ModelConfig::new().validate().unwrap();
+        ModelConfig::tiny().validate().unwrap();
+        assert_eq!(ModelConfig::new().stem_convs(), 3);
+        assert_eq!(ModelConfig::tiny().stem_convs(), 3);
+    }
+
+    #[test]
+    fn invalid_configs_are_rejected() {
+        let t = ModelConfig::tiny;
+        assert!(t().with_n_heads(3).validate().is_err());
+        assert!(t().with_patch_grid(5).validate().is_err());
+        assert!(t().with_patch_grid(32).validate().is_err());
+        assert!(t().with_heads(vec![Criterion::Fidelity]).validate().is_err());
+        assert!(
+            t().with_heads(vec![Criterion::Overall, Criterion::Overall])
+                .validate()
+                .is_err()
+        );
+        assert!(t().with_likert_scale(LikertScale::new(3, 3)).validate().is_err());
+        assert!(t().with_dropout(1.0).validate().is_err());
+        assert!(
+            t().with_loss_weights(LossWeights::new().with_fidelity(-1.0))
+                .validate()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn json_round_trip_uses_snake_case_names() {
+        let cfg = ModelConfig::tiny()
+            .with_fusion(FusionKind::Concat)
+            .with_likert_loss(LikertLoss::Mse)
+            .with_heads(vec![Criterion::Overall, Criterion::Harmlessness]);
+        let json = serde_json::to_string(&cfg).unwrap();
+        assert!(json.contains("\"concat\""), "{json}");
+        assert!(json.contains("\"harmlessness\""), "{json}");
+        let back: ModelConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.fusion, FusionKind::Concat);
+        assert_eq!(back.likert_loss, LikertLoss::Mse);
+        assert_eq!(back.heads, cfg.heads);
+        assert_eq!(back.d_model, 32);
+        assert_eq!("cross-attention".parse::<FusionKind>().unwrap(), FusionKind::CrossAttention);
+        assert!("sum".parse::<FusionKind>().is_err());
+        assert_eq!("MSE".parse::<LikertLoss>().unwrap(), LikertLoss::Mse);
+    }
+
+    #[test]
+    fn bad_config_file_is_an_error_not_a_panic() {
+        let dir = std::env::temp_dir().join(format!("model-cfg-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("bad.json");
+        std::fs::write(&p, "{ not json").unwrap();
+        assert!(matches!(ModelConfig::load_json(&p), Err(ModelError::ConfigFile { .. })));
+        let invalid = ModelConfig::tiny().with_n_heads(5);
+        invalid.save_json(&p).unwrap();
+        assert!(matches!(ModelConfig::load_json(&p), Err(ModelError::ConfigFile { .. })));
+        assert!(matches!(
+            ModelConfig::load_json(dir.join("missing.json")),
+            Err(ModelError::Io { .. })
+        ));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

@@ -1,0 +1,135 @@
+//! Image encoder trained from scratch: a strided convolution stem cuts a small RGB image into a
+//! grid of patch tokens, learned position embeddings say where each patch is, and a few
+//! transformer layers let patches exchange information.
+//!
+//! This replaces ImageReward's pretrained ViT, which would not fit the project's compute or its
+//! 64x64 images; the interface (patch tokens plus a pooled vector) is the same, so the fusion
+//! module does not care which one it gets.
+
+use burn::{
+    nn::{
+        Gelu, Initializer, LayerNorm, LayerNormConfig, PaddingConfig2d,
+        conv::{Conv2d, Conv2dConfig},
+        transformer::{TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput},
+    },
+    module::Param,
+    prelude::*,
+};
+
+use crate::ModelConfig;
+
+/// Output of the [`ImageEncoder`].
+#[derive(Debug, Clone)]
+pub struct ImageFeatures {
+    /// Patch tokens `[B, P, d]`, `P = patch_grid^2`.
+    pub tokens: Tensor<3>,
+    /// Mean of the patch tokens `[B, d]`.
+    pub pooled: Tensor<2>,
+}
+
+/// Convolution stem + position embeddings + transformer layers over image patches.
+#[derive(Module, Debug)]
+pub struct ImageEncoder {
+    stem: Vec<Conv2d>,
+    act: Gelu,
+    /// `[1, P, d]`, broadcast over the batch.
+    pos: Param<Tensor<3>>,
+    layers: TransformerEncoder,
+    norm: LayerNorm,
+}
+
+/// Transformer settings shared by the image and text encoders.
+pub(crate) fn transformer_config(config: &ModelConfig, n_layers: usize) -> TransformerEncoderConfig {
+    // Pre-norm: from-scratch training on small data is markedly more stable than post-norm.
+    TransformerEncoderConfig::new(config.d_model, config.d_ff, config.n_heads, n_layers)
+        .with_dropout(config.dropout)
+        .with_norm_first(true)
+}
+
+/// Small random position embeddings, as in ViT/BERT, so they start as a mild perturbation.
+pub(crate) fn position_embedding(len: usize, d: usize, device: &Device) -> Param<Tensor<3>> {
+    Initializer::Normal {
+        mean: 0.0,
+        std: 0.02,
+    }
+    .init([1, len, d], device)
+}
+
+impl ImageEncoder {
+    /// Builds the encoder described by `config` (which should be validated).
+    pub fn new(config: &ModelConfig, device: &Device) -> Self {
+        let n = config.stem_convs().max(1);
+        let d = config.d_model;
+        let mut stem = Vec::with_capacity(n);
+        let mut c_in = 3;
+        for i in 0..n {
+            // Channels double at every halving, ending at d_model, the way a small CNN widens.
+            let c_out = if i + 1 == n {
+                d
+            } else {
+                (d >> (n - 1 - i)).max(8)
+            };
+            stem.push(
+                Conv2dConfig::new([c_in, c_out], [3, 3])
+                    .with_stride([2, 2])
+                    .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                    .init(device),
+            );
+            c_in = c_out;
+        }
+        let patches = config.patch_grid * config.patch_grid;
+        Self {
+            stem,
+            act: Gelu::new(),
+            pos: position_embedding(patches, d, device),
+            layers: transformer_config(config, config.image_layers).init(device),
+            norm: LayerNormConfig::new(d).init(device),
+        }
+    }
+
+    /// Encodes images `[B, 3, H, W]` (values roughly in `[-1, 1]`, `H = W = image_size`).
+    ///
+    /// # Panics
+    /// If the image size differs from the configured one (the patch count would not match the
+    /// position embeddings).
+    pub fn forward(&self, images: Tensor<4>) -> ImageFeatures {
+        let mut x = images;
+        let last = self.stem.len() - 1;
+        for (i, conv) in self.stem.iter().enumerate() {
+            x = conv.forward(x);
+            if i != last {
+                x = self.act.forward(x);
+            }
+        }
+        let [b, d, gh, gw] = x.dims();
+        let tokens = x.reshape([b, d, gh * gw]).swap_dims(1, 2);
+        let tokens = tokens + self.pos.val();
+        let tokens = self.layers.forward(TransformerEncoderInput::new(tokens));
+        let tokens = self.norm.forward(tokens);
+        let pooled = tokens.clone().mean_dim(1).squeeze_dim::<2>(1);
+        ImageFeatures { tokens, pooled }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    #[test]
+    fn shapes_default_and_tiny() {
+        let device = Device::flex();
+        for cfg in [ModelConfig::new(), ModelConfig::tiny()] {
+            let enc = ImageEncoder::new(&cfg, &device);
+            let img = Tensor::<4>::random(
+                [2, 3, cfg.image_size, cfg.image_size],
+                Distribution::Uniform(-1.0, 1.0),
+                &device,
+            );
+            let out = enc.forward(img);
+            let p = cfg.patch_grid * cfg.patch_grid;
+            assert_eq!(out.tokens.dims(), [2, p, cfg.d_model]);
+            assert_eq!(out.pooled.dims(), [2, cfg.d_model]);
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! Prompt tokenizer: a WordPiece vocabulary trained offline on the dataset's own prompts (no
+//! download from a model hub), saved as a standard `tokenizer.json`, and a batch encoder that
+//! pads or truncates every prompt to a fixed length for the [`TextEncoder`](crate::TextEncoder).
+//!
+//! Text is lower-cased and split on whitespace and punctuation (BERT's normaliser and
+//! pre-tokenizer); `[CLS] ... [SEP]` are added around each prompt so that even an empty prompt
+//! has tokens to attend to; `[PAD]` is id 0, which the model's masks rely on.
+
+use std::path::Path;
+
+use burn::prelude::*;
+use tokenizers::{
+    AddedToken, PaddingDirection, PaddingParams, PaddingStrategy, Tokenizer, TruncationParams,
+    decoders::wordpiece::WordPiece as WordPieceDecoder,
+    models::{
+        TrainerWrapper,
+        wordpiece::{WordPiece, WordPieceTrainer},
+    },
+    normalizers::BertNormalizer,
+    pre_tokenizers::bert::BertPreTokenizer,
+    processors::bert::BertProcessing,
+};
+
+use crate::ModelError;
+
+/// Padding token; always id 0.
+pub const PAD_TOKEN: &str = "[PAD]";
+/// Unknown-token marker.
+pub const UNK_TOKEN: &str = "[UNK]";
+/// Token put before every prompt.
+pub const CLS_TOKEN: &str = "[CLS]";
+/// Token put after every prompt.
+pub const SEP_TOKEN: &str = "[SEP]";
+/// Id of [`PAD_TOKEN`].
+pub const PAD_ID: u32 = 0;
+/// Conventional file name of a saved tokenizer.
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+
+/// Settings for training a [`PromptTokenizer`].
+#[derive(Config, Debug)]
+pub struct TokenizerConfig {
+    /// Largest vocabulary, special tokens included (small corpora give fewer).
+    #[config(default = 4096)]
+    pub vocab_size: usize,
+    /// Length every encoded prompt is padded or truncated to, `[CLS]`/`[SEP]` included.
+    #[config(default = 32)]
+    pub max_len: usize,
+    /// Minimum count of a merge to enter the vocabulary.
+    #[config(default = 1)]
+    pub min_frequency: u64,
+}
+
+/// Prompts encoded for the model: row-major `[batch_size, seq_len]` ids and attention mask.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedBatch {
+    /// Token ids, `batch_size * seq_len` values, padded with 0.
+    pub ids: Vec<i64>,
+    /// 1 for real tokens, 0 for padding, same layout as `ids`.
+    pub attention_mask: Vec<i64>,
+    /// Number of prompts.
+    pub batch_size: usize,
+    /// Tokens per prompt.
+    pub seq_len: usize,
+}
+
+impl EncodedBatch {
+    /// `(token_ids, attention_mask)` as `[batch_size, seq_len]` Int tensors on `device`.
+    pub fn to_tensors(&self, device: &Device) -> (Tensor<2, Int>, Tensor<2, Int>) {
+        let shape = [self.batch_size, self.seq_len];
+        (
+            Tensor::from_data(TensorData::new(self.ids.clone(), shape), device),
+            Tensor::from_data(TensorData::new(self.attention_mask.clone(), shape), device),
+        )
+    }
+}
+
+/// A WordPiece tokenizer for prompts with fixed-length padding and truncation.
+#[derive(Clone)]
+pub struct PromptTokenizer {
+    inner: Tokenizer,
+    max_len: usize,
+}
+
+impl std::fmt::Debug for PromptTokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PromptTokenizer")
+            .field("vocab_size", &self.vocab_size())
+            .field("max_len", &self.max_len)
+            .finish()
+    }
+}
+
+fn tok_err(context: &str, e: impl std::fmt::Display) -> ModelError {
+    ModelError::Tokenizer(format!("{context}: {e}"))
+}
+
+impl PromptTokenizer {
+    /// Trains a WordPiece vocabulary on `texts`.
+    pub fn train<S: AsRef<str> + Sync>(
+        texts: &[S],
+        config: &TokenizerConfig,
+    ) -> Result<Self, ModelError> {
+        if config.max_len < 2 {
+            return Err(tok_err("max_len", "must leave room for [CLS] and [SEP] (>= 2)"));
+        }
+        let specials = [PAD_TOKEN, UNK_TOKEN, CLS_TOKEN, SEP_TOKEN];
+        if config.vocab_size < specials.len() + 1 {
+            return Err(tok_err("vocab_size", "too small for the special tokens"));
+        }
+        let mut inner = Tokenizer::new(WordPiece::default());
+        inner
+            .with_normalizer(Some(BertNormalizer::new(true, true, None, true)))
+            .map_err(|e| tok_err("normalizer", e))?;
+        inner.with_pre_tokenizer(Some(BertPreTokenizer));
+        inner.with_decoder(Some(WordPieceDecoder::default()));
+        // The trainer puts special tokens first, in this order, which is what makes [PAD] id 0.
+        let mut trainer: TrainerWrapper = WordPieceTrainer::builder()
+            .vocab_size(config.vocab_size)
+            .min_frequency(config.min_frequency)
+            .show_progress(false)
+            .special_tokens(specials.iter().map(|t| AddedToken::from(*t, true)).collect())
+            // Every printable ASCII character gets a token even if the training prompts lack it,
+            // so a stray "!" in a test prompt is not [UNK].
+            .initial_alphabet(
+                (b'!'..=b'~')
+                    .map(char::from)
+                    .filter(|c| !c.is_ascii_uppercase())
+                    .collect(),
+            )
+            .build()
+            .into();
+        inner
+            .train(&mut trainer, texts.iter().map(|t| t.as_ref()))
+            .map_err(|e| tok_err("training", e))?;
+        Self::finish(inner, config.max_len)
+    }
+
+    /// Checks the special tokens and installs post-processing, padding and truncation.
+    fn finish(mut inner: Tokenizer, max_len: usize) -> Result<Self, ModelError> {
+        let id = |t: &str| {
+            inner
+                .token_to_id(t)
+                .ok_or_else(|| tok_err("vocabulary", format!("no {t} token")))
+        };
+        if id(PAD_TOKEN)? != PAD_ID {
+            return Err(tok_err("vocabulary", format!("{PAD_TOKEN} must have id {PAD_ID}")));
+        }
+        let (cls, sep) = (id(CLS_TOKEN)?, id(SEP_TOKEN)?);
+        inner.with_post_processor(Some(BertProcessing::new(
+            (SEP_TOKEN.to_string(), sep),
+            (CLS_TOKEN.to_string(), cls),
+        )));
+        inner.with_padding(Some(PaddingParams {
+            strategy: PaddingStrategy::Fixed(max_len),
+            direction: PaddingDirection::Right,
+            pad_id: PAD_ID,
+            pad_token: PAD_TOKEN.to_string(),
+            ..Default::default()
+        }));
+        inner
+            .with_truncation(Some(TruncationParams {
+                max_length: max_len,
+                ..Default::default()
+            }))
+            .map_err(|e| tok_err("truncation", e))?;
+        Ok(Self { inner, max_len })
+    }
+
+    /// Loads a `tokenizer.json` written by [`save`](Self::save). The encoded length is the
+    /// file's truncation length (32 if it has none); see [`with_max_len`](Self::with_max_len).
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, ModelError> {
+        let path = path.as_ref();
+        if let Err(source) = std::fs::metadata(path) {
+            return Err(ModelError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+        let inner =
+            Tokenizer::from_file(path).map_err(|e| tok_err(&path.display().to_string(), e))?;
+        let max_len = inner
+            .get_truncation()
+            .map(|t| t.max_length)
+            .unwrap_or(TokenizerConfig::new().max_len);
+        Self::finish(inner, max_len.max(2))
+            .map_err(|e| tok_err(&path.display().to_string(), e))
+    }
+
+    /// Writes the tokenizer (vocabulary, normalisation, padding, truncation) as JSON.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
+        let path = path.as_ref();
+        self.inner
+            .save(path, true)
+            .map_err(|e| tok_err(&path.display().to_string(), e))
+    }
+
+    /// The same tokenizer encoding to `max_len` tokens.
+    pub fn with_max_len(self, max_len: usize) -> Result<Self, ModelError> {
+        if max_len < 2 {
+            return Err(tok_err("max_len", "must leave room for [CLS] and [SEP] (>= 2)"));
+        }
+        Self::finish(self.inner, max_len)
+    }
+
+    /// Vocabulary size, special tokens included: the smallest valid `ModelConfig::vocab_size`.
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    /// Length of every encoded prompt.
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+
+    /// The tokens of one prompt after padding and truncation (for inspection).
+    pub fn tokens(&self, text: &str) -> Result<Vec<String>, ModelError> {
+        let enc = self
+            .inner
+            .encode(text, true)
+            .map_err(|e| tok_err("encoding", e))?;
+        Ok(enc.get_tokens().to_vec())
+    }
+
+    /// Encodes prompts to `[texts.len(), max_len]` ids and attention mask.
+    pub fn encode_batch<S: AsRef<str>>(&self, texts: &[S]) -> Result<EncodedBatch, ModelError> {
+        let inputs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
+        let encodings = self
+            .inner
+            .encode_batch(inputs, true)
+            .map_err(|e| tok_err("encoding", e))?;
+        let seq_len = self.max_len;
+        let mut ids = Vec::with_capacity(texts.len() * seq_len);
+        let mut attention_mask = Vec::with_capacity(texts.len() * seq_len);
+        for enc in &encodings {
+            // Fixed padding + truncation make every row max_len long; the resize only guards
+            // against a hand-edited tokenizer.json that changed them.
+            let row_ids = enc.get_ids().iter().map(|&i| i64::from(i));
+            let row_mask = enc.get_attention_mask().iter().map(|&m| i64::from(m));
+            let start = ids.len();
+            ids.extend(row_ids.take(seq_len));
+            attention_mask.extend(row_mask.take(seq_len));
+            ids.resize(start + seq_len, i64::from(PAD_ID));
+            attention_mask.resize(start + seq_len, 0);
+        }
+        Ok(EncodedBatch {
+            ids,
+            attention_mask,
+            batch_size: encodings.len(),
+            seq_len,
+        })
+    }
+
+    /// Encodes prompts straight to `(token_ids, attention_mask)` tensors `[B, max_len]`.
+    pub fn encode_tensors<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        device: &Device,
+    ) -> Result<(Tensor<2, Int>, Tensor<2, Int>), ModelError> {
+        Ok(self.encode_batch(texts)?.to_tensors(device))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROMPTS: &[&str] = &[
+        "a red cat sitting on a blue chair",
+        "a photo of a dog running on the beach",
+        "an oil painting of a lighthouse at sunset",
+        "a cat and a dog playing chess, digital art",
+        "a bowl of fruit on a wooden table",
+        "portrait of an astronaut riding a horse",
+        "a red car parked next to a blue house",
+        "sunset over the mountains, highly detailed",
+    ];
+
+    #[test]
+    fn train_save_load_encode_round_trip() {
+        let dir = std::env::temp_dir().join(format!("rewardlab-tok-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = TokenizerConfig::new().with_vocab_size(200).with_max_len(8);
+        let tok = PromptTokenizer::train(PROMPTS, &cfg).unwrap();
+        assert!(tok.vocab_size() <= 200 && tok.vocab_size() > 20, "{}", tok.vocab_size());
+        for (t, id) in [(PAD_TOKEN, 0), (UNK_TOKEN, 1), (CLS_TOKEN, 2), (SEP_TOKEN, 3)] {
+            assert_eq!(tok.inner.token_to_id(t), Some(id), "{t}");
+        }
+
+        let path = dir.join(TOKENIZER_FILE);
+        tok.save(&path).unwrap();
+        let loaded = PromptTokenizer::load(&path).unwrap();
+        assert_eq!(loaded.max_len(), 8);
+        assert_eq!(loaded.vocab_size(), tok.vocab_size());
+
+        let texts = [
+            "A RED Cat!",
+            "a red cat!",
+            "a photo of a dog running on the beach at sunset with a red car",
+            "",
+        ];
+        let a = tok.encode_batch(&texts).unwrap();
+        let b = loaded.encode_batch(&texts).unwrap();
+        assert_eq!(a, b);
+        assert_eq!((a.batch_size, a.seq_len), (4, 8));
+        assert_eq!(a.ids.len(), 32);
+        let row = |r: usize| (&a.ids[r * 8..(r + 1) * 8], &a.attention_mask[r * 8..(r + 1) * 8]);
+
+        // lower-casing: the two spellings encode identically
+        assert_eq!(row(0), row(1));
+        // short prompt: [CLS] a red cat ! [SEP] then padding with id 0 and mask 0
+        let (ids, mask) = row(0);
+        assert_eq!(ids[0], 2);
+        assert_eq!(mask, &[1, 1, 1, 1, 1, 1, 0, 0]);
+        assert_eq!(ids[5], 3);
+        assert_eq!(&ids[6..], &[0, 0]);
+        assert_eq!(
+            loaded.tokens("A RED Cat!").unwrap()[..6],
+            ["[CLS]", "a", "red", "cat", "!", "[SEP]"]
+        );
+        // long prompt: truncated to 8 with [SEP] kept at the end, no padding
+        let (ids, mask) = row(2);
+        assert_eq!(mask, &[1; 8]);
+        assert_eq!((ids[0], ids[7]), (2, 3));
+        // empty prompt: just [CLS] [SEP]
+        let (ids, mask) = row(3);
+        assert_eq!(&ids[..3], &[2, 3, 0]);
+        assert_eq!(mask.iter().sum::<i64>(), 2);
+        // unseen characters map to [UNK]
+        assert!(tok.encode_batch(&["€€"]).unwrap().ids.contains(&1));
+
+        let (t_ids, t_mask) = a.to_tensors(&Device::flex());
+        assert_eq!(t_ids.dims(), [4, 8]);
+        assert_eq!(t_mask.sum().into_scalar::<i64>(), a.attention_mask.iter().sum::<i64>());
+
+        let longer = loaded.with_max_len(12).unwrap();
+        assert_eq!(longer.encode_batch(&texts).unwrap().seq_len, 12);
+
+        assert!(matches!(
+            PromptTokenizer::load(dir.join("missing.json")),
+            Err(ModelError::Io { .. })
+        ));
+        std::fs::write(dir.join("bad.json"), "{\"not\": \"a tokenizer\"}").unwrap();
+        assert!(matches!(
+            PromptTokenizer::load(dir.join("bad.json")),
+            Err(ModelError::Tokenizer(_))
+        ));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

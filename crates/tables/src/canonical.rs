@@ -1,0 +1,181 @@
+//! The canonical dataset folder: `dataset.toml` (metadata), `annotations.parquet` (one row per
+//! judgment, columns as in [`crate::columns::FIELDS`]) and `images/`.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use annotations::validate::Quarantined;
+use annotations::{Dataset, DatasetMeta, ImagesState};
+use polars::prelude::*;
+
+use crate::TableError;
+use crate::columns::{FIELDS, extract, frame};
+
+pub const META_FILE: &str = "dataset.toml";
+pub const ANNOTATIONS_FILE: &str = "annotations.parquet";
+pub const QUARANTINE_FILE: &str = "quarantine.csv";
+
+/// Reads a canonical dataset folder. Values of the wrong type become read problems (reported by
+/// validation with their row), so that one bad cell does not hide the others.
+pub fn read_dataset(dir: &Path) -> Result<Dataset, TableError> {
+    if !dir.is_dir() {
+        return Err(TableError::Invalid {
+            path: dir.to_path_buf(),
+            message: "not a dataset folder (expected dataset.toml and annotations.parquet in it)".into(),
+        });
+    }
+    let meta = DatasetMeta::read(&dir.join(META_FILE))?;
+    let path = dir.join(ANNOTATIONS_FILE);
+    let file = File::open(&path).map_err(TableError::io(&path))?;
+    let df = ParquetReader::new(file).finish().map_err(TableError::polars(&path))?;
+    for required in ["prompt_id", "prompt", "generation_id"] {
+        if df.column(required).is_err() {
+            let available = df.get_column_names().iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ");
+            return Err(TableError::MissingColumn { path, column: required.into(), available });
+        }
+    }
+    let present: Vec<String> = df.get_column_names().iter().map(|c| c.to_string()).collect();
+    let column_of = |f: &str| present.iter().any(|c| c == f).then(|| f.to_string());
+    let ex = extract(&df, &path, &column_of)?;
+    let mut ds = Dataset::new(DatasetMeta { columns: Default::default(), ..meta }, path, dir, ex.rows);
+    ds.read_problems = ex.problems;
+    Ok(ds)
+}
+
+/// Writes `dataset.toml` and `annotations.parquet` into `dir` (created if needed). Images are not
+/// touched: see [`copy_images`]. The metadata's column map is not written: in the canonical folder
+/// every column has its canonical name.
+pub fn write_dataset(ds: &Dataset, dir: &Path) -> Result<(), TableError> {
+    std::fs::create_dir_all(dir).map_err(TableError::io(dir))?;
+    let meta = DatasetMeta { columns: Default::default(), ..ds.meta.clone() };
+    let meta_path = dir.join(META_FILE);
+    std::fs::write(&meta_path, meta.to_toml()).map_err(TableError::io(&meta_path))?;
+    let path = dir.join(ANNOTATIONS_FILE);
+    let mut df = frame(&ds.rows).map_err(TableError::polars(&path))?;
+    let file = File::create(&path).map_err(TableError::io(&path))?;
+    ParquetWriter::new(file).finish(&mut df).map_err(TableError::polars(&path))?;
+    Ok(())
+}
+
+/// Writes the quarantined rows with their reasons as CSV (canonical columns, the source row and
+/// `reason`), for a person to read and fix.
+pub fn write_quarantine(rows: &[Quarantined], path: &Path) -> Result<(), TableError> {
+    let plain: Vec<_> = rows.iter().map(|q| q.row.clone()).collect();
+    let mut df = frame(&plain).map_err(TableError::polars(path))?;
+    let source_row: Vec<i64> = rows.iter().map(|q| q.row.source_row as i64).collect();
+    let reason: Vec<String> = rows.iter().map(|q| q.reasons.join("; ")).collect();
+    df.with_column(Column::new("source_row".into(), source_row)).map_err(TableError::polars(path))?;
+    df.with_column(Column::new("reason".into(), reason)).map_err(TableError::polars(path))?;
+    let file = File::create(path).map_err(TableError::io(path))?;
+    CsvWriter::new(file).finish(&mut df).map_err(TableError::polars(path))?;
+    Ok(())
+}
+
+/// Copies a dataset's images into `dir/images/`, keeping their relative layout, and returns the
+/// dataset with image paths rewritten to the new place. Images that are absent are left as they
+/// are (validation reports them).
+pub fn copy_images(ds: &Dataset, dir: &Path) -> Result<Dataset, TableError> {
+    let mut out = ds.clone();
+    if ds.meta.images == ImagesState::Absent {
+        return Ok(out);
+    }
+    let mut done = std::collections::HashMap::<String, String>::new();
+    for row in &mut out.rows {
+        let Some(rel) = row.image.clone() else { continue };
+        if let Some(new) = done.get(&rel) {
+            row.image = Some(new.clone());
+            continue;
+        }
+        let src = ds.root.join(&rel);
+        let tail = rel.strip_prefix("images/").unwrap_or(&rel);
+        let new_rel = format!("images/{tail}");
+        if src.is_file() {
+            let dst: PathBuf = dir.join(&new_rel);
+            if let Some(parent) = dst.parent() {
+                std::fs::create_dir_all(parent).map_err(TableError::io(parent))?;
+            }
+            if src != dst {
+                std::fs::copy(&src, &dst).map_err(TableError::io(&src))?;
+            }
+        }
+        done.insert(rel, new_rel.clone());
+        row.image = Some(new_rel);
+    }
+    out.root = dir.to_path_buf();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use annotations::{Criterion, Row};
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("rewardlab-tables-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    fn sample() -> Dataset {
+        let rows = (0..4)
+            .map(|i| Row {
+                prompt_id: format!("p{}", i / 2),
+                prompt: format!("prompt {}", i / 2),
+                category: Some("counting".into()),
+                expected_images: Some(2),
+                generation_id: format!("g{i}"),
+                image: None,
+                annotator: (i % 2 == 0).then(|| "a1".to_string()),
+                rank: Some((i % 2 + 1) as u32),
+                ratings: [Some(7.0), None, Some(3.0), None],
+                source_row: i + 1,
+            })
+            .collect();
+        let mut meta = DatasetMeta::new("sample", "test");
+        meta.images = ImagesState::Absent;
+        Dataset::new(meta, "x", ".", rows)
+    }
+
+    #[test]
+    fn canonical_round_trip_keeps_every_field() {
+        let dir = tmp("roundtrip");
+        let ds = sample();
+        write_dataset(&ds, &dir).unwrap();
+        let back = read_dataset(&dir).unwrap();
+        assert_eq!(back.rows, ds.rows);
+        assert_eq!(back.meta, ds.meta);
+        assert!(back.read_problems.is_empty());
+        assert_eq!(back.origin, dir.join(ANNOTATIONS_FILE));
+        let df = ParquetReader::new(File::open(dir.join(ANNOTATIONS_FILE)).unwrap()).finish().unwrap();
+        let names: Vec<_> = df.get_column_names().iter().map(|c| c.to_string()).collect();
+        assert_eq!(names, FIELDS);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn missing_column_and_missing_folder_are_named() {
+        let dir = tmp("missing");
+        write_dataset(&sample(), &dir).unwrap();
+        let mut df = df!("prompt_id" => ["a"], "prompt" => ["b"]).unwrap();
+        ParquetWriter::new(File::create(dir.join(ANNOTATIONS_FILE)).unwrap()).finish(&mut df).unwrap();
+        let err = read_dataset(&dir).unwrap_err().to_string();
+        assert!(err.contains("annotations.parquet") && err.contains("`generation_id`"), "{err}");
+        let err = read_dataset(&dir.join("nope")).unwrap_err().to_string();
+        assert!(err.contains("not a dataset folder"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn quarantine_file_has_reasons() {
+        let dir = tmp("quarantine");
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut ds = sample();
+        ds.rows[1].ratings[Criterion::Overall.index()] = Some(9.0);
+        let (_, q) = annotations::validate::quarantine(ds, Default::default());
+        write_quarantine(&q, &dir.join(QUARANTINE_FILE)).unwrap();
+        let text = std::fs::read_to_string(dir.join(QUARANTINE_FILE)).unwrap();
+        assert!(text.lines().next().unwrap().ends_with("source_row,reason"));
+        assert!(text.contains("outside the declared scale"), "{text}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,19 @@
+//! Tabular I/O of annotation data with polars: the canonical dataset folder (`dataset.toml` +
+//! `annotations.parquet` + `images/`), ImageRewardDB's released tables, and generic CSV / JSONL /
+//! JSON / Parquet files whose columns are mapped onto the canonical fields.
+//!
+//! Kept apart from `annotations` so that the burn side of the workspace never compiles polars.
+//!
+//! ```no_run
+//! let ds = tables::read_dataset("data/world".as_ref()).unwrap();
+//! tables::write_dataset(&ds, "copy".as_ref()).unwrap();
+//! ```
+
+mod canonical;
+mod columns;
+mod error;
+pub mod import;
+
+pub use canonical::{ANNOTATIONS_FILE, META_FILE, QUARANTINE_FILE, copy_images, read_dataset, write_dataset, write_quarantine};
+pub use error::TableError;
+pub use import::{Mapping, imagerewarddb, read_frame, read_mapped};

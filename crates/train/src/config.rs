@@ -1,0 +1,354 @@
+//! `TrainConfig`: every knob of a training run, read from TOML (`experiments/*.toml`).
+//!
+//! Sections: `[data]` (splits, ties, data-size ablation, default synthetic world), `[model]` (the
+//! fields of [`model::ModelConfig`] except those taken from elsewhere: the Likert scale comes from
+//! the dataset's declared scale, vocabulary size and text length from the trained tokenizer),
+//! `[optim]` (Adam, batch size, epochs, early stopping, seed) and `[tokenizer]`.
+//!
+//! Every table rejects unknown keys, so that a typo (`learning_rate` for `lr`) is an error naming
+//! the key rather than a silently ignored setting. Missing keys take the defaults below, which
+//! are those of `experiments/default.toml`.
+
+use annotations::splits::SplitSpec;
+use model::{Criterion, FusionKind, LikertLoss, LikertScale, LossWeights, ModelConfig, TokenizerConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TrainError};
+
+/// The default experiment, compiled in so that `rewardlab train` works from any folder.
+pub const DEFAULT_TOML: &str = include_str!("../../../experiments/default.toml");
+/// A tiny experiment that trains in seconds (tests, CI).
+pub const SMOKE_TOML: &str = include_str!("../../../experiments/smoke.toml");
+
+/// A whole training configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    pub data: DataConfig,
+    pub model: ModelSection,
+    pub optim: OptimConfig,
+    pub tokenizer: TokenizerSection,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            data: DataConfig::default(),
+            model: ModelSection::default(),
+            optim: OptimConfig::default(),
+            tokenizer: TokenizerSection::default(),
+        }
+    }
+}
+
+/// What ties in the rankings become.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TiesRule {
+    /// Dropped from training (ImageReward's rule).
+    #[default]
+    Drop,
+    /// Kept with a Bradley-Terry target of 0.5 (PickScore's rule).
+    Half,
+}
+
+/// `[data]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// Prompt-level split: ratios, seed, stratification by category.
+    pub split: SplitSpec,
+    /// Keep only this many training prompts (a seeded subset), for data-size ablations.
+    pub train_prompts: Option<usize>,
+    /// What to do with tied pairs.
+    pub ties: TiesRule,
+    /// Prompts of the default synthetic world (used when no dataset is given).
+    pub world_prompts: usize,
+    /// Seed of the default synthetic world.
+    pub world_seed: u64,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self { split: SplitSpec::default(), train_prompts: None, ties: TiesRule::Drop, world_prompts: 1500, world_seed: 0 }
+    }
+}
+
+/// `[model.loss_weights]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LossWeightsSection {
+    pub overall: f64,
+    pub alignment: f64,
+    pub fidelity: f64,
+    pub harmlessness: f64,
+}
+
+impl Default for LossWeightsSection {
+    fn default() -> Self {
+        Self { overall: 1.0, alignment: 1.0, fidelity: 1.0, harmlessness: 1.0 }
+    }
+}
+
+/// `[model]`: [`ModelConfig`] without the fields that come from the data and the tokenizer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelSection {
+    pub d_model: usize,
+    pub n_heads: usize,
+    pub d_ff: usize,
+    pub image_size: usize,
+    pub patch_grid: usize,
+    pub image_layers: usize,
+    pub text_layers: usize,
+    pub fusion: FusionKind,
+    pub fusion_layers: usize,
+    pub heads: Vec<Criterion>,
+    pub head_hidden: usize,
+    pub dropout: f64,
+    pub likert_loss: LikertLoss,
+    pub loss_weights: LossWeightsSection,
+}
+
+impl Default for ModelSection {
+    fn default() -> Self {
+        Self {
+            d_model: 64,
+            n_heads: 4,
+            d_ff: 128,
+            image_size: 64,
+            patch_grid: 8,
+            image_layers: 1,
+            text_layers: 1,
+            fusion: FusionKind::CrossAttention,
+            fusion_layers: 1,
+            heads: Criterion::ALL.to_vec(),
+            head_hidden: 64,
+            // 0 keeps a resumed run exactly on the path of an uninterrupted one (no random masks).
+            dropout: 0.0,
+            likert_loss: LikertLoss::Ordinal,
+            loss_weights: LossWeightsSection::default(),
+        }
+    }
+}
+
+impl ModelSection {
+    /// The model config for a tokenizer of `vocab_size` tokens, `max_len` tokens per prompt and
+    /// a dataset rated on `scale`.
+    pub fn to_model_config(&self, vocab_size: usize, max_len: usize, scale: LikertScale) -> ModelConfig {
+        let w = &self.loss_weights;
+        ModelConfig::new()
+            .with_d_model(self.d_model)
+            .with_n_heads(self.n_heads)
+            .with_d_ff(self.d_ff)
+            .with_image_size(self.image_size)
+            .with_patch_grid(self.patch_grid)
+            .with_image_layers(self.image_layers)
+            .with_text_layers(self.text_layers)
+            .with_vocab_size(vocab_size)
+            .with_max_text_len(max_len)
+            .with_fusion(self.fusion)
+            .with_fusion_layers(self.fusion_layers)
+            .with_heads(self.heads.clone())
+            .with_head_hidden(self.head_hidden)
+            .with_dropout(self.dropout)
+            .with_likert_loss(self.likert_loss)
+            .with_likert_scale(scale)
+            .with_loss_weights(
+                LossWeights::new()
+                    .with_overall(w.overall)
+                    .with_alignment(w.alignment)
+                    .with_fidelity(w.fidelity)
+                    .with_harmlessness(w.harmlessness),
+            )
+    }
+}
+
+/// Validation metric that early stopping watches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopMetric {
+    /// Total validation loss (lower is better).
+    #[default]
+    Loss,
+    /// Validation pairwise accuracy of the overall head (higher is better).
+    Accuracy,
+}
+
+/// `[optim]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OptimConfig {
+    /// Adam learning rate.
+    pub lr: f64,
+    /// L2 penalty added by Adam (0 = none).
+    pub weight_decay: f64,
+    /// Prompts per batch; every image of a prompt is in the same batch.
+    pub batch_prompts: usize,
+    /// Maximum number of epochs.
+    pub epochs: usize,
+    /// Stop after this many epochs without improvement of `stop_metric` (0 = never stop early).
+    pub patience: usize,
+    pub stop_metric: StopMetric,
+    /// Seed of weight initialisation and of the batch order.
+    pub seed: u64,
+}
+
+impl Default for OptimConfig {
+    fn default() -> Self {
+        Self { lr: 1e-3, weight_decay: 0.0, batch_prompts: 16, epochs: 10, patience: 0, stop_metric: StopMetric::Loss, seed: 0 }
+    }
+}
+
+/// `[tokenizer]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenizerSection {
+    /// Largest vocabulary (special tokens included); small corpora give fewer.
+    pub vocab_size: usize,
+    /// Tokens per prompt, `[CLS]` and `[SEP]` included; longer prompts are cut.
+    pub max_len: usize,
+    /// Minimum count of a merge to enter the vocabulary.
+    pub min_frequency: u64,
+}
+
+impl Default for TokenizerSection {
+    fn default() -> Self {
+        Self { vocab_size: 512, max_len: 24, min_frequency: 1 }
+    }
+}
+
+impl TokenizerSection {
+    pub fn to_tokenizer_config(&self) -> TokenizerConfig {
+        TokenizerConfig::new()
+            .with_vocab_size(self.vocab_size)
+            .with_max_len(self.max_len)
+            .with_min_frequency(self.min_frequency)
+    }
+}
+
+impl TrainConfig {
+    /// Parses and validates a TOML config; `origin` names it in errors (a path, "default").
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self> {
+        let config: Self =
+            toml::from_str(text).map_err(|e| TrainError::ConfigParse { origin: origin.to_string(), message: e.to_string() })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads and validates a TOML config file.
+    pub fn from_file(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+        Self::from_toml_str(&text, &path.display().to_string())
+    }
+
+    /// The compiled-in `experiments/default.toml`.
+    pub fn default_experiment() -> Self {
+        Self::from_toml_str(DEFAULT_TOML, "experiments/default.toml").expect("the embedded default config is valid")
+    }
+
+    /// The compiled-in `experiments/smoke.toml`.
+    pub fn smoke() -> Self {
+        Self::from_toml_str(SMOKE_TOML, "experiments/smoke.toml").expect("the embedded smoke config is valid")
+    }
+
+    /// The resolved config as TOML (written to the run folder as `config.toml`).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("TrainConfig always serialises")
+    }
+
+    /// Checks every value that the TOML types cannot: ratios, sizes, rates, the model shape.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(TrainError::InvalidConfig(m));
+        let s = &self.data.split;
+        for (name, v) in [("train", s.train), ("validation", s.validation), ("test", s.test)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(format!("data.split.{name} = {v} must be finite and >= 0"));
+            }
+        }
+        if s.train <= 0.0 || s.test <= 0.0 {
+            return bad("data.split needs train > 0 and test > 0".into());
+        }
+        if self.data.train_prompts == Some(0) {
+            return bad("data.train_prompts must be at least 1 when set".into());
+        }
+        if self.data.world_prompts < 10 {
+            return bad(format!("data.world_prompts = {} must be at least 10", self.data.world_prompts));
+        }
+        let o = &self.optim;
+        if !(o.lr.is_finite() && o.lr > 0.0) {
+            return bad(format!("optim.lr = {} must be positive", o.lr));
+        }
+        if !(o.weight_decay.is_finite() && o.weight_decay >= 0.0) {
+            return bad(format!("optim.weight_decay = {} must be >= 0", o.weight_decay));
+        }
+        if o.batch_prompts == 0 {
+            return bad("optim.batch_prompts must be at least 1".into());
+        }
+        if o.epochs == 0 {
+            return bad("optim.epochs must be at least 1".into());
+        }
+        if self.tokenizer.max_len < 2 {
+            return bad("tokenizer.max_len must be at least 2 ([CLS] and [SEP])".into());
+        }
+        if self.tokenizer.vocab_size < 8 {
+            return bad("tokenizer.vocab_size must be at least 8".into());
+        }
+        self.model
+            .to_model_config(self.tokenizer.vocab_size, self.tokenizer.max_len, LikertScale::default())
+            .validate()
+            .map_err(|e| TrainError::InvalidConfig(format!("[model]: {e}")))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_configs_parse_and_round_trip() {
+        for cfg in [TrainConfig::default_experiment(), TrainConfig::smoke()] {
+            let again = TrainConfig::from_toml_str(&cfg.to_toml(), "round trip").unwrap();
+            assert_eq!(cfg, again);
+        }
+        // every knob of default.toml is written out explicitly
+        let default: toml::Table = toml::from_str(DEFAULT_TOML).unwrap();
+        let resolved: toml::Table = toml::from_str(&TrainConfig::default_experiment().to_toml()).unwrap();
+        for (section, table) in &resolved {
+            let written = default[section].as_table().unwrap();
+            for key in table.as_table().unwrap().keys() {
+                assert!(written.contains_key(key), "default.toml lacks [{section}] {key}");
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_the_key() {
+        let err = TrainConfig::from_toml_str("[optim]\nlearning_rate = 0.1\n", "x.toml").unwrap_err();
+        assert!(matches!(err, TrainError::ConfigParse { .. }));
+        assert!(err.to_string().contains("learning_rate"), "{err}");
+        let err = TrainConfig::from_toml_str("[data.split]\ntrian = 0.8\n", "x.toml").unwrap_err();
+        assert!(err.to_string().contains("trian"), "{err}");
+        let err = TrainConfig::from_toml_str("[modle]\n", "x.toml").unwrap_err();
+        assert!(err.to_string().contains("modle"), "{err}");
+    }
+
+    #[test]
+    fn partial_configs_take_defaults_and_bad_values_are_rejected() {
+        let c = TrainConfig::from_toml_str("[optim]\nepochs = 3\n[data]\nties = \"half\"\n", "x").unwrap();
+        assert_eq!(c.optim.epochs, 3);
+        assert_eq!(c.data.ties, TiesRule::Half);
+        assert_eq!(c.model, ModelSection::default());
+        for bad in [
+            "[optim]\nlr = -1.0\n",
+            "[optim]\nbatch_prompts = 0\n",
+            "[data.split]\ntest = 0.0\n",
+            "[model]\nn_heads = 5\n",
+            "[model]\nheads = [\"fidelity\"]\n",
+            "[data]\nties = \"maybe\"\n",
+        ] {
+            assert!(TrainConfig::from_toml_str(bad, "x").is_err(), "{bad}");
+        }
+    }
+}

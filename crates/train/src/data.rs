@@ -1,0 +1,354 @@
+//! Training data in memory: the prompt split, decoded images, tokenised prompts, per-generation
+//! Likert labels and per-prompt pairs; and the batches built from them.
+//!
+//! A batch is a list of whole prompt groups: every image of a prompt is in the same batch, so
+//! every pair of the prompt can be used, and each prompt is encoded once
+//! ([`model::RewardModel::forward_with_prompts`]). The grouping of training prompts into batches
+//! is a seeded random order fixed for the whole run: every epoch replays the same batches in the
+//! same order. This is deliberate: burn's `DataLoader` shuffle state is not saved in checkpoints,
+//! so a shuffled loader would feed a resumed run other batches than an uninterrupted one; with a
+//! fixed order a resumed run retraces the uninterrupted one exactly.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use annotations::pairs::expand_pairs;
+use annotations::splits::{Split, split_prompts};
+use annotations::{Dataset, ImagesState, Index};
+use burn::data::dataloader::batcher::Batcher;
+use burn::prelude::*;
+use model::{Criterion, LikertLabels, LikertTarget, LossWeights, Pair, Pairs, PromptTokenizer};
+
+use crate::config::{TiesRule, TrainConfig};
+use crate::error::{Result, TrainError};
+
+/// The annotations-crate criterion of a model criterion (both enums list the same criteria in
+/// the same order).
+pub fn ann_criterion(c: Criterion) -> annotations::Criterion {
+    annotations::Criterion::ALL[Criterion::ALL.iter().position(|x| *x == c).unwrap_or(0)]
+}
+
+/// A pair inside one prompt group: positions in the prompt's generation list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LocalPair {
+    pub better: usize,
+    pub worse: usize,
+    pub tie: bool,
+}
+
+/// Everything the batcher and the evaluation read, indexed like [`Index`].
+#[derive(Debug)]
+pub struct Store {
+    pub index: Index,
+    /// Split of every prompt.
+    pub splits: Vec<Split>,
+    /// Prompts of each split, in index order (train possibly limited by `train_prompts`).
+    pub train: Vec<usize>,
+    pub valid: Vec<usize>,
+    pub test: Vec<usize>,
+    /// Side of the stored images.
+    pub image_size: usize,
+    /// RGB u8 pixels (HWC) of each generation of a used prompt; empty for unused prompts.
+    pub images: Vec<Vec<u8>>,
+    /// Mean rating over annotators per generation and criterion (annotations order).
+    pub labels: Vec<[Option<f32>; 4]>,
+    /// Every pair (strict and tie) of each prompt, in local positions.
+    pub pairs: Vec<Vec<LocalPair>>,
+    /// Token ids and attention mask of each prompt, `seq_len` values each.
+    pub token_ids: Vec<Vec<i64>>,
+    pub token_mask: Vec<Vec<i64>>,
+    pub seq_len: usize,
+}
+
+impl Store {
+    /// Prompts of a split.
+    pub fn prompts(&self, split: Split) -> &[usize] {
+        match split {
+            Split::Train => &self.train,
+            Split::Validation => &self.valid,
+            Split::Test => &self.test,
+        }
+    }
+}
+
+fn dataset_error(ds: &Dataset, message: impl Into<String>) -> TrainError {
+    TrainError::Dataset { name: ds.meta.name.clone(), message: message.into() }
+}
+
+/// Splits the dataset's prompts as the config says: `(splits per prompt, train, valid, test)`.
+pub fn split(ds: &Dataset, ix: &Index, config: &TrainConfig) -> Result<(Vec<Split>, Vec<usize>, Vec<usize>, Vec<usize>)> {
+    let splits = split_prompts(ix, &config.data.split);
+    let of = |s: Split| -> Vec<usize> { (0..ix.prompts.len()).filter(|&p| splits[p] == s).collect() };
+    let (mut train, valid, test) = (of(Split::Train), of(Split::Validation), of(Split::Test));
+    if let Some(n) = config.data.train_prompts
+        && n < train.len()
+    {
+        // A seeded subset that does not depend on row order: sort by id, shuffle, keep n.
+        train.sort_by(|&a, &b| ix.prompts[a].id.cmp(&ix.prompts[b].id));
+        prng::Rng::derive(config.data.split.seed, "train_prompts").shuffle(&mut train);
+        train.truncate(n);
+        train.sort_unstable();
+    }
+    if train.is_empty() || test.is_empty() {
+        return Err(dataset_error(
+            ds,
+            format!(
+                "{} prompts give {} training and {} test prompts; need at least one of each",
+                ix.prompts.len(),
+                train.len(),
+                test.len()
+            ),
+        ));
+    }
+    Ok((splits, train, valid, test))
+}
+
+/// Trains the prompt tokenizer on the training prompts only (held-out prompt words stay unseen,
+/// as they would be for a deployed model).
+pub fn train_tokenizer(ix: &Index, train: &[usize], config: &TrainConfig) -> Result<PromptTokenizer> {
+    let texts: Vec<&str> = train.iter().map(|&p| ix.prompts[p].text.as_str()).collect();
+    Ok(PromptTokenizer::train(&texts, &config.tokenizer.to_tokenizer_config())?)
+}
+
+/// Decodes one image file into RGB u8 pixels of `size` x `size` (resized if needed).
+pub fn load_image(path: &Path, size: usize) -> Result<Vec<u8>> {
+    let img = image::open(path).map_err(|e| TrainError::Image { path: path.to_path_buf(), message: e.to_string() })?;
+    Ok(to_pixels(img, size))
+}
+
+/// RGB u8 pixels (HWC) of a decoded image at `size` x `size`.
+pub fn to_pixels(img: image::DynamicImage, size: usize) -> Vec<u8> {
+    let rgb = img.to_rgb8();
+    let s = size as u32;
+    if rgb.width() == s && rgb.height() == s {
+        rgb.into_raw()
+    } else {
+        image::imageops::resize(&rgb, s, s, image::imageops::FilterType::Triangle).into_raw()
+    }
+}
+
+/// Decodes many images on the available cores, in order.
+pub fn load_images(paths: &[std::path::PathBuf], size: usize) -> Result<Vec<Vec<u8>>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let chunk = paths.len().div_ceil(threads).max(1);
+    let parts: Vec<Result<Vec<Vec<u8>>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = paths
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(|p| load_image(p, size)).collect::<Result<Vec<_>>>()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(TrainError::Training("image decoding thread panicked".into()))))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(paths.len());
+    for part in parts {
+        out.extend(part?);
+    }
+    Ok(out)
+}
+
+/// Builds the in-memory store: split, images of every used prompt, labels, pairs, tokens.
+pub fn prepare(ds: &Dataset, config: &TrainConfig, tokenizer: &PromptTokenizer) -> Result<Store> {
+    if ds.meta.images == ImagesState::Absent {
+        return Err(dataset_error(ds, "the dataset is declared without images; a reward model cannot be trained on it"));
+    }
+    let ix = ds.index();
+    if ix.prompts.is_empty() {
+        return Err(dataset_error(ds, "no prompts"));
+    }
+    let (splits, train, valid, test) = split(ds, &ix, config)?;
+    let used: HashSet<usize> = train.iter().chain(&valid).chain(&test).copied().collect();
+
+    // Images of the used prompts, decoded once.
+    let size = config.model.image_size;
+    let mut wanted = Vec::new();
+    let mut paths = Vec::new();
+    for (g, gen_entry) in ix.generations.iter().enumerate() {
+        if !used.contains(&gen_entry.prompt) {
+            continue;
+        }
+        let Some(rel) = &gen_entry.image else {
+            return Err(dataset_error(ds, format!("generation {} has no image path", gen_entry.id)));
+        };
+        wanted.push(g);
+        paths.push(ds.image_path(rel));
+    }
+    let decoded = load_images(&paths, size)?;
+    let mut images = vec![Vec::new(); ix.generations.len()];
+    for (g, px) in wanted.into_iter().zip(decoded) {
+        images[g] = px;
+    }
+
+    let labels: Vec<[Option<f32>; 4]> = ix
+        .generations
+        .iter()
+        .map(|g| annotations::Criterion::ALL.map(|c| ds.mean_rating(g, c)))
+        .collect();
+
+    // Pairs, as positions within their prompt.
+    let mut local = vec![0usize; ix.generations.len()];
+    for p in &ix.prompts {
+        for (k, &g) in p.generations.iter().enumerate() {
+            local[g] = k;
+        }
+    }
+    let mut pairs = vec![Vec::new(); ix.prompts.len()];
+    for pair in expand_pairs(ds, &ix) {
+        pairs[pair.prompt].push(LocalPair { better: local[pair.better], worse: local[pair.worse], tie: pair.tie });
+    }
+
+    let texts: Vec<&str> = ix.prompts.iter().map(|p| p.text.as_str()).collect();
+    let enc = tokenizer.encode_batch(&texts)?;
+    let seq_len = enc.seq_len;
+    let token_ids = enc.ids.chunks(seq_len.max(1)).map(<[i64]>::to_vec).collect();
+    let token_mask = enc.attention_mask.chunks(seq_len.max(1)).map(<[i64]>::to_vec).collect();
+
+    Ok(Store { index: ix, splits, train, valid, test, image_size: size, images, labels, pairs, token_ids, token_mask, seq_len })
+}
+
+/// One planned batch: the prompts it holds (an item of burn's dataset; the batcher turns it into
+/// tensors).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchPlan {
+    pub prompts: Vec<usize>,
+}
+
+/// Groups prompts into batches of `batch_prompts`; with `seed`, in a seeded random order (the
+/// training order, fixed for the run), else in the given order (evaluation).
+pub fn plan_batches(prompts: &[usize], batch_prompts: usize, seed: Option<u64>) -> Vec<BatchPlan> {
+    let mut order = prompts.to_vec();
+    if let Some(seed) = seed {
+        prng::Rng::derive(seed, "batch-order").shuffle(&mut order);
+    }
+    order.chunks(batch_prompts.max(1)).map(|c| BatchPlan { prompts: c.to_vec() }).collect()
+}
+
+/// The tensors of one batch of whole prompt groups.
+#[derive(Clone, Debug)]
+pub struct GroupBatch {
+    /// `[B, 3, S, S]` in `[-1, 1]`.
+    pub images: Tensor<4>,
+    /// `[T, L]` tokens of the T prompts, and their attention mask.
+    pub token_ids: Tensor<2, Int>,
+    pub attention_mask: Tensor<2, Int>,
+    /// `[B]`: which prompt row belongs to each image.
+    pub prompt_index: Tensor<1, Int>,
+    /// Pairs for the overall head's loss (strict, plus ties if the config keeps them).
+    pub pairs: Pairs,
+    /// Strict pairs (batch indices), for the accuracy metric.
+    pub strict: Vec<(usize, usize)>,
+    /// Likert labels per criterion (mean ratings, masked where missing).
+    pub labels: LikertLabels,
+    /// The same labels as plain values, for the correlation metrics.
+    pub label_values: [Vec<Option<f32>>; 4],
+    pub weights: LossWeights,
+    /// Generation index of each image (evaluation maps scores back with it).
+    pub generations: Vec<usize>,
+}
+
+/// Turns [`BatchPlan`]s into [`GroupBatch`]es.
+#[derive(Clone, Debug)]
+pub struct GroupBatcher {
+    pub store: Arc<Store>,
+    pub ties: TiesRule,
+    pub weights: LossWeights,
+    /// Criteria that have a head (labels of the others are not built).
+    pub heads: Vec<Criterion>,
+}
+
+impl GroupBatcher {
+    /// Builds the batch of the given prompts on `device`.
+    pub fn build(&self, prompts: &[usize], device: &Device) -> GroupBatch {
+        let st = &self.store;
+        let s = st.image_size;
+        let plane = s * s;
+        let mut generations = Vec::new();
+        let mut prompt_rows = Vec::new();
+        let mut pairs = Vec::new();
+        let mut strict = Vec::new();
+        for (row, &p) in prompts.iter().enumerate() {
+            let offset = generations.len();
+            for lp in &st.pairs[p] {
+                let (b, w) = (offset + lp.better, offset + lp.worse);
+                if lp.tie {
+                    if self.ties == TiesRule::Half {
+                        pairs.push(Pair::tie(b, w));
+                    }
+                } else {
+                    pairs.push(Pair::strict(b, w));
+                    strict.push((b, w));
+                }
+            }
+            for &g in &st.index.prompts[p].generations {
+                generations.push(g);
+                prompt_rows.push(row as i64);
+            }
+        }
+        let n = generations.len();
+        // HWC u8 -> CHW f32 in [-1, 1].
+        let mut pixels = vec![0f32; n * 3 * plane];
+        for (i, &g) in generations.iter().enumerate() {
+            let src = &st.images[g];
+            let dst = &mut pixels[i * 3 * plane..(i + 1) * 3 * plane];
+            for (k, px) in src.chunks_exact(3).enumerate().take(plane) {
+                for c in 0..3 {
+                    dst[c * plane + k] = f32::from(px[c]) / 127.5 - 1.0;
+                }
+            }
+        }
+        let l = st.seq_len;
+        let ids: Vec<i64> = prompts.iter().flat_map(|&p| st.token_ids[p].iter().copied()).collect();
+        let mask: Vec<i64> = prompts.iter().flat_map(|&p| st.token_mask[p].iter().copied()).collect();
+        let mut labels = LikertLabels::default();
+        let mut label_values: [Vec<Option<f32>>; 4] = Default::default();
+        for c in Criterion::LIKERT {
+            if !self.heads.contains(&c) {
+                continue;
+            }
+            let k = ann_criterion(c).index();
+            let vals: Vec<Option<f32>> = generations.iter().map(|&g| st.labels[g][k]).collect();
+            *labels.slot_mut(c) = Some(LikertTarget::new(&vals, device));
+            label_values[k] = vals;
+        }
+        GroupBatch {
+            images: Tensor::from_data(TensorData::new(pixels, [n, 3, s, s]), device),
+            token_ids: Tensor::from_data(TensorData::new(ids, [prompts.len(), l]), device),
+            attention_mask: Tensor::from_data(TensorData::new(mask, [prompts.len(), l]), device),
+            prompt_index: Tensor::from_data(TensorData::new(prompt_rows, [n]), device),
+            pairs: Pairs::new(&pairs, device),
+            strict,
+            labels,
+            label_values,
+            weights: self.weights.clone(),
+            generations,
+        }
+    }
+}
+
+impl Batcher<BatchPlan, GroupBatch> for GroupBatcher {
+    fn batch(&self, items: Vec<BatchPlan>, device: &Device) -> GroupBatch {
+        // The loader hands one plan per batch; several are merged if it ever hands more.
+        let prompts: Vec<usize> = items.into_iter().flat_map(|b| b.prompts).collect();
+        self.build(&prompts, device)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_plans_cover_every_prompt_once_and_are_seeded() {
+        let prompts: Vec<usize> = (0..23).collect();
+        let a = plan_batches(&prompts, 5, Some(3));
+        assert_eq!(a, plan_batches(&prompts, 5, Some(3)));
+        assert_ne!(a, plan_batches(&prompts, 5, Some(4)));
+        assert_eq!(a.len(), 5);
+        let mut all: Vec<usize> = a.iter().flat_map(|b| b.prompts.clone()).collect();
+        all.sort_unstable();
+        assert_eq!(all, prompts);
+        assert_eq!(plan_batches(&prompts, 5, None)[0].prompts, vec![0, 1, 2, 3, 4]);
+    }
+}

@@ -1,0 +1,205 @@
+//! burn-train metrics of the reward model, computed on train and validation every epoch:
+//! each head's loss, the overall head's pairwise accuracy on strict pairs, and each Likert head's
+//! Spearman correlation with the mean ratings.
+//!
+//! Accuracy is pooled over the epoch's pairs (not a mean of batch accuracies), and Spearman is a
+//! rank statistic that cannot be averaged over batches, so it accumulates the epoch's scores and
+//! labels and is computed once at the end of the epoch (its per-batch entries are placeholders).
+
+use std::sync::Arc;
+
+use burn::prelude::*;
+use burn::tensor::TensorReadError;
+use burn::train::metric::state::{FormatOptions, NumericMetricState};
+use burn::train::metric::{
+    Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes, NumericEntry, SerializedEntry,
+};
+
+/// Name of a head's loss metric (also its `metrics.csv` column, without the split prefix).
+pub fn head_loss_name(c: annotations::Criterion) -> String {
+    format!("loss_{}", c.name())
+}
+/// Name of the pairwise accuracy metric.
+pub const ACCURACY: &str = "accuracy";
+/// Name of a Likert head's Spearman metric.
+pub fn spearman_name(c: annotations::Criterion) -> String {
+    format!("rho_{}", c.name())
+}
+
+/// Per-head losses of a batch and its image count.
+pub struct HeadLossInput {
+    pub losses: [Option<Tensor<1>>; 4],
+    pub count: usize,
+}
+
+/// Mean over the epoch of one head's loss (weighted by images per batch).
+#[derive(Clone)]
+pub struct HeadLossMetric {
+    criterion: usize,
+    name: MetricName,
+    state: NumericMetricState,
+}
+
+impl HeadLossMetric {
+    pub fn new(c: annotations::Criterion) -> Self {
+        Self { criterion: c.index(), name: Arc::new(head_loss_name(c)), state: NumericMetricState::default() }
+    }
+}
+
+impl Metric for HeadLossMetric {
+    type Input = HeadLossInput;
+    fn name(&self) -> MetricName {
+        self.name.clone()
+    }
+    fn update(&mut self, item: &HeadLossInput, _m: &MetricMetadata) -> Result<SerializedEntry, TensorReadError> {
+        let Some(loss) = &item.losses[self.criterion] else {
+            return Ok(SerializedEntry::not_available(None));
+        };
+        let v = loss.clone().try_into_scalar::<f64>()?;
+        self.state.update(v, item.count);
+        Ok(self.state.compute_update(FormatOptions::new(self.name()).precision(3)))
+    }
+    fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
+        Ok(self.state.compute_final(FormatOptions::new(self.name()).precision(3)))
+    }
+    fn clear(&mut self) {
+        self.state.reset()
+    }
+    fn attributes(&self) -> MetricAttributes {
+        NumericAttributes { unit: None, higher_is_better: false }.into()
+    }
+}
+
+impl Numeric for HeadLossMetric {
+    fn value(&self) -> Option<NumericEntry> {
+        Some(self.state.current_value())
+    }
+    fn running_value(&self) -> Option<NumericEntry> {
+        Some(self.state.running_value())
+    }
+    fn final_value(&self) -> NumericEntry {
+        self.state.final_value()
+    }
+}
+
+/// Overall-head scores of a batch and its strict pairs.
+pub struct PairAccuracyInput {
+    pub scores: Option<Tensor<1>>,
+    pub strict: Arc<Vec<(usize, usize)>>,
+}
+
+/// Pairwise accuracy of the overall head on strict pairs, ImageReward's protocol (a predicted
+/// tie counts as wrong), pooled over the epoch.
+#[derive(Clone)]
+pub struct PairAccuracyMetric {
+    name: MetricName,
+    state: NumericMetricState,
+}
+
+impl Default for PairAccuracyMetric {
+    fn default() -> Self {
+        Self { name: Arc::new(ACCURACY.into()), state: NumericMetricState::default() }
+    }
+}
+
+impl Metric for PairAccuracyMetric {
+    type Input = PairAccuracyInput;
+    fn name(&self) -> MetricName {
+        self.name.clone()
+    }
+    fn update(&mut self, item: &PairAccuracyInput, _m: &MetricMetadata) -> Result<SerializedEntry, TensorReadError> {
+        let (Some(scores), false) = (&item.scores, item.strict.is_empty()) else {
+            return Ok(SerializedEntry::not_available(None));
+        };
+        let s: Vec<f64> = scores.clone().try_into_vec_as::<f32>()?.into_iter().map(f64::from).collect();
+        let acc = ::metrics::pairwise_accuracy(&s, &item.strict).unwrap_or(0.0);
+        self.state.update(acc, item.strict.len());
+        Ok(self.state.compute_update(FormatOptions::new(self.name()).precision(3)))
+    }
+    fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
+        Ok(self.state.compute_final(FormatOptions::new(self.name()).precision(3)))
+    }
+    fn clear(&mut self) {
+        self.state.reset()
+    }
+    fn attributes(&self) -> MetricAttributes {
+        NumericAttributes { unit: None, higher_is_better: true }.into()
+    }
+}
+
+impl Numeric for PairAccuracyMetric {
+    fn value(&self) -> Option<NumericEntry> {
+        Some(self.state.current_value())
+    }
+    fn running_value(&self) -> Option<NumericEntry> {
+        Some(self.state.running_value())
+    }
+    fn final_value(&self) -> NumericEntry {
+        self.state.final_value()
+    }
+}
+
+/// Scores of every head and the batch's mean ratings.
+pub struct SpearmanInput {
+    pub scores: [Option<Tensor<1>>; 4],
+    pub labels: Arc<[Vec<Option<f32>>; 4]>,
+}
+
+/// Spearman correlation of a Likert head's scores with the mean ratings over the epoch's rated
+/// images (NaN when fewer than two or constant).
+#[derive(Clone)]
+pub struct SpearmanMetric {
+    criterion: usize,
+    name: MetricName,
+    scores: Vec<f64>,
+    labels: Vec<f64>,
+    last: f64,
+}
+
+impl SpearmanMetric {
+    pub fn new(c: annotations::Criterion) -> Self {
+        Self { criterion: c.index(), name: Arc::new(spearman_name(c)), scores: Vec::new(), labels: Vec::new(), last: f64::NAN }
+    }
+}
+
+impl Metric for SpearmanMetric {
+    type Input = SpearmanInput;
+    fn name(&self) -> MetricName {
+        self.name.clone()
+    }
+    fn update(&mut self, item: &SpearmanInput, _m: &MetricMetadata) -> Result<SerializedEntry, TensorReadError> {
+        if let Some(scores) = &item.scores[self.criterion] {
+            let s = scores.clone().try_into_vec_as::<f32>()?;
+            for (x, y) in s.into_iter().zip(&item.labels[self.criterion]) {
+                if let Some(y) = y {
+                    self.scores.push(f64::from(x));
+                    self.labels.push(f64::from(*y));
+                }
+            }
+        }
+        Ok(SerializedEntry::not_available(None))
+    }
+    fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
+        self.last = ::metrics::spearman(&self.scores, &self.labels).unwrap_or(f64::NAN);
+        Ok(SerializedEntry::new(format!("{} {:.3}", self.name, self.last), NumericEntry::Final(self.last).serialize()))
+    }
+    fn clear(&mut self) {
+        self.scores.clear();
+        self.labels.clear();
+    }
+    fn attributes(&self) -> MetricAttributes {
+        NumericAttributes { unit: None, higher_is_better: true }.into()
+    }
+}
+
+impl Numeric for SpearmanMetric {
+    fn value(&self) -> Option<NumericEntry> {
+        None
+    }
+    fn running_value(&self) -> Option<NumericEntry> {
+        None
+    }
+    fn final_value(&self) -> NumericEntry {
+        NumericEntry::Final(self.last)
+    }
+}

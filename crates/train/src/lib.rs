@@ -1,0 +1,53 @@
+//! Training and evaluation of rewardlab's multi-head reward models with burn-train.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), train::TrainError> {
+//! let world = synth::generate(&synth::WorldConfig::small(120, 0));
+//! let dir = std::path::Path::new("world");
+//! world.write_files(dir).unwrap();
+//! let ds = world.dataset(dir);
+//! let config = train::TrainConfig::smoke();
+//! let opts = train::TrainOptions {
+//!     out: "runs/smoke".into(),
+//!     ground_truth: Some(train::GroundTruthTable::from_truth(&world.truth)),
+//!     print: true,
+//!     ..Default::default()
+//! };
+//! let report = train::train(&ds, &config, &opts)?;
+//! println!("{}", train::heldout_table(&report.heldout));
+//! let scorer = train::Scorer::load(&report.run_dir)?;
+//! let scores = scorer.score_files(&[("a red circle".into(), "world/images/x.png".into())])?;
+//! # Ok(()) }
+//! ```
+//!
+//! * [`config`]: `TrainConfig`, read from TOML (`experiments/default.toml` is compiled in);
+//! * [`data`]: prompt split, images decoded once, tokenizer, batches of whole prompt groups;
+//! * [`step`]: burn-train's `TrainStep`/`InferenceStep` on the reward model;
+//! * [`epoch_metrics`]: per-head losses, pairwise accuracy, Spearman per Likert head;
+//! * [`render`]: one line per epoch and `metrics.csv`;
+//! * [`run`]: the run folder, checkpoints, resume, early stopping, `summary.json`;
+//! * [`eval`]: held-out figures next to the oracle ceilings;
+//! * [`score`]: scoring images with a finished run.
+//!
+//! The crate reads a [`annotations::Dataset`] handed to it; it has no Parquet or data-frame code
+//! (the CLI reads dataset folders with the `tables` crate).
+
+pub mod config;
+pub mod data;
+pub mod epoch_metrics;
+pub mod error;
+pub mod eval;
+pub mod render;
+pub mod run;
+pub mod score;
+pub mod step;
+
+pub use config::{DataConfig, ModelSection, OptimConfig, StopMetric, TiesRule, TokenizerSection, TrainConfig};
+pub use error::TrainError;
+pub use eval::{GroundTruthTable, Heldout, LikertFigures, OverallFigures, heldout_table};
+pub use render::EpochRecord;
+pub use run::{TrainOptions, TrainReport, last_checkpoint, run_config, train};
+pub use score::{HeadScore, ImageScore, Scorer};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,340 @@
+//! A training run end to end: run folder, tokenizer, data, burn-train's `SupervisedTraining` with
+//! per-head metrics, checkpoints, early stopping and resume, then the final model and the
+//! held-out evaluation (`summary.json`).
+//!
+//! Run folder layout: `config.toml` (resolved config), `tokenizer.json`, `checkpoint/` (model,
+//! optimiser and scheduler state of the last epochs), `train/` and `valid/` (burn's per-epoch
+//! metric logs), `metrics.csv` (one row per epoch), `model.safetensors` + `model_config.json`,
+//! `summary.json`.
+//!
+//! Resume: `checkpoint/` holds the state after each epoch; a resumed run loads the last complete
+//! one and goes on. Since the batch order is fixed ([`crate::data`]), dropout is 0 by default and
+//! the early-stopping state is rebuilt from the logged epochs, a resumed run ends with the same
+//! weights as an uninterrupted one.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use annotations::Dataset;
+use annotations::splits::Split;
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataset::InMemDataset;
+use burn::optim::AdamConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::prelude::*;
+use burn::train::metric::LossMetric;
+use burn::train::metric::store::{Aggregate, Direction, EventStoreClient, Split as MetricSplit};
+use burn::train::{EarlyStoppingStrategy, Learner, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining};
+use model::{Criterion, LikertScale, ModelConfig, PromptTokenizer, TOKENIZER_FILE};
+
+use crate::config::{StopMetric, TrainConfig};
+use crate::data::{GroupBatcher, ann_criterion, plan_batches, prepare, train_tokenizer};
+use crate::epoch_metrics::{ACCURACY, HeadLossMetric, PairAccuracyMetric, SpearmanMetric, head_loss_name, spearman_name};
+use crate::error::{Result, TrainError};
+use crate::eval::{GroundTruthTable, Heldout, evaluate};
+use crate::render::{Columns, EpochRecord, EpochRenderer, csv_header, read_csv};
+use crate::step::Net;
+
+/// The resolved config inside a run folder.
+pub const CONFIG_FILE: &str = "config.toml";
+/// Per-epoch metrics inside a run folder.
+pub const METRICS_FILE: &str = "metrics.csv";
+/// Held-out results inside a run folder.
+pub const SUMMARY_FILE: &str = "summary.json";
+const CHECKPOINT_DIR: &str = "checkpoint";
+
+/// Everything this crate writes into a run folder (what `force` clears).
+const RUN_ENTRIES: [&str; 10] = [
+    CONFIG_FILE,
+    TOKENIZER_FILE,
+    CHECKPOINT_DIR,
+    "train",
+    "valid",
+    METRICS_FILE,
+    SUMMARY_FILE,
+    model::WEIGHTS_FILE,
+    model::CONFIG_FILE,
+    "experiment.log",
+];
+
+/// How to run.
+#[derive(Clone, Debug, Default)]
+pub struct TrainOptions {
+    /// Run folder.
+    pub out: PathBuf,
+    /// Continue the run in `out` from its last checkpoint.
+    pub resume: bool,
+    /// Reuse a non-empty `out`, clearing what an earlier run wrote there.
+    pub force: bool,
+    /// True latents (synthetic worlds), for the held-out comparison with the truth.
+    pub ground_truth: Option<GroundTruthTable>,
+    /// Print one line per epoch on stdout.
+    pub print: bool,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct TrainReport {
+    pub run_dir: PathBuf,
+    pub model_config: ModelConfig,
+    /// Every epoch's metrics (from `metrics.csv`, so a resumed run includes earlier epochs).
+    pub history: Vec<EpochRecord>,
+    pub heldout: Heldout,
+    /// The summary as written to `summary.json`.
+    pub summary: serde_json::Value,
+    pub wall_seconds: f64,
+}
+
+/// Initialisation draws from the backend's global random state: runs in the same process (tests)
+/// take turns seeding and initialising so that a seed always gives the same weights.
+static INIT_LOCK: Mutex<()> = Mutex::new(());
+
+fn folder_error(path: &Path, message: impl Into<String>) -> TrainError {
+    TrainError::RunFolder { path: path.to_path_buf(), message: message.into() }
+}
+
+/// Reads every parameter once, which runs burn's lazy initialisers.
+struct Materialize;
+
+impl burn::module::ModuleVisitor for Materialize {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        let _ = param.val();
+    }
+}
+
+/// Reads the resolved config of an existing run folder.
+pub fn run_config(run_dir: &Path) -> Result<TrainConfig> {
+    TrainConfig::from_file(&run_dir.join(CONFIG_FILE))
+}
+
+/// The last epoch whose model, optimiser and scheduler checkpoints are all present.
+pub fn last_checkpoint(run_dir: &Path) -> Option<usize> {
+    let dir = run_dir.join(CHECKPOINT_DIR);
+    let mut best = None;
+    for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(epoch) = name.strip_prefix("model-").and_then(|s| s.strip_suffix(".bpk")).and_then(|s| s.parse::<usize>().ok())
+        else {
+            continue;
+        };
+        let complete = ["optim", "scheduler"].iter().all(|k| dir.join(format!("{k}-{epoch}.bpk")).exists());
+        if complete && best.is_none_or(|b| epoch > b) {
+            best = Some(epoch);
+        }
+    }
+    best
+}
+
+/// Early stopping that survives a resume: burn's [`MetricEarlyStoppingStrategy`] starts from
+/// scratch in a new process, so before its first decision this replays the epochs already logged
+/// in the run folder (burn's file logger reads them back), reaching the state an uninterrupted run
+/// would have.
+#[derive(Clone)]
+struct ResumableStopping {
+    inner: MetricEarlyStoppingStrategy,
+    replay_until: usize,
+}
+
+impl EarlyStoppingStrategy for ResumableStopping {
+    fn should_stop(&mut self, epoch: usize, store: &EventStoreClient) -> bool {
+        for e in 1..=self.replay_until.min(epoch.saturating_sub(1)) {
+            self.inner.should_stop(e, store);
+        }
+        self.replay_until = 0;
+        self.inner.should_stop(epoch, store)
+    }
+}
+
+/// Metric columns of this model's `metrics.csv`.
+fn columns(heads: &[Criterion]) -> Columns {
+    let mut c = vec!["loss".to_string()];
+    c.extend(Criterion::ALL.iter().filter(|h| heads.contains(h)).map(|h| head_loss_name(ann_criterion(*h))));
+    c.push(ACCURACY.to_string());
+    c.extend(Criterion::LIKERT.iter().filter(|h| heads.contains(h)).map(|h| spearman_name(ann_criterion(*h))));
+    c
+}
+
+/// Prepares the run folder: checks, clearing with `force`, truncation of the logs of epochs after
+/// the checkpoint on resume. Returns the epoch to resume from.
+fn prepare_folder(config: &TrainConfig, opts: &TrainOptions) -> Result<Option<usize>> {
+    let dir = &opts.out;
+    if dir.exists() && !dir.is_dir() {
+        return Err(folder_error(dir, "exists and is not a folder"));
+    }
+    if opts.resume {
+        let saved = run_config(dir)?;
+        // Only the epoch budget may change on resume: anything else would not continue this run.
+        let mut a = saved.clone();
+        a.optim.epochs = config.optim.epochs;
+        if &a != config {
+            return Err(folder_error(dir, "the config differs from the run's config.toml (only optim.epochs may change on resume)"));
+        }
+        let Some(epoch) = last_checkpoint(dir) else {
+            return Err(folder_error(dir, "no complete checkpoint to resume from"));
+        };
+        // Logs of epochs after the checkpoint (an epoch cut short) would be counted twice.
+        for split in ["train", "valid"] {
+            if let Ok(entries) = std::fs::read_dir(dir.join(split)) {
+                for e in entries.flatten() {
+                    let name = e.file_name().to_string_lossy().to_string();
+                    if name.strip_prefix("epoch-").and_then(|n| n.parse::<usize>().ok()).is_some_and(|n| n > epoch) {
+                        std::fs::remove_dir_all(e.path()).map_err(|err| TrainError::io(&e.path(), err))?;
+                    }
+                }
+            }
+        }
+        let csv = dir.join(METRICS_FILE);
+        if let Ok(text) = std::fs::read_to_string(&csv) {
+            let mut lines = text.lines();
+            let mut kept: Vec<&str> = lines.next().into_iter().collect();
+            kept.extend(lines.filter(|l| l.split(',').next().and_then(|e| e.parse::<usize>().ok()).is_some_and(|e| e <= epoch)));
+            std::fs::write(&csv, kept.join("\n") + "\n").map_err(|e| TrainError::io(&csv, e))?;
+        }
+        return Ok(Some(epoch));
+    }
+    if dir.exists() {
+        let non_empty = std::fs::read_dir(dir).map_err(|e| TrainError::io(dir, e))?.next().is_some();
+        if non_empty && !opts.force {
+            return Err(folder_error(dir, "already exists and is not empty; pass --resume to continue it or --force to overwrite"));
+        }
+        for entry in RUN_ENTRIES {
+            let p = dir.join(entry);
+            let removed = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+            if let Err(e) = removed
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                return Err(TrainError::io(&p, e));
+            }
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
+    Ok(None)
+}
+
+/// Trains a reward model on `ds` as `config` says, in the run folder of `opts`, then evaluates it
+/// on the held-out test prompts. See the module docs for the folder and for resume.
+pub fn train(ds: &Dataset, config: &TrainConfig, opts: &TrainOptions) -> Result<TrainReport> {
+    let t0 = Instant::now();
+    config.validate()?;
+    let resume_from = prepare_folder(config, opts)?;
+    let dir = opts.out.clone();
+
+    // The tokenizer sees the training prompts only; a resumed run reuses the saved one.
+    let tok_path = dir.join(TOKENIZER_FILE);
+    let tokenizer = if resume_from.is_some() {
+        PromptTokenizer::load(&tok_path)?.with_max_len(config.tokenizer.max_len)?
+    } else {
+        let ix = ds.index();
+        let (_, train_prompts, _, _) = crate::data::split(ds, &ix, config)?;
+        let tok = train_tokenizer(&ix, &train_prompts, config)?;
+        tok.save(&tok_path)?;
+        let cfg_path = dir.join(CONFIG_FILE);
+        std::fs::write(&cfg_path, config.to_toml()).map_err(|e| TrainError::io(&cfg_path, e))?;
+        tok
+    };
+    let store = Arc::new(prepare(ds, config, &tokenizer)?);
+    if store.valid.is_empty() {
+        return Err(TrainError::Dataset {
+            name: ds.meta.name.clone(),
+            message: "the validation split is empty; raise data.split.validation or use more prompts".into(),
+        });
+    }
+    let scale = LikertScale::new(i32::from(ds.meta.scale.min), i32::from(ds.meta.scale.max));
+    let model_config = config.model.to_model_config(tokenizer.vocab_size(), tokenizer.max_len(), scale);
+
+    let device = Device::default();
+    let ad = device.clone().autodiff();
+    let model = {
+        let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        device.seed(config.optim.seed);
+        let model = model_config.try_init(&ad)?;
+        // Parameters are initialised lazily, on first use: force it now, under the lock.
+        model.visit(&mut Materialize);
+        model
+    };
+
+    let batcher = GroupBatcher {
+        store: store.clone(),
+        ties: config.data.ties,
+        weights: model_config.loss_weights.clone(),
+        heads: model_config.heads.clone(),
+    };
+    let bp = config.optim.batch_prompts;
+    let train_plans = plan_batches(store.prompts(Split::Train), bp, Some(config.optim.seed));
+    let valid_plans = plan_batches(store.prompts(Split::Validation), bp, None);
+    // batch_size 1: each dataset item is already a whole planned batch; no shuffle (see data.rs).
+    let dl_train = DataLoaderBuilder::new(batcher.clone()).batch_size(1).build(InMemDataset::new(train_plans));
+    let dl_valid = DataLoaderBuilder::new(batcher.clone()).batch_size(1).build(InMemDataset::new(valid_plans));
+
+    let history = Arc::new(Mutex::new(Vec::new()));
+    let heads = model_config.heads.clone();
+    let renderer = EpochRenderer::new(columns(&heads), Some(dir.join(METRICS_FILE)), history.clone(), opts.print);
+    let mut training = SupervisedTraining::new(&dir, dl_train, dl_valid)
+        .with_application_logger(None)
+        .metric_train_numeric(LossMetric::new())
+        .metric_valid_numeric(LossMetric::new())
+        .metric_train_numeric(PairAccuracyMetric::default())
+        .metric_valid_numeric(PairAccuracyMetric::default());
+    for c in Criterion::ALL.into_iter().filter(|c| heads.contains(c)) {
+        let a = ann_criterion(c);
+        training = training.metric_train_numeric(HeadLossMetric::new(a)).metric_valid_numeric(HeadLossMetric::new(a));
+        if c.is_likert() {
+            training = training.metric_train_numeric(SpearmanMetric::new(a)).metric_valid_numeric(SpearmanMetric::new(a));
+        }
+    }
+    training = training.with_default_checkpointers().num_epochs(config.optim.epochs).renderer(Box::new(renderer));
+    if config.optim.patience > 0 {
+        let condition = StoppingCondition::NoImprovementSince { n_epochs: config.optim.patience };
+        let inner = match config.optim.stop_metric {
+            StopMetric::Loss => {
+                MetricEarlyStoppingStrategy::new(&LossMetric::new(), Aggregate::Mean, Direction::Lowest, MetricSplit::Valid, condition)
+            }
+            StopMetric::Accuracy => MetricEarlyStoppingStrategy::new(
+                &PairAccuracyMetric::default(),
+                Aggregate::Mean,
+                Direction::Highest,
+                MetricSplit::Valid,
+                condition,
+            ),
+        };
+        training = training.early_stopping(ResumableStopping { inner, replay_until: resume_from.unwrap_or(0) });
+    }
+    if let Some(epoch) = resume_from {
+        training = training.checkpoint(epoch);
+    }
+    let mut adam = AdamConfig::new();
+    if config.optim.weight_decay > 0.0 {
+        adam = adam.with_weight_decay(Some(WeightDecayConfig::new(config.optim.weight_decay as f32)));
+    }
+    let result = training.launch(Learner::new(Net { model }, adam.init(), config.optim.lr));
+    if let Some(e) = &result.error {
+        return Err(TrainError::Training(e.to_string()));
+    }
+    let model = result.model.model;
+    drop(result.renderer);
+
+    model.save(&model_config, &dir)?;
+    let heldout = evaluate(&model, &batcher, bp, opts.ground_truth.as_ref(), &device)?;
+    let csv_text = std::fs::read_to_string(dir.join(METRICS_FILE)).unwrap_or_default();
+    let history = if csv_text.is_empty() { history.lock().map(|h| h.clone()).unwrap_or_default() } else { read_csv(&csv_text) };
+    let wall_seconds = t0.elapsed().as_secs_f64();
+    let summary = serde_json::json!({
+        "wall_seconds": wall_seconds,
+        "dataset": ds.meta.name,
+        "epochs": history.last().map_or(0, |r| r.epoch),
+        "resumed_from": resume_from,
+        "splits": {"train": store.train.len(), "validation": store.valid.len(), "test": store.test.len()},
+        "heldout": heldout,
+        "matrix": heldout.matrix,
+    });
+    let summary_path = dir.join(SUMMARY_FILE);
+    let text = serde_json::to_string_pretty(&summary).map_err(|e| TrainError::Training(e.to_string()))?;
+    std::fs::write(&summary_path, text + "\n").map_err(|e| TrainError::io(&summary_path, e))?;
+    Ok(TrainReport { run_dir: dir, model_config, history, heldout, summary, wall_seconds })
+}
+
+/// `metrics.csv`'s header for a model with these heads (for tools reading the file).
+pub fn metrics_header(heads: &[Criterion]) -> String {
+    csv_header(&columns(heads))
+}

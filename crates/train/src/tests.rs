@@ -1,0 +1,231 @@
+//! End-to-end tests of the library on small synthetic worlds generated in memory (images in a
+//! temp folder): batching, masked labels, resume exactness, learning vs shuffled labels, scoring.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use annotations::Dataset;
+use annotations::splits::Split;
+use burn::prelude::*;
+use model::Criterion;
+
+use crate::config::{TiesRule, TrainConfig};
+use crate::data::{GroupBatcher, plan_batches, prepare, train_tokenizer};
+use crate::eval::GroundTruthTable;
+use crate::run::{TrainOptions, train};
+use crate::score::Scorer;
+
+struct TestWorld {
+    dir: PathBuf,
+    ds: Dataset,
+    truth: GroundTruthTable,
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rewardlab-train-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn make_world(prompts: usize, seed: u64) -> TestWorld {
+    let dir = tmp(&format!("world-{prompts}-{seed}"));
+    let world = synth::generate(&synth::WorldConfig::small(prompts, seed));
+    world.write_files(&dir).unwrap();
+    TestWorld { ds: world.dataset(&dir), truth: GroundTruthTable::from_truth(&world.truth), dir }
+}
+
+/// The world most tests share (written once per test process).
+fn world() -> &'static TestWorld {
+    static W: OnceLock<TestWorld> = OnceLock::new();
+    W.get_or_init(|| make_world(100, 3))
+}
+
+fn opts(out: &Path, truth: Option<&GroundTruthTable>) -> TrainOptions {
+    TrainOptions { out: out.to_path_buf(), ground_truth: truth.cloned(), ..Default::default() }
+}
+
+fn store_and_batcher(ds: &Dataset, config: &TrainConfig) -> GroupBatcher {
+    let ix = ds.index();
+    let (_, train, _, _) = crate::data::split(ds, &ix, config).unwrap();
+    let tok = train_tokenizer(&ix, &train, config).unwrap();
+    let store = std::sync::Arc::new(prepare(ds, config, &tok).unwrap());
+    GroupBatcher { store, ties: config.data.ties, weights: model::LossWeights::new(), heads: Criterion::ALL.to_vec() }
+}
+
+#[test]
+fn batches_keep_prompt_groups_whole_and_pairs_in_range() {
+    let w = world();
+    let mut config = TrainConfig::smoke();
+    for ties in [TiesRule::Drop, TiesRule::Half] {
+        config.data.ties = ties;
+        let batcher = store_and_batcher(&w.ds, &config);
+        let st = batcher.store.clone();
+        assert!(st.test.iter().all(|&p| st.splits[p] == Split::Test));
+        let plans = plan_batches(st.prompts(Split::Train), 4, Some(1));
+        let dev = Device::default();
+        let mut seen = 0;
+        for plan in &plans {
+            let b = batcher.build(&plan.prompts, &dev);
+            let n = b.generations.len();
+            assert_eq!(b.images.dims(), [n, 3, 32, 32]);
+            // every generation of every planned prompt, consecutive, in prompt order
+            let expect: Vec<usize> = plan.prompts.iter().flat_map(|&p| st.index.prompts[p].generations.clone()).collect();
+            assert_eq!(b.generations, expect);
+            for &(bi, wi) in &b.strict {
+                assert!(bi < n && wi < n && bi != wi);
+                assert_eq!(st.index.generations[b.generations[bi]].prompt, st.index.generations[b.generations[wi]].prompt);
+            }
+            let n_pairs: usize = plan.prompts.iter().map(|&p| st.pairs[p].len()).sum();
+            let n_strict: usize = plan.prompts.iter().map(|&p| st.pairs[p].iter().filter(|l| !l.tie).count()).sum();
+            assert_eq!(b.strict.len(), n_strict);
+            let [pairs_in_loss] = b.pairs.better.dims();
+            let expected = if ties == TiesRule::Half { n_pairs } else { n_strict };
+            assert_eq!(pairs_in_loss, expected.max(1));
+            let px = b.images.clone().into_data().try_into_vec_as::<f32>().unwrap();
+            assert!(px.iter().all(|v| (-1.0..=1.0).contains(v)));
+            seen += plan.prompts.len();
+        }
+        assert_eq!(seen, st.train.len());
+    }
+}
+
+#[test]
+fn missing_ratings_are_masked() {
+    let w = world();
+    let mut ds = w.ds.clone();
+    // Remove every fidelity rating of the first prompt, and all harmlessness ratings.
+    let first = ds.rows[0].prompt_id.clone();
+    for r in &mut ds.rows {
+        if r.prompt_id == first {
+            r.ratings[annotations::Criterion::Fidelity.index()] = None;
+        }
+        r.ratings[annotations::Criterion::Harmlessness.index()] = None;
+    }
+    let config = TrainConfig::smoke();
+    let batcher = store_and_batcher(&ds, &config);
+    let st = batcher.store.clone();
+    let p0 = st.index.prompt_by_id[&first];
+    let others: Vec<usize> = (0..st.index.prompts.len()).filter(|&p| p != p0).take(2).collect();
+    let prompts = [vec![p0], others].concat();
+    let b = batcher.build(&prompts, &Device::default());
+    let k0 = st.index.prompts[p0].generations.len();
+    let mask = |c| b.labels.get(c).unwrap().mask.clone().into_data().try_into_vec_as::<f32>().unwrap();
+    let fid = mask(Criterion::Fidelity);
+    assert!(fid[..k0].iter().all(|m| *m == 0.0) && fid[k0..].iter().all(|m| *m == 1.0), "{fid:?}");
+    assert!(mask(Criterion::Harmlessness).iter().all(|m| *m == 0.0));
+    assert!(mask(Criterion::Alignment).iter().all(|m| *m == 1.0));
+    let fv = &b.label_values[annotations::Criterion::Fidelity.index()];
+    assert!(fv[..k0].iter().all(Option::is_none) && fv[k0..].iter().all(Option::is_some));
+}
+
+#[test]
+fn bad_inputs_are_errors_not_panics() {
+    let w = world();
+    let out = tmp("bad");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("x"), "").unwrap();
+    let err = train(&w.ds, &TrainConfig::smoke(), &opts(&out, None)).unwrap_err();
+    assert!(err.to_string().contains("not empty"), "{err}");
+    let err = train(&w.ds, &TrainConfig::smoke(), &TrainOptions { resume: true, ..opts(&out, None) }).unwrap_err();
+    assert!(err.to_string().contains("config.toml"), "{err}");
+    let mut absent = w.ds.clone();
+    absent.meta.images = annotations::ImagesState::Absent;
+    assert!(train(&absent, &TrainConfig::smoke(), &opts(&tmp("absent"), None)).is_err());
+    let mut missing = w.ds.clone();
+    missing.rows[0].image = Some("images/none.png".into());
+    assert!(train(&missing, &TrainConfig::smoke(), &opts(&tmp("missing"), None)).is_err());
+    assert!(Scorer::load(&tmp("nothing")).is_err());
+}
+
+#[test]
+fn resume_reaches_the_same_final_numbers() {
+    let w = world();
+    let mut config = TrainConfig::smoke();
+    config.optim.epochs = 3;
+    let full_dir = tmp("full");
+    let full = train(&w.ds, &config, &opts(&full_dir, Some(&w.truth))).unwrap();
+
+    let part_dir = tmp("part");
+    config.optim.epochs = 2;
+    let first = train(&w.ds, &config, &opts(&part_dir, Some(&w.truth))).unwrap();
+    assert_eq!(first.history.len(), 2);
+    config.optim.epochs = 3;
+    let resumed = train(&w.ds, &config, &TrainOptions { resume: true, ..opts(&part_dir, Some(&w.truth)) }).unwrap();
+    assert_eq!(resumed.history.len(), 3);
+    assert_eq!(resumed.summary["resumed_from"], 2);
+
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-5 * (1.0 + a.abs());
+    for (a, b) in full.history.iter().zip(&resumed.history) {
+        for (k, v) in &a.valid {
+            let u = b.valid[k];
+            assert!(close(*v, u) || (v.is_nan() && u.is_nan()), "epoch {} valid {k}: {v} vs {u}", a.epoch);
+        }
+    }
+    assert_eq!(full.heldout.scores.len(), resumed.heldout.scores.len());
+    for ((g1, s1), (g2, s2)) in full.heldout.scores.iter().zip(&resumed.heldout.scores) {
+        assert_eq!(g1, g2);
+        for k in 0..4 {
+            let (a, b) = (s1[k].unwrap(), s2[k].unwrap());
+            assert!(close(a, b), "generation {g1} head {k}: {a} vs {b}");
+        }
+    }
+    assert_eq!(full.heldout.overall.pairwise_accuracy, resumed.heldout.overall.pairwise_accuracy);
+    // the run folder has everything
+    for f in ["config.toml", "tokenizer.json", "metrics.csv", "model.safetensors", "model_config.json", "summary.json"] {
+        assert!(part_dir.join(f).exists(), "{f}");
+    }
+    let csv = std::fs::read_to_string(part_dir.join("metrics.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+
+    // scoring with the finished run: one entry per image, every head, ratings on the scale
+    let scorer = Scorer::load(&part_dir).unwrap();
+    let ix = w.ds.index();
+    let items: Vec<(String, PathBuf)> = ix
+        .generations
+        .iter()
+        .take(70)
+        .map(|g| (ix.prompts[g.prompt].text.clone(), w.dir.join(g.image.as_ref().unwrap())))
+        .collect();
+    let scores = scorer.score_files(&items).unwrap();
+    assert_eq!(scores.len(), items.len());
+    for s in &scores {
+        assert_eq!(s.heads.len(), 4);
+        assert!(s.heads["overall"].rating.is_none());
+        let r = s.heads["fidelity"].rating.unwrap();
+        assert!((1.0..=7.0).contains(&r), "{r}");
+    }
+    // the same images scored during the held-out evaluation get the same scores
+    let pos = |g: usize| resumed.heldout.scores.iter().find(|(x, _)| *x == g).map(|(_, s)| s[0].unwrap());
+    for (i, s) in scores.iter().enumerate() {
+        if let Some(v) = pos(i) {
+            assert!(close(v, s.heads["overall"].score), "{v} vs {}", s.heads["overall"].score);
+        }
+    }
+}
+
+/// Ratings and ranks permuted across all judgments: no signal left to learn.
+fn shuffled(ds: &Dataset, seed: u64) -> Dataset {
+    let mut ds = ds.clone();
+    let mut labels: Vec<(Option<u32>, [Option<f32>; 4])> = ds.rows.iter().map(|r| (r.rank, r.ratings)).collect();
+    prng::Rng::derive(seed, "shuffle-labels").shuffle(&mut labels);
+    for (r, (rank, ratings)) in ds.rows.iter_mut().zip(labels) {
+        r.rank = rank;
+        r.ratings = ratings;
+    }
+    ds
+}
+
+#[test]
+fn training_beats_chance_and_shuffled_labels_do_not() {
+    let w = make_world(240, 11);
+    let mut config = TrainConfig::smoke();
+    config.data.split.test = 0.3;
+    config.optim.epochs = 15;
+    let real = train(&w.ds, &config, &opts(&tmp("real"), Some(&w.truth))).unwrap();
+    let acc = real.heldout.overall.pairwise_accuracy.unwrap();
+    let fake = train(&shuffled(&w.ds, 1), &config, &opts(&tmp("shuffled"), Some(&w.truth))).unwrap();
+    let fake_acc = fake.heldout.overall.pairwise_accuracy.unwrap();
+    eprintln!("held-out pairwise accuracy: real labels {acc:.3}, shuffled labels {fake_acc:.3} ({} pairs)", real.heldout.strict_pairs);
+    assert!(acc > 0.6, "real labels: {acc}");
+    assert!(fake_acc < 0.58, "shuffled labels: {fake_acc}");
+}

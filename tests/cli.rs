@@ -1,0 +1,162 @@
+//! End-to-end tests of the `rewardlab` binary: synth -> validate -> import on small data, and the
+//! readers on the real files in `../shared/data` (skipped, with the reason printed, when absent).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rewardlab"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rewardlab-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("the binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(out.status.success(), "rewardlab {args:?} failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn json(args: &[&str]) -> Value {
+    serde_json::from_str(&ok(args)).expect("valid JSON on stdout")
+}
+
+fn shared(relative: &str) -> Option<PathBuf> {
+    let base = std::env::var_os("REWARDLAB_SHARED").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let p = base.join("data").join(relative);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipped: {} is absent", p.display());
+        None
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn synth_validate_import_round_trip() {
+    let world = tmp("world");
+    ok(&["synth", "--out", s(&world), "--prompts", "24", "--seed", "3"]);
+    for f in ["dataset.toml", "annotations.parquet", "ground_truth.csv", "world.json"] {
+        assert!(world.join(f).is_file(), "{f} missing");
+    }
+    let v = json(&["validate", s(&world), "--json"]);
+    assert_eq!(v["prompts"], 24);
+    assert_eq!(v["problems"].as_array().unwrap().len(), 0);
+    assert_eq!(v["annotators"].as_u64().unwrap() >= 1, true);
+    let n_gen = v["generations"].as_u64().unwrap();
+    assert!((24 * 4..=24 * 9).contains(&n_gen), "{n_gen}");
+    for c in ["overall", "alignment", "fidelity", "harmlessness"] {
+        assert_eq!(v["ratings"][c].as_u64(), Some(n_gen), "{c}");
+    }
+    assert!(v["pairs"]["strict"].as_u64().unwrap() > 0);
+
+    // the same seed gives the same files
+    let again = tmp("world-again");
+    ok(&["synth", "--out", s(&again), "--prompts", "24", "--seed", "3"]);
+    for f in ["annotations.parquet", "ground_truth.csv", "dataset.toml"] {
+        assert_eq!(std::fs::read(world.join(f)).unwrap(), std::fs::read(again.join(f)).unwrap(), "{f} differs");
+    }
+
+    // nothing is overwritten without asking
+    let out = run(&["synth", "--out", s(&world), "--prompts", "24"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
+
+    // a canonical dataset exported as a table imports back through a column mapping
+    let listed = ok(&["validate", s(&world), "--list-generations"]);
+    assert_eq!(listed.lines().next(), Some("generation_id,prompt_id,image"));
+    assert_eq!(listed.lines().count() as u64, n_gen + 1);
+
+    // break one image: validate names the file, row and field, and fails
+    let first_image = listed.lines().nth(1).unwrap().split(',').nth(2).unwrap().to_string();
+    std::fs::write(world.join(&first_image), b"").unwrap();
+    let out = run(&["validate", s(&world), "--json"]);
+    assert!(!out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = &v["problems"][0];
+    assert_eq!(p["field"], "image");
+    assert!(p["file"].as_str().unwrap().ends_with("annotations.parquet"));
+    assert!(p["row"].as_u64().is_some());
+    assert!(p["message"].as_str().unwrap().contains("0 bytes"));
+    for d in [world, again] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
+fn import_real_imagereward_test_json() {
+    let Some(src) = shared("imagereward-test/test.json") else { return };
+    let dst = tmp("irtest");
+    let out = bin().args(["import", "imagereward-test", s(&src), s(&dst), "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("annotation-only"));
+    let v = json(&["validate", s(&dst), "--json"]);
+    assert_eq!((v["prompts"].as_u64(), v["generations"].as_u64()), (Some(466), Some(2_720)));
+    assert_eq!((v["pairs"]["strict"].as_u64(), v["pairs"]["ties"].as_u64()), (Some(6_399), Some(831)));
+    assert_eq!(v["images"], "absent");
+    std::fs::remove_dir_all(&dst).unwrap();
+}
+
+#[test]
+fn import_real_hpd_copies_images_and_keeps_every_annotator() {
+    let Some(src) = shared("hpd-gallery/annotations.json") else { return };
+    let dst = tmp("hpd");
+    ok(&["import", "hpd", s(&src), s(&dst)]);
+    let v = json(&["validate", s(&dst), "--json"]);
+    assert_eq!(v["prompts"], 8);
+    assert_eq!(v["generations"], 75);
+    assert_eq!(v["annotators"], 10);
+    assert_eq!(v["pairs"]["ties"], 0);
+    assert!(dst.join("images").read_dir().unwrap().count() >= 75);
+    std::fs::remove_dir_all(&dst).unwrap();
+}
+
+#[test]
+fn import_real_tifa_keeps_its_scale() {
+    let Some(src) = shared("tifa/human_annotations_with_scores.json") else { return };
+    let dst = tmp("tifa");
+    ok(&["import", "tifa", s(&src), s(&dst)]);
+    let v = json(&["validate", s(&dst), "--json"]);
+    assert_eq!(v["scale"], serde_json::json!([1, 5]));
+    assert_eq!(v["ratings"]["alignment"], 1_600);
+    assert_eq!(v["annotators"], 2);
+    std::fs::remove_dir_all(&dst).unwrap();
+}
+
+#[test]
+fn invalid_table_writes_nothing_or_quarantines() {
+    let dir = tmp("table");
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("ratings.csv");
+    std::fs::write(&csv, "caption,id,score\na cat,c1,5\na cat,c2,9\na cat,c3,4\na dog,d1,2\na dog,d2,x\n").unwrap();
+    let dst = dir.join("out");
+    let args = ["import", "table", s(&csv), s(&dst), "--map", "prompt=caption", "--map", "generation_id=id", "--map", "overall=score"];
+    let out = run(&args);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("row 2: field `score`") && err.contains("row 5: field `score`"), "{err}");
+    assert!(!dst.exists(), "nothing is written for invalid input");
+    let mut skip = args.to_vec();
+    skip.push("--skip-invalid");
+    ok(&skip);
+    let v = json(&["validate", s(&dst), "--json"]);
+    // c2 (9 > 7) and d2 (not a number) go, and d1 is left alone, so the dog prompt goes too
+    assert_eq!(v["generations"], 2);
+    let q = std::fs::read_to_string(dst.join("quarantine.csv")).unwrap();
+    assert_eq!(q.lines().count(), 4, "{q}");
+    assert!(q.contains("outside the declared scale") && q.contains("not a number") && q.contains("at least two"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
