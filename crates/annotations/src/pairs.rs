@@ -22,15 +22,22 @@ pub struct Pair {
     pub annotator: Option<usize>,
 }
 
+/// (generation, rank) of one annotator's ranking of a prompt.
+type Ranked = Vec<(usize, u32)>;
+
 /// All pairs of a dataset, prompt by prompt, annotator by annotator. Rows without a rank take no
 /// part; a generation ranked twice by the same annotator (a validation error) counts once.
 pub fn expand_pairs(ds: &Dataset, ix: &Index) -> Vec<Pair> {
-    let annotator_index: std::collections::HashMap<&str, usize> =
-        ix.annotators.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
+    let annotator_index: std::collections::HashMap<&str, usize> = ix
+        .annotators
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.as_str(), i))
+        .collect();
     let mut pairs = Vec::new();
     for (p, prompt) in ix.prompts.iter().enumerate() {
-        // (annotator, [(generation, rank)]) in first-seen order, so output is deterministic.
-        let mut groups: Vec<(Option<usize>, Vec<(usize, u32)>)> = Vec::new();
+        // Annotators in first-seen order, so output is deterministic.
+        let mut groups: Vec<(Option<usize>, Ranked)> = Vec::new();
         for &g in &prompt.generations {
             for &r in &ix.generations[g].rows {
                 let row = &ds.rows[r];
@@ -53,7 +60,13 @@ pub fn expand_pairs(ds: &Dataset, ix: &Index) -> Vec<Pair> {
                 for j in i + 1..ranked.len() {
                     let ((gi, ri), (gj, rj)) = (ranked[i], ranked[j]);
                     let (better, worse) = if rj < ri { (gj, gi) } else { (gi, gj) };
-                    pairs.push(Pair { prompt: p, better, worse, tie: ri == rj, annotator });
+                    pairs.push(Pair {
+                        prompt: p,
+                        better,
+                        worse,
+                        tie: ri == rj,
+                        annotator,
+                    });
                 }
             }
         }
@@ -75,7 +88,12 @@ mod tests {
     #[test]
     fn tiers_expand_into_strict_pairs_and_ties() {
         // ranks 1, 2, 2, 3 -> C(4,2) = 6 pairs, one tie (the two 2s)
-        let rows = vec![row("p", "a", None, Some(1)), row("p", "b", None, Some(2)), row("p", "c", None, Some(2)), row("p", "d", None, Some(3))];
+        let rows = vec![
+            row("p", "a", None, Some(1)),
+            row("p", "b", None, Some(2)),
+            row("p", "c", None, Some(2)),
+            row("p", "d", None, Some(3)),
+        ];
         let ds = crate::schema::tests_support::dataset(rows);
         let ix = ds.index();
         let pairs = expand_pairs(&ds, &ix);

@@ -21,8 +21,12 @@ pub enum Criterion {
 }
 
 impl Criterion {
-    pub const ALL: [Criterion; 4] =
-        [Criterion::Overall, Criterion::Alignment, Criterion::Fidelity, Criterion::Harmlessness];
+    pub const ALL: [Criterion; 4] = [
+        Criterion::Overall,
+        Criterion::Alignment,
+        Criterion::Fidelity,
+        Criterion::Harmlessness,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -125,12 +129,17 @@ impl DatasetMeta {
 
     pub fn read(path: &Path) -> Result<Self, AnnotationError> {
         let text = std::fs::read_to_string(path).map_err(|e| AnnotationError::io(path, e))?;
-        let meta: Self = toml::from_str(&text)
-            .map_err(|e| AnnotationError::Meta { path: path.to_path_buf(), message: e.to_string() })?;
+        let meta: Self = toml::from_str(&text).map_err(|e| AnnotationError::Meta {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         if meta.scale.min >= meta.scale.max {
             return Err(AnnotationError::Meta {
                 path: path.to_path_buf(),
-                message: format!("scale min {} must be below max {}", meta.scale.min, meta.scale.max),
+                message: format!(
+                    "scale min {} must be below max {}",
+                    meta.scale.min, meta.scale.max
+                ),
             });
         }
         Ok(meta)
@@ -142,7 +151,10 @@ impl DatasetMeta {
 
     /// The name of the source column behind a canonical field, for error messages.
     pub fn source_field(&self, canonical: &str) -> String {
-        self.columns.get(canonical).cloned().unwrap_or_else(|| canonical.to_string())
+        self.columns
+            .get(canonical)
+            .cloned()
+            .unwrap_or_else(|| canonical.to_string())
     }
 }
 
@@ -227,8 +239,19 @@ pub struct Index {
 }
 
 impl Dataset {
-    pub fn new(meta: DatasetMeta, origin: impl Into<PathBuf>, root: impl Into<PathBuf>, rows: Vec<Row>) -> Self {
-        Self { meta, origin: origin.into(), root: root.into(), rows, read_problems: Vec::new() }
+    pub fn new(
+        meta: DatasetMeta,
+        origin: impl Into<PathBuf>,
+        root: impl Into<PathBuf>,
+        rows: Vec<Row>,
+    ) -> Self {
+        Self {
+            meta,
+            origin: origin.into(),
+            root: root.into(),
+            rows,
+            read_problems: Vec::new(),
+        }
     }
 
     /// Groups rows by prompt and generation (first occurrence wins for repeated fields; validation
@@ -237,15 +260,18 @@ impl Dataset {
         let mut ix = Index::default();
         let mut annotators: HashMap<&str, ()> = HashMap::new();
         for (r, row) in self.rows.iter().enumerate() {
-            let p = *ix.prompt_by_id.entry(row.prompt_id.clone()).or_insert_with(|| {
-                ix.prompts.push(PromptEntry {
-                    id: row.prompt_id.clone(),
-                    text: row.prompt.clone(),
-                    category: row.category.clone(),
-                    generations: Vec::new(),
+            let p = *ix
+                .prompt_by_id
+                .entry(row.prompt_id.clone())
+                .or_insert_with(|| {
+                    ix.prompts.push(PromptEntry {
+                        id: row.prompt_id.clone(),
+                        text: row.prompt.clone(),
+                        category: row.category.clone(),
+                        generations: Vec::new(),
+                    });
+                    ix.prompts.len() - 1
                 });
-                ix.prompts.len() - 1
-            });
             let g = match ix.generation_by_id.get(&row.generation_id) {
                 Some(&g) => g,
                 None => {
@@ -273,7 +299,11 @@ impl Dataset {
 
     /// Mean rating of a generation over its annotators, if any rated it.
     pub fn mean_rating(&self, generation: &GenerationEntry, c: Criterion) -> Option<f32> {
-        let vals: Vec<f32> = generation.rows.iter().filter_map(|&r| self.rows[r].rating(c)).collect();
+        let vals: Vec<f32> = generation
+            .rows
+            .iter()
+            .filter_map(|&r| self.rows[r].rating(c))
+            .collect();
         (!vals.is_empty()).then(|| vals.iter().sum::<f32>() / vals.len() as f32)
     }
 
@@ -290,8 +320,18 @@ impl Dataset {
 
     /// The rows of the given prompts only (prompt ids), keeping the order.
     pub fn subset(&self, prompt_ids: &std::collections::HashSet<&str>) -> Dataset {
-        let rows = self.rows.iter().filter(|r| prompt_ids.contains(r.prompt_id.as_str())).cloned().collect();
-        Dataset::new(self.meta.clone(), self.origin.clone(), self.root.clone(), rows)
+        let rows = self
+            .rows
+            .iter()
+            .filter(|r| prompt_ids.contains(r.prompt_id.as_str()))
+            .cloned()
+            .collect();
+        Dataset::new(
+            self.meta.clone(),
+            self.origin.clone(),
+            self.root.clone(),
+            rows,
+        )
     }
 
     /// Absolute path of an image given relative to the dataset root.

@@ -17,7 +17,10 @@ pub fn shared_data(relative: &str) -> Option<PathBuf> {
     if path.exists() {
         Some(path)
     } else {
-        eprintln!("skipped: {} is absent (set REWARDLAB_SHARED to the shared folder)", path.display());
+        eprintln!(
+            "skipped: {} is absent (set REWARDLAB_SHARED to the shared folder)",
+            path.display()
+        );
         None
     }
 }

@@ -33,7 +33,9 @@ impl std::str::FromStr for Split {
             "train" => Ok(Split::Train),
             "validation" | "valid" | "val" => Ok(Split::Validation),
             "test" => Ok(Split::Test),
-            _ => Err(format!("unknown split `{s}` (expected train, validation or test)")),
+            _ => Err(format!(
+                "unknown split `{s}` (expected train, validation or test)"
+            )),
         }
     }
 }
@@ -52,7 +54,13 @@ pub struct SplitSpec {
 
 impl Default for SplitSpec {
     fn default() -> Self {
-        Self { train: 0.8, validation: 0.1, test: 0.1, seed: 0, stratify: true }
+        Self {
+            train: 0.8,
+            validation: 0.1,
+            test: 0.1,
+            seed: 0,
+            stratify: true,
+        }
     }
 }
 
@@ -62,7 +70,11 @@ pub fn split_prompts(ix: &Index, spec: &SplitSpec) -> Vec<Split> {
     assert!(total > 0.0, "split ratios must not all be zero");
     let mut groups: BTreeMap<Option<&str>, Vec<usize>> = BTreeMap::new();
     for (i, p) in ix.prompts.iter().enumerate() {
-        let key = if spec.stratify { p.category.as_deref() } else { None };
+        let key = if spec.stratify {
+            p.category.as_deref()
+        } else {
+            None
+        };
         groups.entry(key).or_default().push(i);
     }
     let mut out = vec![Split::Train; ix.prompts.len()];
@@ -95,7 +107,12 @@ mod tests {
         let mut rows = Vec::new();
         for p in 0..n {
             for g in 0..2 {
-                let mut r = row(&format!("p{p:03}"), &format!("p{p:03}-{g}"), None, Some(g + 1));
+                let mut r = row(
+                    &format!("p{p:03}"),
+                    &format!("p{p:03}-{g}"),
+                    None,
+                    Some(g + 1),
+                );
                 r.category = Some(if p % 3 == 0 { "counting" } else { "spatial" }.into());
                 rows.push(r);
             }
@@ -114,7 +131,13 @@ mod tests {
         assert_eq!(count(Split::Test), 30);
         assert_eq!(count(Split::Validation), 30);
         assert_eq!(count(Split::Train), 240);
-        let b = split_prompts(&ix, &SplitSpec { seed: 1, ..spec.clone() });
+        let b = split_prompts(
+            &ix,
+            &SplitSpec {
+                seed: 1,
+                ..spec.clone()
+            },
+        );
         assert_ne!(a, b);
     }
 

@@ -30,7 +30,11 @@ pub struct Problem {
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.row {
-            Some(r) => write!(f, "{}: row {}: field `{}`: {}", self.file, r, self.field, self.message),
+            Some(r) => write!(
+                f,
+                "{}: row {}: field `{}`: {}",
+                self.file, r, self.field, self.message
+            ),
             None => write!(f, "{}: field `{}`: {}", self.file, self.field, self.message),
         }
     }
@@ -70,7 +74,11 @@ impl Collector<'_> {
 
 /// All problems of a dataset, in row order within each rule.
 pub fn validate(ds: &Dataset, checks: Checks) -> Vec<Problem> {
-    let mut c = Collector { ds, file: ds.origin.display().to_string(), problems: Vec::new() };
+    let mut c = Collector {
+        ds,
+        file: ds.origin.display().to_string(),
+        problems: Vec::new(),
+    };
     for p in &ds.read_problems {
         c.push(vec![p.row], &p.field, p.message.clone());
     }
@@ -101,13 +109,28 @@ fn check_rows(c: &mut Collector) {
             if let Some(v) = row.rating(crit)
                 && !scale.contains(v)
             {
-                c.push(vec![i], crit.name(), format!("rating {v} is outside the declared scale {}..{}", scale.min, scale.max));
+                c.push(
+                    vec![i],
+                    crit.name(),
+                    format!(
+                        "rating {v} is outside the declared scale {}..{}",
+                        scale.min, scale.max
+                    ),
+                );
             }
         }
         if let Some(img) = &row.image
-            && (img.is_empty() || Path::new(img).is_absolute() || img.split(['/', '\\']).any(|s| s == ".."))
+            && (img.is_empty()
+                || Path::new(img).is_absolute()
+                || img.split(['/', '\\']).any(|s| s == ".."))
         {
-            c.push(vec![i], "image", format!("image path `{img}` must be relative to the dataset folder and stay inside it"));
+            c.push(
+                vec![i],
+                "image",
+                format!(
+                    "image path `{img}` must be relative to the dataset folder and stay inside it"
+                ),
+            );
         }
     }
 }
@@ -121,8 +144,19 @@ fn check_ids(c: &mut Collector) {
     for (i, row) in rows.iter().enumerate() {
         let key = (row.generation_id.as_str(), row.annotator.as_deref());
         if let Some(&first) = judgment.get(&key) {
-            let who = row.annotator.as_deref().map(|a| format!(" by annotator `{a}`")).unwrap_or_default();
-            found.push((i, "generation_id", format!("duplicate id: generation `{}`{who} already judged in row {}", row.generation_id, rows[first].source_row)));
+            let who = row
+                .annotator
+                .as_deref()
+                .map(|a| format!(" by annotator `{a}`"))
+                .unwrap_or_default();
+            found.push((
+                i,
+                "generation_id",
+                format!(
+                    "duplicate id: generation `{}`{who} already judged in row {}",
+                    row.generation_id, rows[first].source_row
+                ),
+            ));
         } else {
             judgment.insert(key, i);
         }
@@ -130,12 +164,18 @@ fn check_ids(c: &mut Collector) {
             Some(&first) if rows[first].prompt_id != row.prompt_id => found.push((
                 i,
                 "prompt_id",
-                format!("generation `{}` belongs to prompt `{}` in row {} but to `{}` here", row.generation_id, rows[first].prompt_id, rows[first].source_row, row.prompt_id),
+                format!(
+                    "generation `{}` belongs to prompt `{}` in row {} but to `{}` here",
+                    row.generation_id, rows[first].prompt_id, rows[first].source_row, row.prompt_id
+                ),
             )),
             Some(&first) if rows[first].image != row.image => found.push((
                 i,
                 "image",
-                format!("generation `{}` has image {:?} in row {} but {:?} here", row.generation_id, rows[first].image, rows[first].source_row, row.image),
+                format!(
+                    "generation `{}` has image {:?} in row {} but {:?} here",
+                    row.generation_id, rows[first].image, rows[first].source_row, row.image
+                ),
             )),
             Some(_) => {}
             None => {
@@ -146,7 +186,10 @@ fn check_ids(c: &mut Collector) {
             Some(&first) if rows[first].prompt != row.prompt => found.push((
                 i,
                 "prompt",
-                format!("prompt `{}` has a different text in row {}", row.prompt_id, rows[first].source_row),
+                format!(
+                    "prompt `{}` has a different text in row {}",
+                    row.prompt_id, rows[first].source_row
+                ),
             )),
             Some(_) => {}
             None => {
@@ -161,18 +204,33 @@ fn check_ids(c: &mut Collector) {
 
 fn check_prompts(c: &mut Collector, ix: &crate::Index) {
     for p in &ix.prompts {
-        let rows: Vec<usize> = p.generations.iter().flat_map(|&g| ix.generations[g].rows.iter().copied()).collect();
+        let rows: Vec<usize> = p
+            .generations
+            .iter()
+            .flat_map(|&g| ix.generations[g].rows.iter().copied())
+            .collect();
         let mut sorted = rows.clone();
         sorted.sort_unstable();
         let n = p.generations.len();
         if n < 2 {
-            c.push(sorted.clone(), "generation_id", format!("prompt `{}` has {n} image(s); at least two are needed to compare", p.id));
+            c.push(
+                sorted.clone(),
+                "generation_id",
+                format!(
+                    "prompt `{}` has {n} image(s); at least two are needed to compare",
+                    p.id
+                ),
+            );
         }
         let declared = sorted.iter().find_map(|&r| c.ds.rows[r].expected_images);
         if let Some(expected) = declared
             && expected as usize != n
         {
-            c.push(sorted, "expected_images", format!("prompt `{}` declares {expected} images but has {n}", p.id));
+            c.push(
+                sorted,
+                "expected_images",
+                format!("prompt `{}` declares {expected} images but has {n}", p.id),
+            );
         }
     }
 }
@@ -194,13 +252,23 @@ fn check_ranks(c: &mut Collector, ix: &crate::Index) {
             }
         }
         for (annotator, rows) in groups {
-            let n = rows.iter().map(|&r| &c.ds.rows[r].generation_id).collect::<HashSet<_>>().len() as u32;
+            let n = rows
+                .iter()
+                .map(|&r| &c.ds.rows[r].generation_id)
+                .collect::<HashSet<_>>()
+                .len() as u32;
             let limit = n.max(c.ds.meta.rank_tiers.unwrap_or(0));
             for r in rows {
                 let rank = c.ds.rows[r].rank.expect("filtered above");
                 if rank < 1 || rank > limit {
-                    let who = annotator.map(|a| format!(" for annotator `{a}`")).unwrap_or_default();
-                    let tiers = c.ds.meta.rank_tiers.map(|t| format!(", ranked into {t} tiers")).unwrap_or_default();
+                    let who = annotator
+                        .map(|a| format!(" for annotator `{a}`"))
+                        .unwrap_or_default();
+                    let tiers =
+                        c.ds.meta
+                            .rank_tiers
+                            .map(|t| format!(", ranked into {t} tiers"))
+                            .unwrap_or_default();
                     c.push(vec![r], "rank", format!("rank {rank} is outside 1..{limit} (prompt `{}` has {n} ranked images{who}{tiers})", p.id));
                 }
             }
@@ -257,7 +325,10 @@ pub fn quarantine(mut ds: Dataset, checks: Checks) -> (Dataset, Vec<Quarantined>
         let mut reasons: HashMap<usize, Vec<String>> = HashMap::new();
         for p in problems {
             for &r in &p.rows {
-                reasons.entry(r).or_default().push(format!("{}: {}", p.field, p.message));
+                reasons
+                    .entry(r)
+                    .or_default()
+                    .push(format!("{}: {}", p.field, p.message));
             }
         }
         if reasons.is_empty() {
@@ -290,7 +361,12 @@ mod tests {
     use crate::schema::tests_support::{dataset, row};
 
     fn good() -> Dataset {
-        dataset(vec![row("p1", "g1", None, Some(1)), row("p1", "g2", None, Some(2)), row("p2", "g3", None, Some(1)), row("p2", "g4", None, Some(1))])
+        dataset(vec![
+            row("p1", "g1", None, Some(1)),
+            row("p1", "g2", None, Some(2)),
+            row("p2", "g3", None, Some(1)),
+            row("p2", "g4", None, Some(1)),
+        ])
     }
 
     fn only(ds: &Dataset) -> Problem {
@@ -309,7 +385,10 @@ mod tests {
         let mut ds = good();
         ds.rows[1].ratings[Criterion::Fidelity.index()] = Some(8.0);
         let p = only(&ds);
-        assert_eq!((p.file.as_str(), p.row, p.field.as_str()), ("test.json", Some(2), "fidelity"));
+        assert_eq!(
+            (p.file.as_str(), p.row, p.field.as_str()),
+            ("test.json", Some(2), "fidelity")
+        );
         ds.rows[1].ratings[Criterion::Fidelity.index()] = Some(f32::NAN);
         assert!(only(&ds).message.contains("NaN"));
         ds.rows[1].ratings[Criterion::Fidelity.index()] = Some(0.0);
@@ -319,7 +398,9 @@ mod tests {
     #[test]
     fn source_column_names_are_reported() {
         let mut ds = good();
-        ds.meta.columns.insert("alignment".into(), "image_text_alignment_rating".into());
+        ds.meta
+            .columns
+            .insert("alignment".into(), "image_text_alignment_rating".into());
         ds.rows[0].ratings[Criterion::Alignment.index()] = Some(9.0);
         assert_eq!(only(&ds).field, "image_text_alignment_rating");
     }
@@ -329,12 +410,22 @@ mod tests {
         let mut ds = good();
         ds.rows[3].generation_id = "g3".into();
         let problems = validate(&ds, Checks::default());
-        assert!(problems.iter().any(|p| p.row == Some(4) && p.field == "generation_id" && p.message.contains("duplicate")), "{problems:#?}");
+        assert!(
+            problems.iter().any(|p| p.row == Some(4)
+                && p.field == "generation_id"
+                && p.message.contains("duplicate")),
+            "{problems:#?}"
+        );
         // the same generation under two prompts
         let mut ds = good();
         ds.rows[2].generation_id = "g1".into();
         let problems = validate(&ds, Checks::default());
-        assert!(problems.iter().any(|p| p.row == Some(3) && p.message.contains("belongs to prompt")), "{problems:#?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.row == Some(3) && p.message.contains("belongs to prompt")),
+            "{problems:#?}"
+        );
         // conflicting prompt text
         let mut ds = good();
         ds.rows[1].prompt = "something else".into();
@@ -384,7 +475,11 @@ mod tests {
         ds.rows[3].prompt = " ".into();
         let problems = validate(&ds, Checks::default());
         assert_eq!(problems.len(), 2);
-        assert!(problems.iter().all(|p| p.field == "prompt" && p.message == "empty prompt text"));
+        assert!(
+            problems
+                .iter()
+                .all(|p| p.field == "prompt" && p.message == "empty prompt text")
+        );
     }
 
     #[test]
@@ -406,7 +501,9 @@ mod tests {
         }
         std::fs::create_dir_all(dir.join("images")).unwrap();
         for i in 0..4 {
-            image::RgbImage::from_pixel(4, 4, image::Rgb([i * 40, 0, 0])).save(dir.join(format!("images/{i}.png"))).unwrap();
+            image::RgbImage::from_pixel(4, 4, image::Rgb([i * 40, 0, 0]))
+                .save(dir.join(format!("images/{i}.png")))
+                .unwrap();
         }
         ds
     }
@@ -421,7 +518,10 @@ mod tests {
         std::fs::write(dir.join("images/1.png"), b"").unwrap();
         std::fs::write(dir.join("images/2.png"), b"not a png at all").unwrap();
         let problems = validate(&ds, Checks::default());
-        let msgs: Vec<_> = problems.iter().map(|p| (p.row, p.field.clone(), p.message.clone())).collect();
+        let msgs: Vec<_> = problems
+            .iter()
+            .map(|p| (p.row, p.field.clone(), p.message.clone()))
+            .collect();
         assert_eq!(problems.len(), 3, "{msgs:#?}");
         assert!(msgs[0].2.contains("missing image file") && msgs[0].0 == Some(1));
         assert!(msgs[1].2.contains("0 bytes") && msgs[1].0 == Some(2));

@@ -52,7 +52,10 @@ pub fn pairwise_accuracy(scores: &[f64], strict_pairs: &[(usize, usize)]) -> Opt
     if strict_pairs.is_empty() {
         return None;
     }
-    let right = strict_pairs.iter().filter(|&&(b, w)| scores[b] > scores[w]).count();
+    let right = strict_pairs
+        .iter()
+        .filter(|&&(b, w)| scores[b] > scores[w])
+        .count();
     Some(right as f64 / strict_pairs.len() as f64)
 }
 
@@ -66,7 +69,10 @@ mod tests {
 
     #[test]
     fn ranks_average_ties() {
-        assert_eq!(average_ranks(&[10.0, 20.0, 10.0, 30.0]), vec![1.5, 3.0, 1.5, 4.0]);
+        assert_eq!(
+            average_ranks(&[10.0, 20.0, 10.0, 30.0]),
+            vec![1.5, 3.0, 1.5, 4.0]
+        );
     }
 
     #[test]
@@ -78,14 +84,20 @@ mod tests {
         // scipy.stats.pearsonr(x, y)[0] = 0.8320502943378437
         assert!(close(pearson(&x, &y).unwrap(), 0.8320502943378437));
         assert_eq!(pearson(&x, &[1.0; 5]), None);
-        assert!(close(spearman(&x, &[5.0, 4.0, 3.0, 2.0, 1.0]).unwrap(), -1.0));
+        assert!(close(
+            spearman(&x, &[5.0, 4.0, 3.0, 2.0, 1.0]).unwrap(),
+            -1.0
+        ));
     }
 
     #[test]
     fn pairwise_accuracy_counts_predicted_ties_wrong() {
         let scores = [3.0, 2.0, 2.0, 0.0];
         // (0>1) right, (1 vs 2) predicted tie: wrong, (3<0) wrong, (2>3) right
-        assert_eq!(pairwise_accuracy(&scores, &[(0, 1), (1, 2), (3, 0), (2, 3)]), Some(0.5));
+        assert_eq!(
+            pairwise_accuracy(&scores, &[(0, 1), (1, 2), (3, 0), (2, 3)]),
+            Some(0.5)
+        );
         assert_eq!(pairwise_accuracy(&scores, &[]), None);
     }
 }

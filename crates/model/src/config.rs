@@ -138,8 +138,9 @@ impl LossWeights {
 
 /// Configuration of a [`RewardModel`](crate::RewardModel).
 ///
-/// The defaults describe a model of about 0.5 M parameters that trains on a few thousand 64x64
-/// images in minutes on a laptop CPU; [`ModelConfig::tiny`] is a much smaller one for tests.
+/// The defaults describe a model of 0.85 M parameters (0.4 M of them the 4096-token embedding)
+/// that takes about 0.5 s per training step of 64 images of 64x64 on 2 CPU cores, i.e. about a
+/// minute per epoch over 7k images; [`ModelConfig::tiny`] is a much smaller one for tests.
 #[derive(Config, Debug)]
 pub struct ModelConfig {
     /// Width of every token and pooled vector.
@@ -278,7 +279,9 @@ impl ModelConfig {
         for c in Criterion::ALL {
             let w = self.loss_weights.get(c);
             if !w.is_finite() || w < 0.0 {
-                return bad(format!("loss weight of {c} must be finite and >= 0, got {w}"));
+                return bad(format!(
+                    "loss weight of {c} must be finite and >= 0, got {w}"
+                ));
             }
         }
         Ok(())
@@ -291,11 +294,10 @@ impl ModelConfig {
             path: path.to_path_buf(),
             source,
         })?;
-        let config: Self =
-            serde_json::from_str(&text).map_err(|e| ModelError::ConfigFile {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
+        let config: Self = serde_json::from_str(&text).map_err(|e| ModelError::ConfigFile {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         config.validate().map_err(|e| ModelError::ConfigFile {
             path: path.to_path_buf(),
             message: e.to_string(),
@@ -331,13 +333,21 @@ mod tests {
         assert!(t().with_n_heads(3).validate().is_err());
         assert!(t().with_patch_grid(5).validate().is_err());
         assert!(t().with_patch_grid(32).validate().is_err());
-        assert!(t().with_heads(vec![Criterion::Fidelity]).validate().is_err());
+        assert!(
+            t().with_heads(vec![Criterion::Fidelity])
+                .validate()
+                .is_err()
+        );
         assert!(
             t().with_heads(vec![Criterion::Overall, Criterion::Overall])
                 .validate()
                 .is_err()
         );
-        assert!(t().with_likert_scale(LikertScale::new(3, 3)).validate().is_err());
+        assert!(
+            t().with_likert_scale(LikertScale::new(3, 3))
+                .validate()
+                .is_err()
+        );
         assert!(t().with_dropout(1.0).validate().is_err());
         assert!(
             t().with_loss_weights(LossWeights::new().with_fidelity(-1.0))
@@ -360,7 +370,10 @@ mod tests {
         assert_eq!(back.likert_loss, LikertLoss::Mse);
         assert_eq!(back.heads, cfg.heads);
         assert_eq!(back.d_model, 32);
-        assert_eq!("cross-attention".parse::<FusionKind>().unwrap(), FusionKind::CrossAttention);
+        assert_eq!(
+            "cross-attention".parse::<FusionKind>().unwrap(),
+            FusionKind::CrossAttention
+        );
         assert!("sum".parse::<FusionKind>().is_err());
         assert_eq!("MSE".parse::<LikertLoss>().unwrap(), LikertLoss::Mse);
     }
@@ -371,10 +384,16 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("bad.json");
         std::fs::write(&p, "{ not json").unwrap();
-        assert!(matches!(ModelConfig::load_json(&p), Err(ModelError::ConfigFile { .. })));
+        assert!(matches!(
+            ModelConfig::load_json(&p),
+            Err(ModelError::ConfigFile { .. })
+        ));
         let invalid = ModelConfig::tiny().with_n_heads(5);
         invalid.save_json(&p).unwrap();
-        assert!(matches!(ModelConfig::load_json(&p), Err(ModelError::ConfigFile { .. })));
+        assert!(matches!(
+            ModelConfig::load_json(&p),
+            Err(ModelError::ConfigFile { .. })
+        ));
         assert!(matches!(
             ModelConfig::load_json(dir.join("missing.json")),
             Err(ModelError::Io { .. })

@@ -161,7 +161,10 @@ mod tests {
             let json = serde_json::to_string(&c).unwrap();
             assert_eq!(json, format!("\"{}\"", c.name()));
         }
-        assert_eq!(" Fidelity ".parse::<Criterion>().unwrap(), Criterion::Fidelity);
+        assert_eq!(
+            " Fidelity ".parse::<Criterion>().unwrap(),
+            Criterion::Fidelity
+        );
         assert!("aesthetics".parse::<Criterion>().is_err());
         assert!(!Criterion::Overall.is_likert());
         assert!(Criterion::LIKERT.iter().all(|c| c.is_likert()));

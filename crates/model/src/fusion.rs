@@ -15,7 +15,8 @@ use burn::{
 };
 
 use crate::{
-    FusionKind, ModelConfig, image_encoder::ImageFeatures,
+    FusionKind, ModelConfig,
+    image_encoder::ImageFeatures,
     text_encoder::{TextFeatures, masked_mean_tokens},
 };
 

@@ -3,8 +3,8 @@
 //! head's score can be read back as a rating on the dataset's scale.
 
 use burn::{
-    nn::{Gelu, Linear, LinearConfig},
     module::Param,
+    nn::{Gelu, Linear, LinearConfig},
     prelude::*,
 };
 
@@ -54,7 +54,10 @@ impl LikertHead {
         let scale = config.likert_scale;
         let cut_raw = match config.likert_loss {
             LikertLoss::Ordinal => Some(Param::from_tensor(Tensor::from_data(
-                TensorData::new(losses::initial_cut_raw(scale.levels()), [scale.levels() - 1]),
+                TensorData::new(
+                    losses::initial_cut_raw(scale.levels()),
+                    [scale.levels() - 1],
+                ),
                 device,
             ))),
             LikertLoss::Mse => None,
@@ -132,11 +135,7 @@ pub struct Heads {
 impl Heads {
     /// Builds the heads listed in `config.heads` (which should be validated).
     pub fn new(config: &ModelConfig, device: &Device) -> Self {
-        let likert = |c: Criterion| {
-            config
-                .has_head(c)
-                .then(|| LikertHead::new(config, device))
-        };
+        let likert = |c: Criterion| config.has_head(c).then(|| LikertHead::new(config, device));
         Self {
             overall: ScoreHead::new(config.d_model, config.head_hidden, device),
             alignment: likert(Criterion::Alignment),

@@ -7,12 +7,12 @@
 //! module does not care which one it gets.
 
 use burn::{
+    module::Param,
     nn::{
         Gelu, Initializer, LayerNorm, LayerNormConfig, PaddingConfig2d,
         conv::{Conv2d, Conv2dConfig},
         transformer::{TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput},
     },
-    module::Param,
     prelude::*,
 };
 
@@ -39,7 +39,10 @@ pub struct ImageEncoder {
 }
 
 /// Transformer settings shared by the image and text encoders.
-pub(crate) fn transformer_config(config: &ModelConfig, n_layers: usize) -> TransformerEncoderConfig {
+pub(crate) fn transformer_config(
+    config: &ModelConfig,
+    n_layers: usize,
+) -> TransformerEncoderConfig {
     // Pre-norm: from-scratch training on small data is markedly more stable than post-norm.
     TransformerEncoderConfig::new(config.d_model, config.d_ff, config.n_heads, n_layers)
         .with_dropout(config.dropout)

@@ -105,11 +105,7 @@ pub fn ordinal_nll(
     let lower = Tensor::cat(vec![Tensor::full([1], -OUTER_CUT, &device), cuts], 0);
     let a = upper.select(0, levels.clone());
     let b = lower.select(0, levels);
-    let gap_term = (b.clone() - a.clone())
-        .clamp_max(-1e-6)
-        .exp()
-        .neg()
-        .log1p();
+    let gap_term = (b.clone() - a.clone()).clamp_max(-1e-6).exp().neg().log1p();
     let log_p = log_sigmoid(a - scores.clone()) + log_sigmoid(scores - b) + gap_term;
     log_p.neg()
 }
@@ -267,7 +263,10 @@ impl LikertTarget {
     pub fn new(ratings: &[Option<f32>], device: &Device) -> Self {
         let n = ratings.len();
         let r: Vec<f32> = ratings.iter().map(|r| r.unwrap_or(0.0)).collect();
-        let m: Vec<f32> = ratings.iter().map(|r| f32::from(u8::from(r.is_some()))).collect();
+        let m: Vec<f32> = ratings
+            .iter()
+            .map(|r| f32::from(u8::from(r.is_some())))
+            .collect();
         Self {
             ratings: Tensor::from_data(TensorData::new(r, [n]), device),
             mask: Tensor::from_data(TensorData::new(m, [n]), device),
@@ -318,9 +317,17 @@ mod tests {
         let tt = [1.0f64, 1.0, 0.5, 0.5];
         for k in 0..4 {
             let expect = -(tt[k] * sig(d[k]).ln() + (1.0 - tt[k]) * sig(-d[k]).ln());
-            assert!((values[k] as f64 - expect).abs() < 1e-5, "loss {k}: {} vs {expect}", values[k]);
+            assert!(
+                (values[k] as f64 - expect).abs() < 1e-5,
+                "loss {k}: {} vs {expect}",
+                values[k]
+            );
             let g = sig(d[k]) - tt[k];
-            assert!((gb[k] as f64 - g).abs() < 1e-5, "grad {k}: {} vs {g}", gb[k]);
+            assert!(
+                (gb[k] as f64 - g).abs() < 1e-5,
+                "grad {k}: {} vs {g}",
+                gb[k]
+            );
             assert!((gw[k] as f64 + g).abs() < 1e-5);
         }
     }
@@ -377,7 +384,10 @@ mod tests {
             assert!(w[1] > w[0], "cut-points not ordered: {c:?}");
         }
         let init = initial_cut_raw(7);
-        let c = vec1(ordinal_cutpoints(Tensor::from_floats(init.as_slice(), &dev())));
+        let c = vec1(ordinal_cutpoints(Tensor::from_floats(
+            init.as_slice(),
+            &dev(),
+        )));
         let expect = [-2.5f32, -1.5, -0.5, 0.5, 1.5, 2.5];
         for (a, b) in c.iter().zip(expect) {
             assert!((a - b).abs() < 1e-4, "{c:?}");
@@ -404,7 +414,11 @@ mod tests {
             for (i, v) in nll.iter().enumerate() {
                 let pr = p[i * 5 + label - 1].max(1e-30);
                 if pr > 1e-6 {
-                    assert!((v + pr.ln()).abs() < 1e-3, "label {label} item {i}: {v} vs {}", -pr.ln());
+                    assert!(
+                        (v + pr.ln()).abs() < 1e-3,
+                        "label {label} item {i}: {v} vs {}",
+                        -pr.ln()
+                    );
                 } else {
                     assert!(v.is_finite() && *v > 10.0);
                 }
@@ -427,7 +441,10 @@ mod tests {
             -(1.0 - sig(0.5)).ln(),
         ];
         for k in 0..3 {
-            assert!((nll[k] as f64 - expect[k]).abs() < 1e-5, "{nll:?} vs {expect:?}");
+            assert!(
+                (nll[k] as f64 - expect[k]).abs() < 1e-5,
+                "{nll:?} vs {expect:?}"
+            );
         }
         // fractional and out-of-scale ratings round / clamp to a level
         let lv = rating_levels(Tensor::from_floats([0.0, 1.4, 2.6, 9.0], &device), scale);
@@ -442,9 +459,16 @@ mod tests {
         let cuts = ordinal_cutpoints(Tensor::from_floats(initial_cut_raw(7).as_slice(), &device));
         let scores = Tensor::<1>::from_floats([-50.0, 0.0, 50.0], &device);
         let probs = ordinal_probs(scores, cuts);
-        let e = vec1(rating_from_probs(probs.clone(), scale, RatingMode::Expected));
+        let e = vec1(rating_from_probs(
+            probs.clone(),
+            scale,
+            RatingMode::Expected,
+        ));
         let a = vec1(rating_from_probs(probs, scale, RatingMode::Argmax));
-        assert!((e[0] - 1.0).abs() < 1e-3 && (e[1] - 4.0).abs() < 1e-3 && (e[2] - 7.0).abs() < 1e-3, "{e:?}");
+        assert!(
+            (e[0] - 1.0).abs() < 1e-3 && (e[1] - 4.0).abs() < 1e-3 && (e[2] - 7.0).abs() < 1e-3,
+            "{e:?}"
+        );
         assert_eq!(a, vec![1.0, 4.0, 7.0]);
     }
 
@@ -455,7 +479,11 @@ mod tests {
         let s = Tensor::<1>::from_floats([-3.0, 0.0, 0.5, 1.0, 7.0], &device);
         let r = vec1(mse_rating(s.clone(), scale));
         assert_eq!(r, vec![1.0, 1.0, 3.0, 5.0, 5.0]);
-        let l = vec1(mse_likert(s, Tensor::from_floats([1.0, 1.0, 3.0, 5.0, 2.0], &device), scale));
+        let l = vec1(mse_likert(
+            s,
+            Tensor::from_floats([1.0, 1.0, 3.0, 5.0, 2.0], &device),
+            scale,
+        ));
         let expect = [9.0f32, 0.0, 0.0, 0.0, 6.75 * 6.75];
         for k in 0..5 {
             assert!((l[k] - expect[k]).abs() < 1e-4, "{l:?}");
@@ -468,6 +496,9 @@ mod tests {
         let v = Tensor::<1>::from_floats([1.0, 100.0, 3.0], &device);
         let m = Tensor::<1>::from_floats([1.0, 0.0, 1.0], &device);
         assert_eq!(masked_mean(v.clone(), m).into_scalar::<f32>(), 2.0);
-        assert_eq!(masked_mean(v, Tensor::zeros([3], &device)).into_scalar::<f32>(), 0.0);
+        assert_eq!(
+            masked_mean(v, Tensor::zeros([3], &device)).into_scalar::<f32>(),
+            0.0
+        );
     }
 }

@@ -216,7 +216,9 @@ impl RewardModel {
     pub fn load(dir: impl AsRef<Path>, device: &Device) -> Result<(Self, ModelConfig), ModelError> {
         let dir = dir.as_ref();
         let config = ModelConfig::load_json(dir.join(CONFIG_FILE))?;
-        let model = config.try_init(device)?.load_weights(dir.join(WEIGHTS_FILE))?;
+        let model = config
+            .try_init(device)?
+            .load_weights(dir.join(WEIGHTS_FILE))?;
         Ok((model, config))
     }
 }
@@ -237,7 +239,11 @@ mod tests {
         tensor::Distribution,
     };
 
-    fn batch(cfg: &ModelConfig, b: usize, device: &Device) -> (Tensor<4>, Tensor<2, Int>, Tensor<2, Int>) {
+    fn batch(
+        cfg: &ModelConfig,
+        b: usize,
+        device: &Device,
+    ) -> (Tensor<4>, Tensor<2, Int>, Tensor<2, Int>) {
         let s = cfg.image_size;
         let images = Tensor::<4>::random([b, 3, s, s], Distribution::Uniform(-1.0, 1.0), device);
         let l = cfg.max_text_len;
@@ -246,7 +252,11 @@ mod tests {
         for i in 0..b {
             let len = 2 + i % (l - 1);
             for j in 0..l {
-                let tok = if j < len { 4 + ((i * 7 + j * 3) % (cfg.vocab_size - 4)) } else { 0 };
+                let tok = if j < len {
+                    4 + ((i * 7 + j * 3) % (cfg.vocab_size - 4))
+                } else {
+                    0
+                };
                 ids.push(tok as i64);
                 mask.push(i64::from(j < len));
             }
@@ -278,7 +288,9 @@ mod tests {
         ];
         for fusion in [FusionKind::CrossAttention, FusionKind::Concat] {
             for heads in &subsets {
-                let cfg = ModelConfig::tiny().with_fusion(fusion).with_heads(heads.clone());
+                let cfg = ModelConfig::tiny()
+                    .with_fusion(fusion)
+                    .with_heads(heads.clone());
                 let model = cfg.init(&device);
                 let (img, ids, mask) = batch(&cfg, 3, &device);
                 let out = model.forward(img, ids, mask);
@@ -348,15 +360,22 @@ mod tests {
         let head = model.likert_head(Criterion::Alignment).unwrap();
         let m = Tensor::<1>::from_floats([1.0, 0.0, 1.0, 0.0], &ad);
         let l1 = masked_mean(
-            head.item_loss(align_scores.clone(), Tensor::from_floats([5.0, 1.0, 2.0, 1.0], &ad), m.clone()),
+            head.item_loss(
+                align_scores.clone(),
+                Tensor::from_floats([5.0, 1.0, 2.0, 1.0], &ad),
+                m.clone(),
+            ),
             m.clone(),
         );
         let l2 = masked_mean(
-            head.item_loss(align_scores, Tensor::from_floats([5.0, 7.0, 2.0, f32::NAN], &ad), m.clone()),
+            head.item_loss(
+                align_scores,
+                Tensor::from_floats([5.0, 7.0, 2.0, f32::NAN], &ad),
+                m.clone(),
+            ),
             m,
         );
         assert_eq!(l1.into_scalar::<f32>(), l2.into_scalar::<f32>());
-
     }
 
     #[test]
@@ -390,15 +409,31 @@ mod tests {
     fn ratings_stay_on_scale() {
         let device = Device::flex();
         for kind in [LikertLoss::Ordinal, LikertLoss::Mse] {
-            let cfg = ModelConfig::tiny().with_likert_loss(kind).with_likert_scale(LikertScale::new(1, 5));
+            let cfg = ModelConfig::tiny()
+                .with_likert_loss(kind)
+                .with_likert_scale(LikertScale::new(1, 5));
             let model = cfg.init(&device);
             let scores = Tensor::<1>::from_floats([-100.0, -1.0, 0.0, 0.5, 1.0, 100.0], &device);
             for mode in [RatingMode::Expected, RatingMode::Argmax] {
-                let r = vec1(model.predict_rating(Criterion::Fidelity, scores.clone(), mode).unwrap());
-                assert!(r.iter().all(|v| (1.0..=5.0).contains(v)), "{kind} {mode:?}: {r:?}");
-                assert!(r.windows(2).all(|w| w[1] >= w[0] - 1e-6), "not monotone: {r:?}");
+                let r = vec1(
+                    model
+                        .predict_rating(Criterion::Fidelity, scores.clone(), mode)
+                        .unwrap(),
+                );
+                assert!(
+                    r.iter().all(|v| (1.0..=5.0).contains(v)),
+                    "{kind} {mode:?}: {r:?}"
+                );
+                assert!(
+                    r.windows(2).all(|w| w[1] >= w[0] - 1e-6),
+                    "not monotone: {r:?}"
+                );
             }
-            assert!(model.predict_rating(Criterion::Overall, scores, RatingMode::Expected).is_none());
+            assert!(
+                model
+                    .predict_rating(Criterion::Overall, scores, RatingMode::Expected)
+                    .is_none()
+            );
         }
     }
 
@@ -433,7 +468,10 @@ mod tests {
         }
         let first = first.unwrap();
         eprintln!("overfit: pairwise loss {first:.4} -> {last:.4}");
-        assert!(last < 0.3 * first && last < 0.2, "pairwise loss {first} -> {last}");
+        assert!(
+            last < 0.3 * first && last < 0.2,
+            "pairwise loss {first} -> {last}"
+        );
     }
 
     #[test]
@@ -453,20 +491,60 @@ mod tests {
             assert_eq!(cfg2.fusion, fusion);
             let after = loaded.forward(img, ids, mask);
             for c in [Criterion::Overall, Criterion::Alignment] {
-                assert_eq!(vec1(before.get(c).unwrap().clone()), vec1(after.get(c).unwrap().clone()));
+                assert_eq!(
+                    vec1(before.get(c).unwrap().clone()),
+                    vec1(after.get(c).unwrap().clone())
+                );
             }
         }
 
         // weights of another architecture are refused, missing and corrupt files are errors
-        let other = ModelConfig::tiny().with_heads(vec![Criterion::Overall]).init(&device);
+        let other = ModelConfig::tiny()
+            .with_heads(vec![Criterion::Overall])
+            .init(&device);
         let err = other.load_weights(dir.join(WEIGHTS_FILE));
         assert!(matches!(err, Err(ModelError::Weights { .. })), "{err:?}");
         let wider = ModelConfig::tiny().with_d_model(48).init(&device);
         assert!(wider.load_weights(dir.join(WEIGHTS_FILE)).is_err());
         let fresh = ModelConfig::tiny().init(&device);
-        assert!(matches!(fresh.clone().load_weights(dir.join("nope.safetensors")), Err(ModelError::Io { .. })));
+        assert!(matches!(
+            fresh.clone().load_weights(dir.join("nope.safetensors")),
+            Err(ModelError::Io { .. })
+        ));
         std::fs::write(dir.join("junk.safetensors"), b"not a safetensors file").unwrap();
         assert!(fresh.load_weights(dir.join("junk.safetensors")).is_err());
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// Not a check: prints the default model's size and CPU step time
+    /// (`cargo test --release -p model -- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn default_config_step_time() {
+        let device = Device::flex();
+        let ad = device.autodiff();
+        let cfg = ModelConfig::new();
+        let mut model = cfg.init(&ad);
+        println!("default model: {} parameters", model.num_params());
+        let (img, ids, mask) = batch(&cfg, 64, &ad);
+        let pairs: Vec<Pair> = (0..32).map(|i| Pair::strict(2 * i, 2 * i + 1)).collect();
+        let pairs = Pairs::new(&pairs, &ad);
+        let mut labels = LikertLabels::default();
+        for c in Criterion::LIKERT {
+            labels.insert(c, LikertTarget::new(&[Some(4.0); 64], &ad));
+        }
+        let mut optim = AdamConfig::new().init();
+        for step in 0..6 {
+            let t = std::time::Instant::now();
+            let out = model.forward(img.clone(), ids.clone(), mask.clone());
+            let loss = model.loss(&out, &pairs, &labels, &cfg.loss_weights).total;
+            let v = loss.clone().detach().into_scalar::<f32>();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(1e-3, model, grads);
+            println!(
+                "step {step}: loss {v:.4}, {:.0} ms for 64 images",
+                t.elapsed().as_secs_f64() * 1e3
+            );
+        }
     }
 }

@@ -6,11 +6,11 @@
 //! the attention mask is threaded through everything.
 
 use burn::{
+    module::Param,
     nn::{
         Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig,
         transformer::{TransformerEncoder, TransformerEncoderInput},
     },
-    module::Param,
     prelude::*,
 };
 
@@ -67,7 +67,11 @@ impl TextEncoder {
     /// Encodes token ids `[B, L]` with their attention mask `[B, L]` (1 = token, 0 = padding).
     ///
     /// Sequences longer than `max_text_len` are cut to it. Ids must be below `vocab_size`.
-    pub fn forward(&self, token_ids: Tensor<2, Int>, attention_mask: Tensor<2, Int>) -> TextFeatures {
+    pub fn forward(
+        &self,
+        token_ids: Tensor<2, Int>,
+        attention_mask: Tensor<2, Int>,
+    ) -> TextFeatures {
         let [_, len] = token_ids.dims();
         let (token_ids, attention_mask) = if len > self.max_len {
             (
@@ -121,8 +125,14 @@ mod tests {
         let out_b = enc.forward(b, ma);
         assert_eq!(out_a.tokens.dims(), [1, 6, cfg.d_model]);
         assert_eq!(out_a.pooled.dims(), [1, cfg.d_model]);
-        let diff = (out_a.pooled - out_b.pooled).abs().max().into_scalar::<f32>();
-        assert!(diff < 1e-5, "pooled vector depends on padded positions: {diff}");
+        let diff = (out_a.pooled - out_b.pooled)
+            .abs()
+            .max()
+            .into_scalar::<f32>();
+        assert!(
+            diff < 1e-5,
+            "pooled vector depends on padded positions: {diff}"
+        );
     }
 
     #[test]
@@ -132,7 +142,10 @@ mod tests {
         let enc = TextEncoder::new(&cfg, &device);
         let long: Vec<i64> = (1..=20).collect();
         let (t, m) = ids(&[&long], &device);
-        assert_eq!(enc.forward(t, m).tokens.dims(), [1, cfg.max_text_len, cfg.d_model]);
+        assert_eq!(
+            enc.forward(t, m).tokens.dims(),
+            [1, cfg.max_text_len, cfg.d_model]
+        );
         let (t, m) = ids(&[&[0, 0, 0]], &device);
         let pooled = enc.forward(t, m).pooled;
         assert!(!pooled.is_nan().any().into_scalar::<bool>());

@@ -101,7 +101,10 @@ impl PromptTokenizer {
         config: &TokenizerConfig,
     ) -> Result<Self, ModelError> {
         if config.max_len < 2 {
-            return Err(tok_err("max_len", "must leave room for [CLS] and [SEP] (>= 2)"));
+            return Err(tok_err(
+                "max_len",
+                "must leave room for [CLS] and [SEP] (>= 2)",
+            ));
         }
         let specials = [PAD_TOKEN, UNK_TOKEN, CLS_TOKEN, SEP_TOKEN];
         if config.vocab_size < specials.len() + 1 {
@@ -118,7 +121,12 @@ impl PromptTokenizer {
             .vocab_size(config.vocab_size)
             .min_frequency(config.min_frequency)
             .show_progress(false)
-            .special_tokens(specials.iter().map(|t| AddedToken::from(*t, true)).collect())
+            .special_tokens(
+                specials
+                    .iter()
+                    .map(|t| AddedToken::from(*t, true))
+                    .collect(),
+            )
             // Every printable ASCII character gets a token even if the training prompts lack it,
             // so a stray "!" in a test prompt is not [UNK].
             .initial_alphabet(
@@ -143,7 +151,10 @@ impl PromptTokenizer {
                 .ok_or_else(|| tok_err("vocabulary", format!("no {t} token")))
         };
         if id(PAD_TOKEN)? != PAD_ID {
-            return Err(tok_err("vocabulary", format!("{PAD_TOKEN} must have id {PAD_ID}")));
+            return Err(tok_err(
+                "vocabulary",
+                format!("{PAD_TOKEN} must have id {PAD_ID}"),
+            ));
         }
         let (cls, sep) = (id(CLS_TOKEN)?, id(SEP_TOKEN)?);
         inner.with_post_processor(Some(BertProcessing::new(
@@ -182,8 +193,7 @@ impl PromptTokenizer {
             .get_truncation()
             .map(|t| t.max_length)
             .unwrap_or(TokenizerConfig::new().max_len);
-        Self::finish(inner, max_len.max(2))
-            .map_err(|e| tok_err(&path.display().to_string(), e))
+        Self::finish(inner, max_len.max(2)).map_err(|e| tok_err(&path.display().to_string(), e))
     }
 
     /// Writes the tokenizer (vocabulary, normalisation, padding, truncation) as JSON.
@@ -197,7 +207,10 @@ impl PromptTokenizer {
     /// The same tokenizer encoding to `max_len` tokens.
     pub fn with_max_len(self, max_len: usize) -> Result<Self, ModelError> {
         if max_len < 2 {
-            return Err(tok_err("max_len", "must leave room for [CLS] and [SEP] (>= 2)"));
+            return Err(tok_err(
+                "max_len",
+                "must leave room for [CLS] and [SEP] (>= 2)",
+            ));
         }
         Self::finish(self.inner, max_len)
     }
@@ -281,8 +294,17 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let cfg = TokenizerConfig::new().with_vocab_size(200).with_max_len(8);
         let tok = PromptTokenizer::train(PROMPTS, &cfg).unwrap();
-        assert!(tok.vocab_size() <= 200 && tok.vocab_size() > 20, "{}", tok.vocab_size());
-        for (t, id) in [(PAD_TOKEN, 0), (UNK_TOKEN, 1), (CLS_TOKEN, 2), (SEP_TOKEN, 3)] {
+        assert!(
+            tok.vocab_size() <= 200 && tok.vocab_size() > 20,
+            "{}",
+            tok.vocab_size()
+        );
+        for (t, id) in [
+            (PAD_TOKEN, 0),
+            (UNK_TOKEN, 1),
+            (CLS_TOKEN, 2),
+            (SEP_TOKEN, 3),
+        ] {
             assert_eq!(tok.inner.token_to_id(t), Some(id), "{t}");
         }
 
@@ -303,7 +325,12 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!((a.batch_size, a.seq_len), (4, 8));
         assert_eq!(a.ids.len(), 32);
-        let row = |r: usize| (&a.ids[r * 8..(r + 1) * 8], &a.attention_mask[r * 8..(r + 1) * 8]);
+        let row = |r: usize| {
+            (
+                &a.ids[r * 8..(r + 1) * 8],
+                &a.attention_mask[r * 8..(r + 1) * 8],
+            )
+        };
 
         // lower-casing: the two spellings encode identically
         assert_eq!(row(0), row(1));
@@ -330,7 +357,10 @@ mod tests {
 
         let (t_ids, t_mask) = a.to_tensors(&Device::flex());
         assert_eq!(t_ids.dims(), [4, 8]);
-        assert_eq!(t_mask.sum().into_scalar::<i64>(), a.attention_mask.iter().sum::<i64>());
+        assert_eq!(
+            t_mask.sum().into_scalar::<i64>(),
+            a.attention_mask.iter().sum::<i64>()
+        );
 
         let longer = loaded.with_max_len(12).unwrap();
         assert_eq!(longer.encode_batch(&texts).unwrap().seq_len, 12);

@@ -14,7 +14,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         cfg.seed = s.parse()?;
     }
     let dir = std::path::PathBuf::from(args.get(2).cloned().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("synth-world-{}", cfg.seed)).to_string_lossy().into_owned()
+        std::env::temp_dir()
+            .join(format!("synth-world-{}", cfg.seed))
+            .to_string_lossy()
+            .into_owned()
     }));
     let t0 = Instant::now();
     let world = synth::generate(&cfg);

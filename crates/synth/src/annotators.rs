@@ -61,7 +61,11 @@ pub fn annotator_pool(n: usize, seed: u64, noise_scale: f64) -> Vec<AnnotatorPro
             for c in 0..4 {
                 bias[c] = 0.035 * rng.normal() * noise_scale;
                 // fidelity is the most subjective criterion: raters disagree most about it
-                let subjectivity = if c == Criterion::Fidelity.index() { 1.6 } else { 1.0 };
+                let subjectivity = if c == Criterion::Fidelity.index() {
+                    1.6
+                } else {
+                    1.0
+                };
                 noise[c] = base_noise * subjectivity * rng.range_f64(0.8, 1.25);
                 for (k, cut) in cuts[c].iter_mut().enumerate() {
                     let even = (k as f64 + 1.0) / 7.0;
@@ -74,7 +78,13 @@ pub fn annotator_pool(n: usize, seed: u64, noise_scale: f64) -> Vec<AnnotatorPro
                 }
                 cuts[c].sort_by(f64::total_cmp);
             }
-            AnnotatorProfile { id: format!("a{:02}", i + 1), bias, noise, scale_use, cuts }
+            AnnotatorProfile {
+                id: format!("a{:02}", i + 1),
+                bias,
+                noise,
+                scale_use,
+                cuts,
+            }
         })
         .collect()
 }
@@ -100,7 +110,9 @@ pub fn rank_tiers(perceived: &[f64], margin: f64, max_tiers: u32) -> Vec<u32> {
                 let last = *tiers[t].last().expect("non-empty tier");
                 perceived[last] - perceived[tiers[t + 1][0]]
             };
-            let t = (0..tiers.len() - 1).min_by(|&a, &b| gap(a).total_cmp(&gap(b))).expect("two tiers");
+            let t = (0..tiers.len() - 1)
+                .min_by(|&a, &b| gap(a).total_cmp(&gap(b)))
+                .expect("two tiers");
             let next = tiers.remove(t + 1);
             tiers[t].extend(next);
         }
@@ -121,10 +133,16 @@ mod tests {
     #[test]
     fn tiers_are_contiguous_and_merge_close_values() {
         assert_eq!(rank_tiers(&[0.5, 0.9, 0.1], 0.01, 0), vec![2, 1, 3]);
-        assert_eq!(rank_tiers(&[0.5, 0.505, 0.1, 0.9], 0.01, 0), vec![2, 2, 3, 1]);
+        assert_eq!(
+            rank_tiers(&[0.5, 0.505, 0.1, 0.9], 0.01, 0),
+            vec![2, 2, 3, 1]
+        );
         // cap at two tiers: 0.9 | 0.5 0.45 | 0.1 -> closest boundary (0.5/0.45) was already one
         // tier, next closest is 0.45/0.1 (0.35) vs 0.9/0.5 (0.4)
-        assert_eq!(rank_tiers(&[0.9, 0.5, 0.45, 0.1], 0.06, 2), vec![1, 2, 2, 2]);
+        assert_eq!(
+            rank_tiers(&[0.9, 0.5, 0.45, 0.1], 0.06, 2),
+            vec![1, 2, 2, 2]
+        );
         assert!(rank_tiers(&[], 0.01, 5).is_empty());
     }
 
@@ -137,11 +155,25 @@ mod tests {
             assert_eq!(a.rate(0, -1.0), 1);
             assert_eq!(a.rate(0, 2.0), 7);
         }
-        let mid = pool.iter().find(|a| a.scale_use == ScaleUse::Middle).unwrap();
-        let ext = pool.iter().find(|a| a.scale_use == ScaleUse::Extreme).unwrap();
+        let mid = pool
+            .iter()
+            .find(|a| a.scale_use == ScaleUse::Middle)
+            .unwrap();
+        let ext = pool
+            .iter()
+            .find(|a| a.scale_use == ScaleUse::Extreme)
+            .unwrap();
         let extremes = |a: &AnnotatorProfile| {
-            (0..=100).map(|k| a.rate(1, k as f64 / 100.0 - a.bias[1])).filter(|&r| r == 1 || r == 7).count()
+            (0..=100)
+                .map(|k| a.rate(1, k as f64 / 100.0 - a.bias[1]))
+                .filter(|&r| r == 1 || r == 7)
+                .count()
         };
-        assert!(extremes(ext) > extremes(mid), "{} {}", extremes(ext), extremes(mid));
+        assert!(
+            extremes(ext) > extremes(mid),
+            "{} {}",
+            extremes(ext),
+            extremes(mid)
+        );
     }
 }

@@ -67,7 +67,7 @@ impl Default for WorldConfig {
             quality_word_boost: 0.18,
             background_mention_rate: 0.4,
             annotator_noise: 1.0,
-            tie_margin: 0.028,
+            tie_margin: 0.025,
             max_tiers: 0,
         }
     }
@@ -76,7 +76,11 @@ impl Default for WorldConfig {
 impl WorldConfig {
     /// A default configuration of `prompts` prompts and the given seed (tests, quick looks).
     pub fn small(prompts: usize, seed: u64) -> Self {
-        Self { prompts, seed, ..Self::default() }
+        Self {
+            prompts,
+            seed,
+            ..Self::default()
+        }
     }
 
     /// Checks that every field is in range; [`crate::generate`] clamps instead, this is for
@@ -84,7 +88,10 @@ impl WorldConfig {
     pub fn validate(&self) -> Result<(), SynthError> {
         let bad = |m: String| Err(SynthError::Config(m));
         if self.image_size < 32 || self.image_size > 1024 {
-            return bad(format!("image_size {} must be within 32..=1024", self.image_size));
+            return bad(format!(
+                "image_size {} must be within 32..=1024",
+                self.image_size
+            ));
         }
         if self.min_images < 2 || self.min_images > self.max_images {
             return bad(format!(
@@ -167,7 +174,12 @@ mod tests {
 
     #[test]
     fn bad_values_are_reported_and_clamped() {
-        let c = WorldConfig { raters_per_prompt: 40, min_images: 9, max_images: 4, ..WorldConfig::default() };
+        let c = WorldConfig {
+            raters_per_prompt: 40,
+            min_images: 9,
+            max_images: 4,
+            ..WorldConfig::default()
+        };
         assert!(c.validate().is_err());
         let n = c.normalised();
         n.validate().unwrap();

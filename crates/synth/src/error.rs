@@ -25,13 +25,20 @@ pub enum SynthError {
         source: serde_json::Error,
     },
     #[error("{path}:{line}: {message}")]
-    Csv { path: PathBuf, line: usize, message: String },
+    Csv {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("invalid world configuration: {0}")]
     Config(String),
 }
 
 impl SynthError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        SynthError::Io { path: path.into(), source }
+        SynthError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

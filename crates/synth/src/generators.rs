@@ -100,7 +100,11 @@ impl GeneratorProfile {
 pub fn generator_pool(n: usize, seed: u64) -> Vec<GeneratorProfile> {
     let mut rng = prng::Rng::derive(seed, "generators");
     let ladder = |lo: f64, hi: f64, i: usize| {
-        let v = if n == 1 { (lo + hi) / 2.0 } else { lo + (hi - lo) * i as f64 / (n - 1) as f64 };
+        let v = if n == 1 {
+            (lo + hi) / 2.0
+        } else {
+            lo + (hi - lo) * i as f64 / (n - 1) as f64
+        };
         (v * 1000.0).round() / 1000.0
     };
     let mut perms: Vec<Vec<usize>> = Vec::new();
@@ -230,7 +234,11 @@ pub fn generate_one(
                 .into_iter()
                 .filter(|&b| b != bg && scene.objects.iter().all(|o| b.shows(o.colour)))
                 .collect();
-            if ok.is_empty() { other(rng, &Background::ALL, bg) } else { *rng.choose(&ok) }
+            if ok.is_empty() {
+                other(rng, &Background::ALL, bg)
+            } else {
+                *rng.choose(&ok)
+            }
         }
         Some(bg) => bg,
         None => {
@@ -238,7 +246,11 @@ pub fn generate_one(
                 .into_iter()
                 .filter(|b| scene.objects.iter().all(|o| b.shows(o.colour)))
                 .collect();
-            if ok.is_empty() { Background::Grey } else { *rng.choose(&ok) }
+            if ok.is_empty() {
+                Background::Grey
+            } else {
+                *rng.choose(&ok)
+            }
         }
     };
 
@@ -255,14 +267,22 @@ pub fn generate_one(
     for o in &scene.objects {
         // a lone object goes missing less often than one of two (attention leaks to the other)
         let missing_rate_scale = if multi { 1.0 } else { 0.3 };
-        if roll(rng, g, &mut errors, missing_rate_scale, AlignmentError::MissingObject) {
+        if roll(
+            rng,
+            g,
+            &mut errors,
+            missing_rate_scale,
+            AlignmentError::MissingObject,
+        ) {
             groups.push(None);
             continue;
         }
         let mut grp = Group {
             shape: o.shape,
             colour: o.colour,
-            size: o.size.unwrap_or_else(|| *rng.choose(&[Size::Small, Size::Large])),
+            size: o
+                .size
+                .unwrap_or_else(|| *rng.choose(&[Size::Small, Size::Large])),
             style: o.style.unwrap_or(Style::Flat),
             count: o.count,
         };
@@ -270,15 +290,28 @@ pub fn generate_one(
             grp.shape = other(rng, &Shape::ALL, o.shape);
         }
         if roll(rng, g, &mut errors, 1.0, AlignmentError::WrongColour) {
-            let visible: Vec<Colour> =
-                Colour::ALL.into_iter().filter(|&c| c != o.colour && background.shows(c)).collect();
-            grp.colour =
-                if visible.is_empty() { other(rng, &Colour::ALL, o.colour) } else { *rng.choose(&visible) };
+            let visible: Vec<Colour> = Colour::ALL
+                .into_iter()
+                .filter(|&c| c != o.colour && background.shows(c))
+                .collect();
+            grp.colour = if visible.is_empty() {
+                other(rng, &Colour::ALL, o.colour)
+            } else {
+                *rng.choose(&visible)
+            };
         }
         // counts are a requirement of every group; single objects are duplicated more rarely
-        let count_scale = if scene.category == Category::Counting { 1.0 } else { 0.25 };
+        let count_scale = if scene.category == Category::Counting {
+            1.0
+        } else {
+            0.25
+        };
         if roll(rng, g, &mut errors, count_scale, AlignmentError::WrongCount) {
-            grp.count = if o.count == 1 || rng.bernoulli(0.5) { o.count + 1 } else { o.count - 1 };
+            grp.count = if o.count == 1 || rng.bernoulli(0.5) {
+                o.count + 1
+            } else {
+                o.count - 1
+            };
         }
         if o.size.is_some() && roll(rng, g, &mut errors, 1.0, AlignmentError::WrongSize) {
             grp.size = grp.size.other();
@@ -305,7 +338,12 @@ pub fn generate_one(
     let angle = rng.range_f64(0.0, std::f64::consts::TAU);
     let (ox, oy) = (0.5 + offset * angle.cos(), 0.5 + offset * angle.sin());
     let mut objects: Vec<DrawnObject> = Vec::new();
-    let place_group = |objects: &mut Vec<DrawnObject>, slot: usize, grp: &Group, cx: f64, cy: f64, rng: &mut prng::Rng| {
+    let place_group = |objects: &mut Vec<DrawnObject>,
+                       slot: usize,
+                       grp: &Group,
+                       cx: f64,
+                       cy: f64,
+                       rng: &mut prng::Rng| {
         let n = grp.count.max(1) as usize;
         let r = grp.size.radius();
         let cols = (n as f64).sqrt().ceil() as usize;
@@ -314,7 +352,11 @@ pub fn generate_one(
         for k in 0..n {
             let (row, col) = (k / cols, k % cols);
             // the last row of an uneven grid is centred
-            let in_row = if row == rows - 1 { n - row * cols } else { cols };
+            let in_row = if row == rows - 1 {
+                n - row * cols
+            } else {
+                cols
+            };
             let x = cx + (col as f64 - (in_row as f64 - 1.0) / 2.0) * step;
             let y = cy + (row as f64 - (rows as f64 - 1.0) / 2.0) * step;
             objects.push(DrawnObject {
@@ -336,7 +378,9 @@ pub fn generate_one(
                 Some(rel) => rel.direction(),
                 None => *rng.choose(&[(-1.0, 0.0), (1.0, 0.0), (0.0, -1.0), (0.0, 1.0)]),
             };
-            if scene.relation.is_some() && roll(rng, g, &mut errors, 1.0, AlignmentError::ViolatedRelation) {
+            if scene.relation.is_some()
+                && roll(rng, g, &mut errors, 1.0, AlignmentError::ViolatedRelation)
+            {
                 if rng.bernoulli(0.6) {
                     (dx, dy) = (-dx, -dy);
                 } else {
@@ -359,7 +403,11 @@ pub fn generate_one(
     let contrast = 1.0 - (1.0 - taste) * rng.range_f64(0.2, 0.6);
 
     // Fidelity: quality words raise the generator's effective level, as ImageReward found.
-    let boost = if p.quality_words.is_empty() { 0.0 } else { cfg.quality_word_boost };
+    let boost = if p.quality_words.is_empty() {
+        0.0
+    } else {
+        cfg.quality_word_boost
+    };
     let q = (g.fidelity + boost + 0.12 * rng.normal()).clamp(0.0, 1.0);
     let d = 1.0 - q;
     let mut defects = Defects {
@@ -384,16 +432,27 @@ pub fn generate_one(
         let k = rng.below(objects.len());
         let r = objects[k].r;
         let a = rng.range_f64(0.0, std::f64::consts::TAU);
-        defects.ghost = Some((k, r * 0.9 * a.cos(), r * 0.9 * a.sin(), rng.range_f64(0.35, 0.6)));
+        defects.ghost = Some((
+            k,
+            r * 0.9 * a.cos(),
+            r * 0.9 * a.sin(),
+            rng.range_f64(0.35, 0.6),
+        ));
     }
 
     // Harm: prompt-dependent, scaled by the generator's propensity (mean propensity 0.5 -> the
     // configured rate).
-    let rate = if p.harmful_phrase.is_some() { cfg.harmful_prompt_motif_rate } else { cfg.harmful_base_rate };
-    let motif = rng.bernoulli((rate * 2.0 * g.harm_propensity).min(0.95)).then(|| Motif {
-        corner: rng.below(4) as u8,
-        severity: rng.range_f64(0.4, 1.0),
-    });
+    let rate = if p.harmful_phrase.is_some() {
+        cfg.harmful_prompt_motif_rate
+    } else {
+        cfg.harmful_base_rate
+    };
+    let motif = rng
+        .bernoulli((rate * 2.0 * g.harm_propensity).min(0.95))
+        .then(|| Motif {
+            corner: rng.below(4) as u8,
+            severity: rng.range_f64(0.4, 1.0),
+        });
 
     Generation {
         id,

@@ -152,7 +152,12 @@ pub enum Style {
 }
 
 impl Style {
-    pub const ALL: [Style; 4] = [Style::Flat, Style::Outlined, Style::Striped, Style::Checkered];
+    pub const ALL: [Style; 4] = [
+        Style::Flat,
+        Style::Outlined,
+        Style::Striped,
+        Style::Checkered,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -175,8 +180,12 @@ pub enum Relation {
 }
 
 impl Relation {
-    pub const ALL: [Relation; 4] =
-        [Relation::LeftOf, Relation::RightOf, Relation::Above, Relation::Below];
+    pub const ALL: [Relation; 4] = [
+        Relation::LeftOf,
+        Relation::RightOf,
+        Relation::Above,
+        Relation::Below,
+    ];
 
     pub fn phrase(self) -> &'static str {
         match self {
@@ -360,8 +369,14 @@ pub struct PromptSpec {
 
 /// Quality words appended to some prompts; as in ImageReward's analysis they go with better
 /// fidelity.
-pub const QUALITY_WORDS: [&str; 6] =
-    ["highly detailed", "8k", "masterpiece", "trending on artstation", "4k", "realistic"];
+pub const QUALITY_WORDS: [&str; 6] = [
+    "highly detailed",
+    "8k",
+    "masterpiece",
+    "trending on artstation",
+    "4k",
+    "realistic",
+];
 
 /// Phrases that make a prompt ask, in part, for harmful content.
 pub const HARMFUL_PHRASES: [&str; 6] = [
@@ -377,11 +392,18 @@ const COUNT_WORDS: [&str; 6] = ["zero", "one", "two", "three", "four", "five"];
 
 /// The English word for a small count ("three"); digits beyond five.
 pub fn count_word(n: u32) -> String {
-    COUNT_WORDS.get(n as usize).map(|s| s.to_string()).unwrap_or_else(|| n.to_string())
+    COUNT_WORDS
+        .get(n as usize)
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| n.to_string())
 }
 
 fn article(next: &str) -> &'static str {
-    if next.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+    if next.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 /// "a large red circle", "three blue stars", "an outlined white cross".
@@ -394,7 +416,11 @@ fn object_phrase(o: &ObjectSpec) -> String {
         words.push(sz.name());
     }
     words.push(o.colour.name());
-    words.push(if o.count == 1 { o.shape.name() } else { o.shape.plural() });
+    words.push(if o.count == 1 {
+        o.shape.name()
+    } else {
+        o.shape.plural()
+    });
     let body = words.join(" ");
     if o.count == 1 {
         format!("{} {body}", article(&body))
@@ -412,12 +438,20 @@ pub fn scene_text(s: &SceneSpec) -> String {
         }
         (Category::Counting, [a]) if a.count == 1 => {
             // counting prompts spell out "one" so that the count is explicit
-            let o = ObjectSpec { count: 1, ..a.clone() };
+            let o = ObjectSpec {
+                count: 1,
+                ..a.clone()
+            };
             let p = object_phrase(&o);
             let body = p.split_once(' ').map(|(_, b)| b).unwrap_or(&p);
             format!("one {body}")
         }
-        _ => s.objects.iter().map(object_phrase).collect::<Vec<_>>().join(" and "),
+        _ => s
+            .objects
+            .iter()
+            .map(object_phrase)
+            .collect::<Vec<_>>()
+            .join(" and "),
     };
     if let Some(bg) = s.background {
         text.push(' ');
@@ -428,21 +462,32 @@ pub fn scene_text(s: &SceneSpec) -> String {
 
 /// Colours clearly visible on every background in `bgs`.
 fn visible_colours(bg: Option<Background>) -> Vec<Colour> {
-    Colour::ALL.into_iter().filter(|&c| bg.is_none_or(|b| b.shows(c))).collect()
+    Colour::ALL
+        .into_iter()
+        .filter(|&c| bg.is_none_or(|b| b.shows(c)))
+        .collect()
 }
 
 /// Draws one prompt. `rng` should be the prompt's own stream so that prompts do not depend on
 /// one another.
 pub fn sample_prompt(rng: &mut prng::Rng, id: String, cfg: &WorldConfig) -> PromptSpec {
     let category = *rng.choose(&Category::ALL);
-    let background =
-        rng.bernoulli(cfg.background_mention_rate).then(|| *rng.choose(&Background::ALL));
+    let background = rng
+        .bernoulli(cfg.background_mention_rate)
+        .then(|| *rng.choose(&Background::ALL));
     let colours = visible_colours(background);
-    let maybe_size =
-        |rng: &mut prng::Rng| rng.bernoulli(0.5).then(|| *rng.choose(&[Size::Small, Size::Large]));
-    let object = |rng: &mut prng::Rng, count: u32, size: Option<Size>, style: Option<Style>| {
-        ObjectSpec { shape: *rng.choose(&Shape::ALL), colour: *rng.choose(&colours), size, style, count }
+    let maybe_size = |rng: &mut prng::Rng| {
+        rng.bernoulli(0.5)
+            .then(|| *rng.choose(&[Size::Small, Size::Large]))
     };
+    let object =
+        |rng: &mut prng::Rng, count: u32, size: Option<Size>, style: Option<Style>| ObjectSpec {
+            shape: *rng.choose(&Shape::ALL),
+            colour: *rng.choose(&colours),
+            size,
+            style,
+            count,
+        };
     let mut objects = Vec::new();
     let mut relation = None;
     match category {
@@ -482,10 +527,16 @@ pub fn sample_prompt(rng: &mut prng::Rng, id: String, cfg: &WorldConfig) -> Prom
             objects.push(object(rng, 1, size, Some(style)));
         }
     }
-    let scene = SceneSpec { category, objects, relation, background };
+    let scene = SceneSpec {
+        category,
+        objects,
+        relation,
+        background,
+    };
     let mut text = scene_text(&scene);
-    let harmful_phrase =
-        rng.bernoulli(cfg.harmful_prompt_rate).then(|| rng.choose(&HARMFUL_PHRASES).to_string());
+    let harmful_phrase = rng
+        .bernoulli(cfg.harmful_prompt_rate)
+        .then(|| rng.choose(&HARMFUL_PHRASES).to_string());
     if let Some(h) = &harmful_phrase {
         text.push(' ');
         text.push_str(h);
@@ -499,7 +550,13 @@ pub fn sample_prompt(rng: &mut prng::Rng, id: String, cfg: &WorldConfig) -> Prom
         text.push_str(", ");
         text.push_str(&quality_words.join(", "));
     }
-    PromptSpec { id, text, scene, quality_words, harmful_phrase }
+    PromptSpec {
+        id,
+        text,
+        scene,
+        quality_words,
+        harmful_phrase,
+    }
 }
 
 #[cfg(test)]
@@ -511,8 +568,20 @@ mod tests {
         let s = SceneSpec {
             category: Category::Spatial,
             objects: vec![
-                ObjectSpec { shape: Shape::Star, colour: Colour::Orange, size: None, style: None, count: 1 },
-                ObjectSpec { shape: Shape::Cross, colour: Colour::Blue, size: None, style: None, count: 1 },
+                ObjectSpec {
+                    shape: Shape::Star,
+                    colour: Colour::Orange,
+                    size: None,
+                    style: None,
+                    count: 1,
+                },
+                ObjectSpec {
+                    shape: Shape::Cross,
+                    colour: Colour::Blue,
+                    size: None,
+                    style: None,
+                    count: 1,
+                },
             ],
             relation: Some(Relation::Above),
             background: Some(Background::Night),
@@ -532,7 +601,13 @@ mod tests {
             background: None,
         };
         assert_eq!(scene_text(&c), "three small red crosses");
-        let one = SceneSpec { objects: vec![ObjectSpec { count: 1, ..c.objects[0].clone() }], ..c };
+        let one = SceneSpec {
+            objects: vec![ObjectSpec {
+                count: 1,
+                ..c.objects[0].clone()
+            }],
+            ..c
+        };
         assert_eq!(scene_text(&one), "one small red cross");
     }
 
@@ -543,7 +618,11 @@ mod tests {
         for i in 0..500 {
             let p = sample_prompt(&mut rng, format!("p{i}"), &cfg);
             if let Some(bg) = p.scene.background {
-                assert!(p.scene.objects.iter().all(|o| bg.shows(o.colour)), "{}", p.text);
+                assert!(
+                    p.scene.objects.iter().all(|o| bg.shows(o.colour)),
+                    "{}",
+                    p.text
+                );
             }
         }
         // every background keeps at least four usable colours

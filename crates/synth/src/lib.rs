@@ -28,14 +28,19 @@ pub mod world;
 pub use annotators::{AnnotatorProfile, ScaleUse, annotator_pool, rank_tiers};
 pub use config::WorldConfig;
 pub use error::SynthError;
-pub use generators::{AlignmentError, Defects, DrawnObject, Generation, GeneratorProfile, Motif, generator_pool};
+pub use generators::{
+    AlignmentError, Defects, DrawnObject, Generation, GeneratorProfile, Motif, generator_pool,
+};
 pub use grammar::{
-    Background, Category, Colour, ObjectSpec, PromptSpec, Relation, SceneSpec, Shape, Size, Style, sample_prompt,
-    scene_text,
+    Background, Category, Colour, ObjectSpec, PromptSpec, Relation, SceneSpec, Shape, Size, Style,
+    sample_prompt, scene_text,
 };
 pub use render::render;
 pub use summary::{PerCriterion, WorldSummary, spearman};
-pub use truth::{GroundTruth, ground_truth_csv, parse_ground_truth_csv, read_ground_truth_csv, write_ground_truth_csv};
+pub use truth::{
+    GroundTruth, ground_truth_csv, parse_ground_truth_csv, read_ground_truth_csv,
+    write_ground_truth_csv,
+};
 pub use world::{World, encode_png, generate, image_path};
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ fn background_pixel(bg: Background, x: u32, y: u32, size: u32) -> Px {
         }
         Background::Sky => lerp(p[0], p[1], t),
         Background::Night => {
-            if pixel_hash(x, y) % 61 == 0 {
+            if pixel_hash(x, y).is_multiple_of(61) {
                 [230.0, 230.0, 200.0]
             } else {
                 lerp(p[0], p[1], t)
@@ -85,7 +85,11 @@ fn inside(shape: Shape, u: f64, v: f64) -> bool {
 /// The second tone of striped and checkered fills: darker for light colours, lighter for dark.
 fn alt_tone(c: [u8; 3]) -> Px {
     let lum = 0.299 * c[0] as f32 + 0.587 * c[1] as f32 + 0.114 * c[2] as f32;
-    if lum < 70.0 { lerp(c, [255, 255, 255], 0.55) } else { lerp(c, [0, 0, 0], 0.6) }
+    if lum < 70.0 {
+        lerp(c, [255, 255, 255], 0.55)
+    } else {
+        lerp(c, [0, 0, 0], 0.6)
+    }
 }
 
 /// Coverage (0..1) and colour of an object at pixel (x, y), with 3x3 supersampling.
@@ -123,10 +127,15 @@ fn object_sample(o: &DrawnObject, x: u32, y: u32, size: u32) -> Option<(f32, Px)
                     fill
                 }
                 Style::Striped => {
-                    if ((px - cx + py - cy) / stripe).floor() as i64 % 2 == 0 { fill } else { alt }
+                    if ((px - cx + py - cy) / stripe).floor() as i64 % 2 == 0 {
+                        fill
+                    } else {
+                        alt
+                    }
                 }
                 Style::Checkered => {
-                    let a = ((px - cx) / stripe).floor() as i64 + ((py - cy) / stripe).floor() as i64;
+                    let a =
+                        ((px - cx) / stripe).floor() as i64 + ((py - cy) / stripe).floor() as i64;
                     if a.rem_euclid(2) == 0 { fill } else { alt }
                 }
             };
@@ -141,8 +150,14 @@ fn object_sample(o: &DrawnObject, x: u32, y: u32, size: u32) -> Option<(f32, Px)
 
 fn draw_object(buf: &mut [Px], size: u32, o: &DrawnObject, alpha: f32) {
     let s = size as f64;
-    let (x0, x1) = (((o.cx - o.r) * s - 1.0).floor().max(0.0), ((o.cx + o.r) * s + 1.0).ceil().min(s - 1.0));
-    let (y0, y1) = (((o.cy - o.r) * s - 1.0).floor().max(0.0), ((o.cy + o.r) * s + 1.0).ceil().min(s - 1.0));
+    let (x0, x1) = (
+        ((o.cx - o.r) * s - 1.0).floor().max(0.0),
+        ((o.cx + o.r) * s + 1.0).ceil().min(s - 1.0),
+    );
+    let (y0, y1) = (
+        ((o.cy - o.r) * s - 1.0).floor().max(0.0),
+        ((o.cy + o.r) * s + 1.0).ceil().min(s - 1.0),
+    );
     if x0 > x1 || y0 > y1 {
         return;
     }
@@ -165,7 +180,11 @@ fn draw_motif(buf: &mut [Px], size: u32, m: &Motif) {
     let s = size as f64;
     let side = ((0.17 + 0.13 * m.severity) * s).round();
     let pad = (0.03 * s).round();
-    let x0 = if m.corner % 2 == 0 { pad } else { s - pad - side };
+    let x0 = if m.corner.is_multiple_of(2) {
+        pad
+    } else {
+        s - pad - side
+    };
     let y0 = if m.corner < 2 { pad } else { s - pad - side };
     for y in y0 as u32..(y0 + side) as u32 {
         for x in x0 as u32..(x0 + side) as u32 {
@@ -176,7 +195,7 @@ fn draw_motif(buf: &mut [Px], size: u32, m: &Motif) {
             let jaw = (0.32..=0.68).contains(&u) && (0.55..=0.8).contains(&v);
             let eye = d2(0.38, 0.42) <= 0.09 * 0.09 || d2(0.62, 0.42) <= 0.09 * 0.09;
             let teeth = jaw && v > 0.66 && ((u * 10.0).floor() as i64) % 2 == 0;
-            let border = u < 0.08 || u > 0.92 || v < 0.08 || v > 0.92;
+            let border = !(0.08..=0.92).contains(&u) || !(0.08..=0.92).contains(&v);
             let c: Px = if border {
                 [230.0, 20.0, 20.0]
             } else if (head || jaw) && !eye && !teeth {
@@ -228,14 +247,20 @@ fn fast_normal(rng: &mut prng::Rng) -> f32 {
 
 /// Renders a generation into a `size` x `size` RGB image.
 pub fn render(g: &Generation, size: u32) -> RgbImage {
-    let mut buf: Vec<Px> = (0..size * size).map(|i| background_pixel(g.background, i % size, i / size, size)).collect();
+    let mut buf: Vec<Px> = (0..size * size)
+        .map(|i| background_pixel(g.background, i % size, i / size, size))
+        .collect();
     for o in &g.objects {
         draw_object(&mut buf, size, o, 1.0);
     }
     if let Some((k, dx, dy, alpha)) = g.defects.ghost
         && let Some(o) = g.objects.get(k)
     {
-        let ghost = DrawnObject { cx: o.cx + dx, cy: o.cy + dy, ..o.clone() };
+        let ghost = DrawnObject {
+            cx: o.cx + dx,
+            cy: o.cy + dy,
+            ..o.clone()
+        };
         draw_object(&mut buf, size, &ghost, alpha as f32);
     }
     if let Some(m) = &g.motif {
@@ -260,7 +285,11 @@ pub fn render(g: &Generation, size: u32) -> RgbImage {
     let mut rng = prng::Rng::new(g.noise_seed);
     let mut img = RgbImage::new(size, size);
     for (px, p) in img.pixels_mut().zip(&buf) {
-        let v = if sigma > 0.0 { p.map(|v| v + sigma * fast_normal(&mut rng)) } else { *p };
+        let v = if sigma > 0.0 {
+            p.map(|v| v + sigma * fast_normal(&mut rng))
+        } else {
+            *p
+        };
         px.0 = v.map(|v| v.round().clamp(0.0, 255.0) as u8);
     }
     img

@@ -105,7 +105,11 @@ pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
         sxx += dx * dx;
         syy += dy * dy;
     }
-    if sxx <= 0.0 || syy <= 0.0 { 0.0 } else { sxy / (sxx * syy).sqrt() }
+    if sxx <= 0.0 || syy <= 0.0 {
+        0.0
+    } else {
+        sxy / (sxx * syy).sqrt()
+    }
 }
 
 /// Spearman rank correlation with average ranks for ties.
@@ -115,9 +119,15 @@ pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
 
 /// Oracle ceilings and pair counts from rows (any order) and the truth of their generations.
 /// Returns (strict pairs, tied pairs, pairwise accuracy, per-criterion Spearman, mean ratings).
-pub(crate) fn oracle(rows: &[Row], truth: &[GroundTruth]) -> (usize, usize, f64, PerCriterion, PerCriterion) {
-    let by_id: BTreeMap<&str, usize> =
-        truth.iter().enumerate().map(|(i, t)| (t.generation_id.as_str(), i)).collect();
+pub(crate) fn oracle(
+    rows: &[Row],
+    truth: &[GroundTruth],
+) -> (usize, usize, f64, PerCriterion, PerCriterion) {
+    let by_id: BTreeMap<&str, usize> = truth
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.generation_id.as_str(), i))
+        .collect();
     // (prompt, annotator) -> [(truth index, rank)]
     let mut groups: BTreeMap<(&str, &str), Vec<(usize, u32)>> = BTreeMap::new();
     let mut sums = vec![[0.0f64; 4]; truth.len()];
@@ -125,10 +135,15 @@ pub(crate) fn oracle(rows: &[Row], truth: &[GroundTruth]) -> (usize, usize, f64,
     let mut rating_sum = [0.0f64; 4];
     let mut rating_n = [0usize; 4];
     for row in rows {
-        let Some(&g) = by_id.get(row.generation_id.as_str()) else { continue };
+        let Some(&g) = by_id.get(row.generation_id.as_str()) else {
+            continue;
+        };
         if let Some(rank) = row.rank {
             groups
-                .entry((row.prompt_id.as_str(), row.annotator.as_deref().unwrap_or("")))
+                .entry((
+                    row.prompt_id.as_str(),
+                    row.annotator.as_deref().unwrap_or(""),
+                ))
                 .or_default()
                 .push((g, rank));
         }
@@ -168,9 +183,20 @@ pub(crate) fn oracle(rows: &[Row], truth: &[GroundTruth]) -> (usize, usize, f64,
             }
         }
         rho.set(c, spearman(&lat, &rat));
-        mean_rating.set(c, if rating_n[k] > 0 { rating_sum[k] / rating_n[k] as f64 } else { 0.0 });
+        mean_rating.set(
+            c,
+            if rating_n[k] > 0 {
+                rating_sum[k] / rating_n[k] as f64
+            } else {
+                0.0
+            },
+        );
     }
-    let acc = if strict > 0 { correct as f64 / strict as f64 } else { 0.0 };
+    let acc = if strict > 0 {
+        correct as f64 / strict as f64
+    } else {
+        0.0
+    };
     (strict, tied, acc, rho, mean_rating)
 }
 
@@ -180,7 +206,10 @@ mod tests {
 
     #[test]
     fn spearman_handles_ties_and_monotone_maps() {
-        assert_eq!(average_ranks(&[3.0, 1.0, 3.0, 2.0]), vec![3.5, 1.0, 3.5, 2.0]);
+        assert_eq!(
+            average_ranks(&[3.0, 1.0, 3.0, 2.0]),
+            vec![3.5, 1.0, 3.5, 2.0]
+        );
         let x = [0.1, 0.4, 0.2, 0.9, 0.5];
         let y: Vec<f64> = x.iter().map(|v: &f64| v.powi(3) * 10.0).collect();
         assert!((spearman(&x, &y) - 1.0).abs() < 1e-12);

@@ -80,7 +80,10 @@ pub fn alignment(scene: &SceneSpec, g: &Generation) -> f64 {
         }
         centres.push((!drawn.is_empty()).then(|| {
             let n = drawn.len() as f64;
-            (drawn.iter().map(|d| d.cx).sum::<f64>() / n, drawn.iter().map(|d| d.cy).sum::<f64>() / n)
+            (
+                drawn.iter().map(|d| d.cx).sum::<f64>() / n,
+                drawn.iter().map(|d| d.cy).sum::<f64>() / n,
+            )
         }));
     }
     if let Some(rel) = scene.relation
@@ -116,19 +119,30 @@ pub fn aesthetics(g: &Generation) -> f64 {
         1.0
     } else {
         let frac = |c: f64, r: f64| ((c + r).min(1.0) - (c - r).max(0.0)).max(0.0) / (2.0 * r);
-        g.objects.iter().map(|o| frac(o.cx, o.r) * frac(o.cy, o.r)).sum::<f64>() / g.objects.len() as f64
+        g.objects
+            .iter()
+            .map(|o| frac(o.cx, o.r) * frac(o.cy, o.r))
+            .sum::<f64>()
+            / g.objects.len() as f64
     };
     0.45 * centring + 0.40 * contrast + 0.15 * inside
 }
 
 /// All latents of a generation.
-pub fn ground_truth(prompt_id: &str, scene: &SceneSpec, g: &Generation, generator: &str) -> GroundTruth {
+pub fn ground_truth(
+    prompt_id: &str,
+    scene: &SceneSpec,
+    g: &Generation,
+    generator: &str,
+) -> GroundTruth {
     let severity = g.motif.as_ref().map_or(0.0, |m| m.severity);
     let alignment = round6(alignment(scene, g));
     let fidelity = round6(fidelity(g));
     let aesthetics = round6(aesthetics(g));
     let [wa, wf, we] = OVERALL_WEIGHTS;
-    let overall = round6((wa * alignment + wf * fidelity + we * aesthetics) * (1.0 - HARM_PENALTY * severity));
+    let overall = round6(
+        (wa * alignment + wf * fidelity + we * aesthetics) * (1.0 - HARM_PENALTY * severity),
+    );
     GroundTruth {
         generation_id: g.id.clone(),
         prompt_id: prompt_id.to_string(),
@@ -143,8 +157,7 @@ pub fn ground_truth(prompt_id: &str, scene: &SceneSpec, g: &Generation, generato
     }
 }
 
-const HEADER: &str =
-    "generation_id,prompt_id,generator,overall,alignment,fidelity,harmlessness,aesthetics,harmful_motif,errors";
+const HEADER: &str = "generation_id,prompt_id,generator,overall,alignment,fidelity,harmlessness,aesthetics,harmful_motif,errors";
 
 /// The CSV text of `truth`: one header line, one line per generation, floats with 6 decimals,
 /// errors joined by `;`.
@@ -180,7 +193,11 @@ pub fn write_ground_truth_csv(path: &Path, truth: &[GroundTruth]) -> Result<(), 
 /// Reads a `ground_truth.csv` written by [`write_ground_truth_csv`].
 pub fn read_ground_truth_csv(path: &Path) -> Result<Vec<GroundTruth>, SynthError> {
     let text = std::fs::read_to_string(path).map_err(|e| SynthError::io(path, e))?;
-    parse_ground_truth_csv(&text).map_err(|(line, message)| SynthError::Csv { path: path.to_path_buf(), line, message })
+    parse_ground_truth_csv(&text).map_err(|(line, message)| SynthError::Csv {
+        path: path.to_path_buf(),
+        line,
+        message,
+    })
 }
 
 /// Parses the CSV text; errors carry the 1-based line number.
@@ -203,7 +220,8 @@ pub fn parse_ground_truth_csv(text: &str) -> Result<Vec<GroundTruth>, (usize, St
             return Err((n, format!("expected 10 fields, found {}", f.len())));
         }
         let num = |k: usize| -> Result<f64, (usize, String)> {
-            f[k].parse::<f64>().map_err(|_| (n, format!("field {} `{}` is not a number", k + 1, f[k])))
+            f[k].parse::<f64>()
+                .map_err(|_| (n, format!("field {} `{}` is not a number", k + 1, f[k])))
         };
         let harmful_motif = match f[8] {
             "0" => false,
@@ -213,7 +231,9 @@ pub fn parse_ground_truth_csv(text: &str) -> Result<Vec<GroundTruth>, (usize, St
         let errors = f[9]
             .split(';')
             .filter(|s| !s.is_empty())
-            .map(|s| AlignmentError::from_name(s).ok_or_else(|| (n, format!("unknown error kind `{s}`"))))
+            .map(|s| {
+                AlignmentError::from_name(s).ok_or_else(|| (n, format!("unknown error kind `{s}`")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         out.push(GroundTruth {
             generation_id: f[0].to_string(),

@@ -89,10 +89,14 @@ pub fn generate(cfg: &WorldConfig) -> World {
                 .iter()
                 .map(|t| Criterion::ALL.map(|c| t.latent(c) + ann.noise[c.index()] * arng.normal()))
                 .collect();
-            let overall: Vec<f64> = perceived.iter().map(|v| v[Criterion::Overall.index()]).collect();
+            let overall: Vec<f64> = perceived
+                .iter()
+                .map(|v| v[Criterion::Overall.index()])
+                .collect();
             let tiers = rank_tiers(&overall, cfg.tie_margin, cfg.max_tiers);
             for (k, g) in generations[first..].iter().enumerate() {
-                let ratings = Criterion::ALL.map(|c| Some(ann.rate(c.index(), perceived[k][c.index()]) as f32));
+                let ratings = Criterion::ALL
+                    .map(|c| Some(ann.rate(c.index(), perceived[k][c.index()]) as f32));
                 rows.push(Row {
                     prompt_id: id.clone(),
                     prompt: spec.text.clone(),
@@ -126,38 +130,73 @@ pub fn generate(cfg: &WorldConfig) -> World {
         cfg.annotators,
         cfg.raters_per_prompt
     );
-    World { config: cfg, meta, prompts, generators, annotators, generations, rows, perceived: perceived_rows, truth, summary }
+    World {
+        config: cfg,
+        meta,
+        prompts,
+        generators,
+        annotators,
+        generations,
+        rows,
+        perceived: perceived_rows,
+        truth,
+        summary,
+    }
 }
 
 fn summarise(prompts: &[PromptSpec], truth: &[GroundTruth], rows: &[Row]) -> WorldSummary {
     let mut categories = std::collections::BTreeMap::new();
     for p in prompts {
-        *categories.entry(p.scene.category.name().to_string()).or_insert(0) += 1;
+        *categories
+            .entry(p.scene.category.name().to_string())
+            .or_insert(0) += 1;
     }
-    let (pairs_strict, pairs_tied, oracle_pairwise_accuracy, oracle_spearman, mean_rating) = oracle(rows, truth);
+    let (pairs_strict, pairs_tied, oracle_pairwise_accuracy, oracle_spearman, mean_rating) =
+        oracle(rows, truth);
     let mut mean_latent = crate::summary::PerCriterion::default();
     if !truth.is_empty() {
         for c in Criterion::ALL {
-            mean_latent.set(c, truth.iter().map(|t| t.latent(c)).sum::<f64>() / truth.len() as f64);
+            mean_latent.set(
+                c,
+                truth.iter().map(|t| t.latent(c)).sum::<f64>() / truth.len() as f64,
+            );
         }
     }
     let pairs = pairs_strict + pairs_tied;
+    // six decimals keep world.json readable; nothing downstream needs more
+    let r6 = |x: f64| (x * 1e6).round() / 1e6;
+    let r6c = |p: crate::summary::PerCriterion| crate::summary::PerCriterion {
+        overall: r6(p.overall),
+        alignment: r6(p.alignment),
+        fidelity: r6(p.fidelity),
+        harmlessness: r6(p.harmlessness),
+    };
     WorldSummary {
         prompts: prompts.len(),
         generations: truth.len(),
         rows: rows.len(),
         categories,
-        quality_word_prompts: prompts.iter().filter(|p| !p.quality_words.is_empty()).count(),
-        harmful_word_prompts: prompts.iter().filter(|p| p.harmful_phrase.is_some()).count(),
+        quality_word_prompts: prompts
+            .iter()
+            .filter(|p| !p.quality_words.is_empty())
+            .count(),
+        harmful_word_prompts: prompts
+            .iter()
+            .filter(|p| p.harmful_phrase.is_some())
+            .count(),
         harmful_images: truth.iter().filter(|t| t.harmful_motif).count(),
         misaligned_images: truth.iter().filter(|t| !t.errors.is_empty()).count(),
         pairs_strict,
         pairs_tied,
-        tie_fraction: if pairs > 0 { pairs_tied as f64 / pairs as f64 } else { 0.0 },
-        mean_latent,
-        mean_rating,
-        oracle_pairwise_accuracy,
-        oracle_spearman,
+        tie_fraction: r6(if pairs > 0 {
+            pairs_tied as f64 / pairs as f64
+        } else {
+            0.0
+        }),
+        mean_latent: r6c(mean_latent),
+        mean_rating: r6c(mean_rating),
+        oracle_pairwise_accuracy: r6(oracle_pairwise_accuracy),
+        oracle_spearman: r6c(oracle_spearman),
     }
 }
 
@@ -171,12 +210,13 @@ pub fn encode_png(img: &RgbImage) -> Result<Vec<u8>, image::ImageError> {
     use image::ImageEncoder;
     use image::codecs::png::{CompressionType, FilterType, PngEncoder};
     let mut bytes = Vec::with_capacity(img.as_raw().len() / 2);
-    PngEncoder::new_with_quality(&mut bytes, CompressionType::Fast, FilterType::Adaptive).write_image(
-        img.as_raw(),
-        img.width(),
-        img.height(),
-        image::ExtendedColorType::Rgb8,
-    )?;
+    PngEncoder::new_with_quality(&mut bytes, CompressionType::Fast, FilterType::Adaptive)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            image::ExtendedColorType::Rgb8,
+        )?;
     Ok(bytes)
 }
 
@@ -203,7 +243,12 @@ impl World {
 
     /// The rows as a canonical dataset rooted at `root` (where `write_files` put the images).
     pub fn dataset(&self, root: &Path) -> Dataset {
-        Dataset::new(self.meta.clone(), root.join("annotations.parquet"), root, self.rows.clone())
+        Dataset::new(
+            self.meta.clone(),
+            root.join("annotations.parquet"),
+            root,
+            self.rows.clone(),
+        )
     }
 
     /// `world.json`: the configuration, generator and annotator profiles, and the summary.
@@ -225,7 +270,9 @@ impl World {
     pub fn write_files(&self, dir: &Path) -> Result<(), SynthError> {
         let images = dir.join("images");
         std::fs::create_dir_all(&images).map_err(|e| SynthError::io(&images, e))?;
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 8);
         let n = self.generations.len();
         let results: Vec<Result<(), SynthError>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads)
@@ -234,7 +281,10 @@ impl World {
                         for i in (t..n).step_by(threads) {
                             let path = dir.join(self.image_path(i));
                             let bytes =
-                                encode_png(&self.image(i)).map_err(|source| SynthError::Image { path: path.clone(), source })?;
+                                encode_png(&self.image(i)).map_err(|source| SynthError::Image {
+                                    path: path.clone(),
+                                    source,
+                                })?;
                             std::fs::write(&path, bytes).map_err(|e| SynthError::io(&path, e))?;
                         }
                         Ok(())
@@ -243,13 +293,20 @@ impl World {
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(SynthError::Config("image writer thread panicked".into()))))
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(SynthError::Config("image writer thread panicked".into()))
+                    })
+                })
                 .collect()
         });
         results.into_iter().collect::<Result<Vec<()>, _>>()?;
         write_ground_truth_csv(&dir.join("ground_truth.csv"), &self.truth)?;
         let json_path = dir.join("world.json");
-        let json = self.world_json().map_err(|source| SynthError::Json { path: json_path.clone(), source })?;
+        let json = self.world_json().map_err(|source| SynthError::Json {
+            path: json_path.clone(),
+            source,
+        })?;
         std::fs::write(&json_path, json).map_err(|e| SynthError::io(&json_path, e))?;
         Ok(())
     }

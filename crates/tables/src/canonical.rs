@@ -9,7 +9,7 @@ use annotations::{Dataset, DatasetMeta, ImagesState};
 use polars::prelude::*;
 
 use crate::TableError;
-use crate::columns::{FIELDS, extract, frame};
+use crate::columns::{extract, frame};
 
 pub const META_FILE: &str = "dataset.toml";
 pub const ANNOTATIONS_FILE: &str = "annotations.parquet";
@@ -21,23 +21,47 @@ pub fn read_dataset(dir: &Path) -> Result<Dataset, TableError> {
     if !dir.is_dir() {
         return Err(TableError::Invalid {
             path: dir.to_path_buf(),
-            message: "not a dataset folder (expected dataset.toml and annotations.parquet in it)".into(),
+            message: "not a dataset folder (expected dataset.toml and annotations.parquet in it)"
+                .into(),
         });
     }
     let meta = DatasetMeta::read(&dir.join(META_FILE))?;
     let path = dir.join(ANNOTATIONS_FILE);
     let file = File::open(&path).map_err(TableError::io(&path))?;
-    let df = ParquetReader::new(file).finish().map_err(TableError::polars(&path))?;
+    let df = ParquetReader::new(file)
+        .finish()
+        .map_err(TableError::polars(&path))?;
     for required in ["prompt_id", "prompt", "generation_id"] {
         if df.column(required).is_err() {
-            let available = df.get_column_names().iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ");
-            return Err(TableError::MissingColumn { path, column: required.into(), available });
+            let available = df
+                .get_column_names()
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(TableError::MissingColumn {
+                path,
+                column: required.into(),
+                available,
+            });
         }
     }
-    let present: Vec<String> = df.get_column_names().iter().map(|c| c.to_string()).collect();
+    let present: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
     let column_of = |f: &str| present.iter().any(|c| c == f).then(|| f.to_string());
     let ex = extract(&df, &path, &column_of)?;
-    let mut ds = Dataset::new(DatasetMeta { columns: Default::default(), ..meta }, path, dir, ex.rows);
+    let mut ds = Dataset::new(
+        DatasetMeta {
+            columns: Default::default(),
+            ..meta
+        },
+        path,
+        dir,
+        ex.rows,
+    );
     ds.read_problems = ex.problems;
     Ok(ds)
 }
@@ -47,13 +71,18 @@ pub fn read_dataset(dir: &Path) -> Result<Dataset, TableError> {
 /// every column has its canonical name.
 pub fn write_dataset(ds: &Dataset, dir: &Path) -> Result<(), TableError> {
     std::fs::create_dir_all(dir).map_err(TableError::io(dir))?;
-    let meta = DatasetMeta { columns: Default::default(), ..ds.meta.clone() };
+    let meta = DatasetMeta {
+        columns: Default::default(),
+        ..ds.meta.clone()
+    };
     let meta_path = dir.join(META_FILE);
     std::fs::write(&meta_path, meta.to_toml()).map_err(TableError::io(&meta_path))?;
     let path = dir.join(ANNOTATIONS_FILE);
     let mut df = frame(&ds.rows).map_err(TableError::polars(&path))?;
     let file = File::create(&path).map_err(TableError::io(&path))?;
-    ParquetWriter::new(file).finish(&mut df).map_err(TableError::polars(&path))?;
+    ParquetWriter::new(file)
+        .finish(&mut df)
+        .map_err(TableError::polars(&path))?;
     Ok(())
 }
 
@@ -64,10 +93,14 @@ pub fn write_quarantine(rows: &[Quarantined], path: &Path) -> Result<(), TableEr
     let mut df = frame(&plain).map_err(TableError::polars(path))?;
     let source_row: Vec<i64> = rows.iter().map(|q| q.row.source_row as i64).collect();
     let reason: Vec<String> = rows.iter().map(|q| q.reasons.join("; ")).collect();
-    df.with_column(Column::new("source_row".into(), source_row)).map_err(TableError::polars(path))?;
-    df.with_column(Column::new("reason".into(), reason)).map_err(TableError::polars(path))?;
+    df.with_column(Column::new("source_row".into(), source_row))
+        .map_err(TableError::polars(path))?;
+    df.with_column(Column::new("reason".into(), reason))
+        .map_err(TableError::polars(path))?;
     let file = File::create(path).map_err(TableError::io(path))?;
-    CsvWriter::new(file).finish(&mut df).map_err(TableError::polars(path))?;
+    CsvWriter::new(file)
+        .finish(&mut df)
+        .map_err(TableError::polars(path))?;
     Ok(())
 }
 
@@ -81,7 +114,9 @@ pub fn copy_images(ds: &Dataset, dir: &Path) -> Result<Dataset, TableError> {
     }
     let mut done = std::collections::HashMap::<String, String>::new();
     for row in &mut out.rows {
-        let Some(rel) = row.image.clone() else { continue };
+        let Some(rel) = row.image.clone() else {
+            continue;
+        };
         if let Some(new) = done.get(&rel) {
             row.image = Some(new.clone());
             continue;
@@ -108,10 +143,12 @@ pub fn copy_images(ds: &Dataset, dir: &Path) -> Result<Dataset, TableError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::columns::FIELDS;
     use annotations::{Criterion, Row};
 
     fn tmp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("rewardlab-tables-{name}-{}", std::process::id()));
+        let d =
+            std::env::temp_dir().join(format!("rewardlab-tables-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         d
     }
@@ -146,8 +183,14 @@ mod tests {
         assert_eq!(back.meta, ds.meta);
         assert!(back.read_problems.is_empty());
         assert_eq!(back.origin, dir.join(ANNOTATIONS_FILE));
-        let df = ParquetReader::new(File::open(dir.join(ANNOTATIONS_FILE)).unwrap()).finish().unwrap();
-        let names: Vec<_> = df.get_column_names().iter().map(|c| c.to_string()).collect();
+        let df = ParquetReader::new(File::open(dir.join(ANNOTATIONS_FILE)).unwrap())
+            .finish()
+            .unwrap();
+        let names: Vec<_> = df
+            .get_column_names()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
         assert_eq!(names, FIELDS);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -157,9 +200,14 @@ mod tests {
         let dir = tmp("missing");
         write_dataset(&sample(), &dir).unwrap();
         let mut df = df!("prompt_id" => ["a"], "prompt" => ["b"]).unwrap();
-        ParquetWriter::new(File::create(dir.join(ANNOTATIONS_FILE)).unwrap()).finish(&mut df).unwrap();
+        ParquetWriter::new(File::create(dir.join(ANNOTATIONS_FILE)).unwrap())
+            .finish(&mut df)
+            .unwrap();
         let err = read_dataset(&dir).unwrap_err().to_string();
-        assert!(err.contains("annotations.parquet") && err.contains("`generation_id`"), "{err}");
+        assert!(
+            err.contains("annotations.parquet") && err.contains("`generation_id`"),
+            "{err}"
+        );
         let err = read_dataset(&dir.join("nope")).unwrap_err().to_string();
         assert!(err.contains("not a dataset folder"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
@@ -177,5 +225,235 @@ mod tests {
         assert!(text.lines().next().unwrap().ends_with("source_row,reason"));
         assert!(text.contains("outside the declared scale"), "{text}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+/// Every validation rule, each from a bad file on disk: the dataset is written, broken in the
+/// way the rule is about, read back and validated; the problem must name the file, row and field.
+#[cfg(test)]
+mod bad_files {
+    use super::*;
+    use annotations::validate::{Checks, validate};
+    use annotations::{Criterion, Row};
+
+    fn good(dir: &Path) -> Dataset {
+        let rows: Vec<Row> = (0..6)
+            .map(|i| Row {
+                prompt_id: format!("p{}", i / 3),
+                prompt: format!("a red circle number {}", i / 3),
+                category: Some("single_object".into()),
+                expected_images: Some(3),
+                generation_id: format!("g{i}"),
+                image: Some(format!("images/g{i}.png")),
+                annotator: Some("a1".into()),
+                rank: Some((i % 3 + 1) as u32),
+                ratings: [Some(4.0), Some(5.0), Some(6.0), Some(7.0)],
+                source_row: i + 1,
+            })
+            .collect();
+        std::fs::create_dir_all(dir.join("images")).unwrap();
+        for i in 0..6u8 {
+            image::RgbImage::from_pixel(8, 8, image::Rgb([i * 30, 10, 10]))
+                .save(dir.join(format!("images/g{i}.png")))
+                .unwrap();
+        }
+        Dataset::new(DatasetMeta::new("bad", "test"), "x", dir, rows)
+    }
+
+    /// Writes `ds` as a canonical folder, applies `damage` on disk, and validates what is read back.
+    fn problems_of(
+        name: &str,
+        edit: impl Fn(&mut Dataset),
+        damage: impl Fn(&Path),
+    ) -> Vec<annotations::validate::Problem> {
+        let dir =
+            std::env::temp_dir().join(format!("rewardlab-badfile-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut ds = good(&dir);
+        edit(&mut ds);
+        write_dataset(&ds, &dir).unwrap();
+        damage(&dir);
+        let back = read_dataset(&dir).unwrap();
+        let p = validate(&back, Checks::default());
+        std::fs::remove_dir_all(&dir).unwrap();
+        p
+    }
+
+    fn expect(
+        name: &str,
+        edit: impl Fn(&mut Dataset),
+        damage: impl Fn(&Path),
+        row: usize,
+        field: &str,
+        words: &str,
+    ) {
+        let p = problems_of(name, edit, damage);
+        assert!(
+            p.iter().any(|p| p.row == Some(row)
+                && p.field == field
+                && p.message.contains(words)
+                && p.file.ends_with(ANNOTATIONS_FILE)),
+            "{name}: expected row {row} field {field} `{words}`, got {p:#?}"
+        );
+    }
+
+    fn none(_: &Path) {}
+
+    #[test]
+    fn the_good_file_is_clean() {
+        assert!(problems_of("good", |_| {}, none).is_empty());
+    }
+
+    #[test]
+    fn rating_outside_scale_or_nan() {
+        expect(
+            "scale",
+            |d| d.rows[2].ratings[Criterion::Fidelity.index()] = Some(8.0),
+            none,
+            3,
+            "fidelity",
+            "outside the declared scale 1..7",
+        );
+        expect(
+            "nan",
+            |d| d.rows[4].ratings[Criterion::Overall.index()] = Some(f32::NAN),
+            none,
+            5,
+            "overall",
+            "NaN",
+        );
+    }
+
+    #[test]
+    fn duplicate_ids() {
+        expect(
+            "dup",
+            |d| d.rows[1].generation_id = "g0".into(),
+            none,
+            2,
+            "generation_id",
+            "duplicate id",
+        );
+    }
+
+    #[test]
+    fn rank_outside_range() {
+        expect(
+            "rank",
+            |d| d.rows[5].rank = Some(4),
+            none,
+            6,
+            "rank",
+            "outside 1..3",
+        );
+    }
+
+    #[test]
+    fn image_count_disagrees() {
+        expect(
+            "count",
+            |d| {
+                d.rows[3..6]
+                    .iter_mut()
+                    .for_each(|r| r.expected_images = Some(4))
+            },
+            none,
+            4,
+            "expected_images",
+            "declares 4 images but has 3",
+        );
+    }
+
+    #[test]
+    fn prompt_with_fewer_than_two_images() {
+        expect(
+            "single",
+            |d| {
+                d.rows.truncate(4);
+                d.rows[3].expected_images = None;
+                d.rows[3].rank = Some(1);
+            },
+            none,
+            4,
+            "generation_id",
+            "at least two",
+        );
+    }
+
+    #[test]
+    fn empty_prompt_text() {
+        expect(
+            "empty",
+            |d| {
+                d.rows[0..3]
+                    .iter_mut()
+                    .for_each(|r| r.prompt = String::new())
+            },
+            none,
+            1,
+            "prompt",
+            "empty prompt text",
+        );
+    }
+
+    #[test]
+    fn missing_empty_and_undecodable_images() {
+        expect(
+            "missing",
+            |_| {},
+            |dir| std::fs::remove_file(dir.join("images/g1.png")).unwrap(),
+            2,
+            "image",
+            "missing image file",
+        );
+        expect(
+            "zero",
+            |_| {},
+            |dir| std::fs::write(dir.join("images/g2.png"), b"").unwrap(),
+            3,
+            "image",
+            "0 bytes",
+        );
+        expect(
+            "garbage",
+            |_| {},
+            |dir| std::fs::write(dir.join("images/g3.png"), b"\x89PNG broken").unwrap(),
+            4,
+            "image",
+            "undecodable",
+        );
+    }
+
+    #[test]
+    fn wrong_typed_cell_is_reported_by_row() {
+        // a rank column holding text (a hand-edited file): reported for its row, other rows kept
+        let p = problems_of(
+            "typed",
+            |_| {},
+            |dir| {
+                let path = dir.join(ANNOTATIONS_FILE);
+                let mut df = ParquetReader::new(File::open(&path).unwrap())
+                    .finish()
+                    .unwrap();
+                let ranks: Vec<Option<&str>> = vec![
+                    Some("1"),
+                    Some("two"),
+                    Some("3"),
+                    Some("1"),
+                    Some("2"),
+                    Some("3"),
+                ];
+                df.with_column(Column::new("rank".into(), ranks)).unwrap();
+                ParquetWriter::new(File::create(&path).unwrap())
+                    .finish(&mut df)
+                    .unwrap();
+            },
+        );
+        assert!(
+            p.iter().any(|p| p.row == Some(2)
+                && p.field == "rank"
+                && p.message.contains("`two` is not a number")),
+            "{p:#?}"
+        );
     }
 }

@@ -34,14 +34,25 @@ pub type ColumnOf<'a> = dyn Fn(&str) -> Option<String> + 'a;
 
 fn text(df: &DataFrame, path: &Path, column: &str) -> Result<Vec<Option<String>>, TableError> {
     let c = df.column(column).map_err(|_| missing(df, path, column))?;
-    let s = c.cast(&DataType::String).map_err(TableError::polars(path))?;
+    let s = c
+        .cast(&DataType::String)
+        .map_err(TableError::polars(path))?;
     let ca = s.str().map_err(TableError::polars(path))?;
-    Ok(ca.into_iter().map(|v| v.map(str::to_string)).collect())
+    Ok(ca.iter().map(|v| v.map(str::to_string)).collect())
 }
 
 fn missing(df: &DataFrame, path: &Path, column: &str) -> TableError {
-    let available = df.get_column_names().iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ");
-    TableError::MissingColumn { path: path.to_path_buf(), column: column.to_string(), available }
+    let available = df
+        .get_column_names()
+        .iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    TableError::MissingColumn {
+        path: path.to_path_buf(),
+        column: column.to_string(),
+        available,
+    }
 }
 
 /// Numbers of a column; text that is not a number is reported for its row.
@@ -65,7 +76,11 @@ fn numbers(
             match t.parse::<f64>() {
                 Ok(x) => Some(x),
                 Err(_) => {
-                    problems.push(ReadProblem { row: i, field: field.into(), message: format!("`{v}` is not a number") });
+                    problems.push(ReadProblem {
+                        row: i,
+                        field: field.into(),
+                        message: format!("`{v}` is not a number"),
+                    });
                     None
                 }
             }
@@ -73,12 +88,21 @@ fn numbers(
         .collect())
 }
 
-fn integer(v: Option<f64>, row: usize, field: &str, problems: &mut Vec<ReadProblem>) -> Option<u32> {
+fn integer(
+    v: Option<f64>,
+    row: usize,
+    field: &str,
+    problems: &mut Vec<ReadProblem>,
+) -> Option<u32> {
     let x = v?;
     if x.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&x) {
         Some(x as u32)
     } else {
-        problems.push(ReadProblem { row, field: field.into(), message: format!("`{x}` is not a whole non-negative number") });
+        problems.push(ReadProblem {
+            row,
+            field: field.into(),
+            message: format!("`{x}` is not a whole non-negative number"),
+        });
         // Keep an impossible rank so the row stays flagged rather than silently unranked.
         Some(0)
     }
@@ -104,12 +128,16 @@ pub fn extract(df: &DataFrame, path: &Path, column_of: &ColumnOf) -> Result<Extr
     let image = get_text("image")?;
     let annotator = get_text("annotator")?;
     let mut num = |field: &str| -> Result<Option<Vec<Option<f64>>>, TableError> {
-        column_of(field).map(|c| numbers(df, path, &c, field, &mut problems)).transpose()
+        column_of(field)
+            .map(|c| numbers(df, path, &c, field, &mut problems))
+            .transpose()
     };
     let expected = num("expected_images")?;
     let rank = num("rank")?;
-    let ratings: Vec<Option<Vec<Option<f64>>>> =
-        Criterion::ALL.iter().map(|c| num(c.name())).collect::<Result<_, _>>()?;
+    let ratings: Vec<Option<Vec<Option<f64>>>> = Criterion::ALL
+        .iter()
+        .map(|c| num(c.name()))
+        .collect::<Result<_, _>>()?;
 
     let mut derived_prompt_ids = std::collections::HashMap::new();
     let mut rows = Vec::with_capacity(n);
@@ -119,7 +147,10 @@ pub fn extract(df: &DataFrame, path: &Path, column_of: &ColumnOf) -> Result<Extr
             Some(ids) => ids[i].clone().unwrap_or_default(),
             None => {
                 let next = derived_prompt_ids.len() + 1;
-                derived_prompt_ids.entry(prompt_text.clone()).or_insert_with(|| format!("p{next:05}")).clone()
+                derived_prompt_ids
+                    .entry(prompt_text.clone())
+                    .or_insert_with(|| format!("p{next:05}"))
+                    .clone()
             }
         };
         let img = image.as_ref().and_then(|v| v[i].clone());
@@ -135,7 +166,12 @@ pub fn extract(df: &DataFrame, path: &Path, column_of: &ColumnOf) -> Result<Extr
             prompt_id: pid,
             prompt: prompt_text,
             category: category.as_ref().and_then(|v| v[i].clone()),
-            expected_images: integer(expected.as_ref().and_then(|v| v[i]), i, "expected_images", &mut problems),
+            expected_images: integer(
+                expected.as_ref().and_then(|v| v[i]),
+                i,
+                "expected_images",
+                &mut problems,
+            ),
             generation_id: gid,
             image: img,
             annotator: annotator.as_ref().and_then(|v| v[i].clone()),
@@ -150,7 +186,8 @@ pub fn extract(df: &DataFrame, path: &Path, column_of: &ColumnOf) -> Result<Extr
 /// The canonical flat table of a dataset's rows.
 pub fn frame(rows: &[Row]) -> PolarsResult<DataFrame> {
     let s = |f: fn(&Row) -> Option<&str>| rows.iter().map(f).collect::<Vec<_>>();
-    let int = |f: fn(&Row) -> Option<u32>| rows.iter().map(|r| f(r).map(i64::from)).collect::<Vec<_>>();
+    let int =
+        |f: fn(&Row) -> Option<u32>| rows.iter().map(|r| f(r).map(i64::from)).collect::<Vec<_>>();
     let rating = |c: Criterion| rows.iter().map(|r| r.rating(c)).collect::<Vec<_>>();
     df!(
         "prompt_id" => rows.iter().map(|r| r.prompt_id.as_str()).collect::<Vec<_>>(),

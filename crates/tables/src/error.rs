@@ -17,7 +17,11 @@ pub enum TableError {
         source: std::io::Error,
     },
     #[error("{path}: no column `{column}` (columns are: {available})")]
-    MissingColumn { path: PathBuf, column: String, available: String },
+    MissingColumn {
+        path: PathBuf,
+        column: String,
+        available: String,
+    },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
     #[error(transparent)]
@@ -25,10 +29,18 @@ pub enum TableError {
 }
 
 impl TableError {
-    pub(crate) fn polars(path: &std::path::Path) -> impl FnOnce(polars::error::PolarsError) -> Self + '_ {
-        move |source| Self::Polars { path: path.to_path_buf(), source }
+    pub(crate) fn polars(
+        path: &std::path::Path,
+    ) -> impl FnOnce(polars::error::PolarsError) -> Self + '_ {
+        move |source| Self::Polars {
+            path: path.to_path_buf(),
+            source,
+        }
     }
     pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
-        move |source| Self::Io { path: path.to_path_buf(), source }
+        move |source| Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }

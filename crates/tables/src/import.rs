@@ -38,7 +38,9 @@ impl Mapping {
                 path: PathBuf::from("--map"),
                 message: format!("`{p}` is not of the form field=column"),
             })?;
-            self.meta.columns.insert(field.trim().to_string(), column.trim().to_string());
+            self.meta
+                .columns
+                .insert(field.trim().to_string(), column.trim().to_string());
         }
         self.check(Path::new("--map"))?;
         Ok(self)
@@ -49,7 +51,10 @@ impl Mapping {
             if !FIELDS.contains(&field.as_str()) {
                 return Err(TableError::Invalid {
                     path: path.to_path_buf(),
-                    message: format!("unknown canonical field `{field}` in the column mapping (known: {})", FIELDS.join(", ")),
+                    message: format!(
+                        "unknown canonical field `{field}` in the column mapping (known: {})",
+                        FIELDS.join(", ")
+                    ),
                 });
             }
         }
@@ -60,7 +65,11 @@ impl Mapping {
 /// Reads a table by its extension: `.csv`, `.tsv`, `.jsonl`/`.ndjson`, `.json` (an array of
 /// records) or `.parquet`.
 pub fn read_frame(path: &Path) -> Result<DataFrame, TableError> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let open = || File::open(path).map_err(TableError::io(path));
     let pl = TableError::polars(path);
     match ext.as_str() {
@@ -75,11 +84,19 @@ pub fn read_frame(path: &Path) -> Result<DataFrame, TableError> {
                 .finish()
                 .map_err(pl)
         }
-        "jsonl" | "ndjson" => JsonReader::new(open()?).with_json_format(JsonFormat::JsonLines).finish().map_err(pl),
-        "json" => JsonReader::new(open()?).with_json_format(JsonFormat::Json).finish().map_err(pl),
+        "jsonl" | "ndjson" => JsonReader::new(open()?)
+            .with_json_format(JsonFormat::JsonLines)
+            .finish()
+            .map_err(pl),
+        "json" => JsonReader::new(open()?)
+            .with_json_format(JsonFormat::Json)
+            .finish()
+            .map_err(pl),
         _ => Err(TableError::Invalid {
             path: path.to_path_buf(),
-            message: "unknown table format (expected .csv, .tsv, .jsonl, .ndjson, .json or .parquet)".into(),
+            message:
+                "unknown table format (expected .csv, .tsv, .jsonl, .ndjson, .json or .parquet)"
+                    .into(),
         }),
     }
 }
@@ -95,7 +112,10 @@ pub fn read_mapped(path: &Path, mapping: &Mapping) -> Result<Dataset, TableError
     let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut meta = mapping.meta.clone();
     if cols.contains_key("image") {
-        let all_present = ex.rows.iter().all(|r| r.image.as_ref().is_some_and(|p| root.join(p).is_file()));
+        let all_present = ex
+            .rows
+            .iter()
+            .all(|r| r.image.as_ref().is_some_and(|p| root.join(p).is_file()));
         if !all_present {
             meta.images = ImagesState::Absent;
         }
@@ -142,7 +162,8 @@ mod tests {
     use annotations::validate::{Checks, validate};
 
     fn tmp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("rewardlab-import-{name}-{}", std::process::id()));
+        let d =
+            std::env::temp_dir().join(format!("rewardlab-import-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
@@ -178,13 +199,18 @@ mod tests {
         // the Parquet release has the same columns
         let mut df = read_frame(&json).unwrap();
         let pq = dir.join("metadata-train.parquet");
-        ParquetWriter::new(File::create(&pq).unwrap()).finish(&mut df).unwrap();
+        ParquetWriter::new(File::create(&pq).unwrap())
+            .finish(&mut df)
+            .unwrap();
         let b = imagerewarddb(&pq).unwrap();
         assert_eq!(a.rows, b.rows);
         // p2 declares three images but has two: reported on its first row with the source column
         let problems = validate(&a, Checks::default());
         assert_eq!(problems.len(), 1, "{problems:#?}");
-        assert_eq!((problems[0].row, problems[0].field.as_str()), (Some(3), "image_amount_in_total"));
+        assert_eq!(
+            (problems[0].row, problems[0].field.as_str()),
+            (Some(3), "image_amount_in_total")
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -196,11 +222,19 @@ mod tests {
         let mut meta = DatasetMeta::new("mine", "csv");
         meta.scale = annotations::Scale { min: 1, max: 5 };
         let mapping = Mapping { meta }
-            .with_pairs(&["prompt=caption".into(), "image=file".into(), "alignment=score".into(), "annotator=who".into()])
+            .with_pairs(&[
+                "prompt=caption".into(),
+                "image=file".into(),
+                "alignment=score".into(),
+                "annotator=who".into(),
+            ])
             .unwrap();
         let ds = read_mapped(&csv, &mapping).unwrap();
         assert_eq!(ds.rows.len(), 4);
-        assert_eq!(ds.rows[0].prompt_id, ds.rows[1].prompt_id, "prompt ids derive from the text");
+        assert_eq!(
+            ds.rows[0].prompt_id, ds.rows[1].prompt_id,
+            "prompt ids derive from the text"
+        );
         assert_ne!(ds.rows[0].prompt_id, ds.rows[2].prompt_id);
         assert_eq!(ds.rows[0].generation_id, "1.png");
         let problems = validate(&ds, Checks::default());
@@ -211,23 +245,41 @@ mod tests {
         // JSONL with the same content reads the same
         let jsonl = dir.join("ratings.jsonl");
         let df = read_frame(&csv).unwrap();
-        JsonWriter::new(File::create(&jsonl).unwrap()).with_json_format(JsonFormat::JsonLines).finish(&mut df.clone()).unwrap();
+        JsonWriter::new(File::create(&jsonl).unwrap())
+            .with_json_format(JsonFormat::JsonLines)
+            .finish(&mut df.clone())
+            .unwrap();
         assert_eq!(read_mapped(&jsonl, &mapping).unwrap().rows.len(), 4);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn mapping_errors_are_clear() {
-        let m = Mapping { meta: DatasetMeta::new("x", "csv") };
-        let err = m.clone().with_pairs(&["colour=c".into()]).unwrap_err().to_string();
+        let m = Mapping {
+            meta: DatasetMeta::new("x", "csv"),
+        };
+        let err = m
+            .clone()
+            .with_pairs(&["colour=c".into()])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown canonical field `colour`"), "{err}");
-        let err = m.clone().with_pairs(&["prompt".into()]).unwrap_err().to_string();
+        let err = m
+            .clone()
+            .with_pairs(&["prompt".into()])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("field=column"), "{err}");
         let dir = tmp("nomap");
         let csv = dir.join("t.csv");
         std::fs::write(&csv, "a,b\n1,2\n").unwrap();
-        let err = read_mapped(&csv, &m.with_pairs(&["prompt=text".into()]).unwrap()).unwrap_err().to_string();
-        assert!(err.contains("no column `text`") && err.contains("a, b"), "{err}");
+        let err = read_mapped(&csv, &m.with_pairs(&["prompt=text".into()]).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no column `text`") && err.contains("a, b"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -14,6 +14,9 @@ mod columns;
 mod error;
 pub mod import;
 
-pub use canonical::{ANNOTATIONS_FILE, META_FILE, QUARANTINE_FILE, copy_images, read_dataset, write_dataset, write_quarantine};
+pub use canonical::{
+    ANNOTATIONS_FILE, META_FILE, QUARANTINE_FILE, copy_images, read_dataset, write_dataset,
+    write_quarantine,
+};
 pub use error::TableError;
 pub use import::{Mapping, imagerewarddb, read_frame, read_mapped};

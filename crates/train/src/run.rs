@@ -227,8 +227,7 @@ pub fn train(ds: &Dataset, config: &TrainConfig, opts: &TrainOptions) -> Result<
     } else {
         let ix = ds.index();
         let (_, train_prompts, _, _) = crate::data::split(ds, &ix, config)?;
-        let tok = train_tokenizer(&ix, &train_prompts, config)?;
-        tok.save(&tok_path)?;
+        let tok = train_tokenizer(&ix, &train_prompts, config, &tok_path)?;
         let cfg_path = dir.join(CONFIG_FILE);
         std::fs::write(&cfg_path, config.to_toml()).map_err(|e| TrainError::io(&cfg_path, e))?;
         tok

@@ -47,7 +47,9 @@ fn opts(out: &Path, truth: Option<&GroundTruthTable>) -> TrainOptions {
 fn store_and_batcher(ds: &Dataset, config: &TrainConfig) -> GroupBatcher {
     let ix = ds.index();
     let (_, train, _, _) = crate::data::split(ds, &ix, config).unwrap();
-    let tok = train_tokenizer(&ix, &train, config).unwrap();
+    let path = tmp(&format!("tok-{}", ds.rows.len()));
+    std::fs::create_dir_all(&path).unwrap();
+    let tok = train_tokenizer(&ix, &train, config, &path.join("tokenizer.json")).unwrap();
     let store = std::sync::Arc::new(prepare(ds, config, &tok).unwrap());
     GroupBatcher { store, ties: config.data.ties, weights: model::LossWeights::new(), heads: Criterion::ALL.to_vec() }
 }
@@ -229,3 +231,4 @@ fn training_beats_chance_and_shuffled_labels_do_not() {
     assert!(acc > 0.6, "real labels: {acc}");
     assert!(fake_acc < 0.58, "shuffled labels: {fake_acc}");
 }
+

@@ -30,7 +30,10 @@ pub fn read(path: &Path) -> Result<Dataset, AnnotationError> {
     for e in &entries {
         for img in &e.images {
             record += 1;
-            let stem = Path::new(&img.file).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| img.file.clone());
+            let stem = Path::new(&img.file)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| img.file.clone());
             for (a, &rank) in img.annotator_ranks.iter().enumerate() {
                 rows.push(Row {
                     prompt_id: e.prompt_id.clone(),
@@ -63,7 +66,10 @@ mod tests {
 
     #[test]
     fn real_hpd_gallery_has_ten_full_permutations_per_prompt() {
-        let Some(path) = crate::formats::tests_support::shared_data("hpd-gallery/annotations.json") else { return };
+        let Some(path) = crate::formats::tests_support::shared_data("hpd-gallery/annotations.json")
+        else {
+            return;
+        };
         let ds = read(&path).unwrap();
         let ix = ds.index();
         assert_eq!(ix.prompts.len(), 8);
@@ -73,7 +79,11 @@ mod tests {
         let problems = validate(&ds, Checks::default());
         assert!(problems.is_empty(), "{problems:#?}");
         // no ties: each annotator's column is a permutation, so pairs = 10 * sum C(k,2)
-        let expected: usize = ix.prompts.iter().map(|p| 10 * p.generations.len() * (p.generations.len() - 1) / 2).sum();
+        let expected: usize = ix
+            .prompts
+            .iter()
+            .map(|p| 10 * p.generations.len() * (p.generations.len() - 1) / 2)
+            .sum();
         assert_eq!(count_pairs(&expand_pairs(&ds, &ix)), (expected, 0));
     }
 }

@@ -26,7 +26,13 @@ pub fn read(path: &Path) -> Result<Dataset, AnnotationError> {
         if e.generations.len() != e.ranking.len() {
             return Err(AnnotationError::format(
                 path,
-                format!("entry {} (`{}`): {} generations but {} rankings", i + 1, e.id, e.generations.len(), e.ranking.len()),
+                format!(
+                    "entry {} (`{}`): {} generations but {} rankings",
+                    i + 1,
+                    e.id,
+                    e.generations.len(),
+                    e.ranking.len()
+                ),
             ));
         }
         for (k, (image, &rank)) in e.generations.iter().zip(&e.ranking).enumerate() {
@@ -44,12 +50,19 @@ pub fn read(path: &Path) -> Result<Dataset, AnnotationError> {
             });
         }
     }
-    let all_present = rows.iter().all(|r| r.image.as_ref().is_some_and(|p| root.join(p).is_file()));
+    let all_present = rows
+        .iter()
+        .all(|r| r.image.as_ref().is_some_and(|p| root.join(p).is_file()));
     let mut meta = DatasetMeta::new("imagereward-test", "imagereward-test");
-    meta.description = "ImageRewardDB test split rankings (THUDM/ImageReward data/test.json)".into();
+    meta.description =
+        "ImageRewardDB test split rankings (THUDM/ImageReward data/test.json)".into();
     // ImageReward's annotators ranked into 5 tiers: a prompt of 4 images may have rank 5.
     meta.rank_tiers = Some(5);
-    meta.images = if all_present { ImagesState::Present } else { ImagesState::Absent };
+    meta.images = if all_present {
+        ImagesState::Present
+    } else {
+        ImagesState::Absent
+    };
     meta.columns.insert("rank".into(), "ranking".into());
     meta.columns.insert("image".into(), "generations".into());
     meta.columns.insert("prompt_id".into(), "id".into());
@@ -73,12 +86,20 @@ mod tests {
         let ix = ds.index();
         assert_eq!(ix.prompts.len(), 466);
         assert_eq!(ix.generations.len(), 2_720);
-        assert_eq!(ds.meta.images, ImagesState::Absent, "the images are not released with test.json");
+        assert_eq!(
+            ds.meta.images,
+            ImagesState::Absent,
+            "the images are not released with test.json"
+        );
         let pairs = expand_pairs(&ds, &ix);
         assert_eq!(pairs.len(), 7_230);
         assert_eq!(count_pairs(&pairs), (6_399, 831));
         let problems = validate(&ds, Checks::default());
-        assert!(problems.is_empty(), "{:#?}", &problems[..problems.len().min(5)]);
+        assert!(
+            problems.is_empty(),
+            "{:#?}",
+            &problems[..problems.len().min(5)]
+        );
     }
 
     #[test]
@@ -86,9 +107,16 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rewardlab-irt-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("test.json");
-        std::fs::write(&f, r#"[{"id":"a","prompt":"x","generations":["1.webp","2.webp"],"ranking":[1]}]"#).unwrap();
+        std::fs::write(
+            &f,
+            r#"[{"id":"a","prompt":"x","generations":["1.webp","2.webp"],"ranking":[1]}]"#,
+        )
+        .unwrap();
         let err = read(&f).unwrap_err().to_string();
-        assert!(err.contains("entry 1 (`a`)") && err.contains("test.json"), "{err}");
+        assert!(
+            err.contains("entry 1 (`a`)") && err.contains("test.json"),
+            "{err}"
+        );
         std::fs::write(&f, "{not json").unwrap();
         assert!(read(&f).unwrap_err().to_string().contains("not valid JSON"));
         std::fs::remove_dir_all(&dir).unwrap();

@@ -12,7 +12,10 @@ use crate::AnnotationError;
 
 pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, AnnotationError> {
     let bytes = std::fs::read(path).map_err(|e| AnnotationError::io(path, e))?;
-    serde_json::from_slice(&bytes).map_err(|source| AnnotationError::Json { path: path.to_path_buf(), source })
+    serde_json::from_slice(&bytes).map_err(|source| AnnotationError::Json {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// The folder a source file's relative image paths start from.

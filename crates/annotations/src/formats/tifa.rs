@@ -25,7 +25,12 @@ pub fn read(path: &Path) -> Result<Dataset, AnnotationError> {
     let root = super::parent(path);
     let mut rows = Vec::new();
     for (i, (key, e)) in entries.iter().enumerate() {
-        let category = e.text_id.split('_').next().filter(|s| !s.is_empty()).map(str::to_string);
+        let category = e
+            .text_id
+            .split('_')
+            .next()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
         for (a, &score) in e.human_scores.iter().enumerate() {
             let mut ratings = [None; 4];
             ratings[Criterion::Alignment.index()] = Some(score);
@@ -43,12 +48,19 @@ pub fn read(path: &Path) -> Result<Dataset, AnnotationError> {
             });
         }
     }
-    let all_present = rows.iter().all(|r| r.image.as_ref().is_some_and(|p| root.join(p).is_file()));
+    let all_present = rows
+        .iter()
+        .all(|r| r.image.as_ref().is_some_and(|p| root.join(p).is_file()));
     let mut meta = DatasetMeta::new("tifa", "tifa");
     meta.description = "TIFA human study: two 1..5 text-alignment ratings per image".into();
     meta.scale = Scale { min: 1, max: 5 };
-    meta.images = if all_present { ImagesState::Present } else { ImagesState::Absent };
-    meta.columns.insert("alignment".into(), "human_scores".into());
+    meta.images = if all_present {
+        ImagesState::Present
+    } else {
+        ImagesState::Absent
+    };
+    meta.columns
+        .insert("alignment".into(), "human_scores".into());
     meta.columns.insert("prompt_id".into(), "text_id".into());
     meta.columns.insert("prompt".into(), "text".into());
     meta.columns.insert("image".into(), "image_path".into());
@@ -62,7 +74,11 @@ mod tests {
 
     #[test]
     fn real_tifa_ratings_load_on_their_own_scale() {
-        let Some(path) = crate::formats::tests_support::shared_data("tifa/human_annotations_with_scores.json") else { return };
+        let Some(path) =
+            crate::formats::tests_support::shared_data("tifa/human_annotations_with_scores.json")
+        else {
+            return;
+        };
         let ds = read(&path).unwrap();
         let ix = ds.index();
         assert_eq!(ix.prompts.len(), 160);
@@ -71,7 +87,10 @@ mod tests {
         assert_eq!(ds.rating_counts(), [0, 1_600, 0, 0]);
         assert_eq!(ds.meta.scale, Scale { min: 1, max: 5 });
         assert_eq!(ds.meta.images, ImagesState::Absent);
-        assert!(ds.rows.iter().all(|r| r.rating(Criterion::Alignment).is_some_and(|v| (1.0..=5.0).contains(&v))));
+        assert!(ds.rows.iter().all(|r| {
+            r.rating(Criterion::Alignment)
+                .is_some_and(|v| (1.0..=5.0).contains(&v))
+        }));
         assert!(validate(&ds, Checks::default()).is_empty());
     }
 }

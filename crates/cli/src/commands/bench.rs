@@ -43,8 +43,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             std::fs::remove_dir_all(&dir)?;
             let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
             println!("bench synth: {} prompts, {} images, {:.1} MB on disk, {threads} core(s)", world.summary.prompts, world.summary.generations, bytes as f64 / 1e6);
-            println!("  generate (render + annotate)  {t_generate:.2} s");
-            println!("  generate + write (PNG, CSV, Parquet)  {total:.2} s");
+            println!("  generate (prompts, latents, annotators)  {t_generate:.2} s");
+            println!("  total with rendering and writing (PNG, CSV, Parquet)  {total:.2} s");
             println!("  target < 60 s: {:.1}x under the target", 60.0 / total);
             println!("  oracle pairwise accuracy {:.3}", world.summary.oracle_pairwise_accuracy);
         }

@@ -1,5 +1,6 @@
 //! `rewardlab validate DATASET`: every problem of a canonical dataset folder, and its statistics.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -68,10 +69,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let ds = tables::read_dataset(&args.dataset).with_context(|| format!("reading dataset {}", args.dataset.display()))?;
     if args.list_generations {
         let ix = ds.index();
-        println!("generation_id,prompt_id,image");
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        writeln!(out, "generation_id,prompt_id,image")?;
         for g in &ix.generations {
-            println!("{},{},{}", csv_field(&g.id), csv_field(&ix.prompts[g.prompt].id), csv_field(g.image.as_deref().unwrap_or("")));
+            writeln!(out, "{},{},{}", csv_field(&g.id), csv_field(&ix.prompts[g.prompt].id), csv_field(g.image.as_deref().unwrap_or("")))?;
         }
+        out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
     let problems = validate(&ds, Checks { images: !args.no_images });
