@@ -22,7 +22,12 @@ fn run(args: &[&str]) -> Output {
 
 fn ok(args: &[&str]) -> String {
     let out = run(args);
-    assert!(out.status.success(), "rewardlab {args:?} failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "rewardlab {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -31,7 +36,9 @@ fn json(args: &[&str]) -> Value {
 }
 
 fn shared(relative: &str) -> Option<PathBuf> {
-    let base = std::env::var_os("REWARDLAB_SHARED").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let base = std::env::var_os("REWARDLAB_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
     let p = base.join("data").join(relative);
     if p.exists() {
         Some(p)
@@ -48,8 +55,21 @@ fn s(p: &Path) -> &str {
 #[test]
 fn synth_validate_import_round_trip() {
     let world = tmp("world");
-    ok(&["synth", "--out", s(&world), "--prompts", "24", "--seed", "3"]);
-    for f in ["dataset.toml", "annotations.parquet", "ground_truth.csv", "world.json"] {
+    ok(&[
+        "synth",
+        "--out",
+        s(&world),
+        "--prompts",
+        "24",
+        "--seed",
+        "3",
+    ]);
+    for f in [
+        "dataset.toml",
+        "annotations.parquet",
+        "ground_truth.csv",
+        "world.json",
+    ] {
         assert!(world.join(f).is_file(), "{f} missing");
     }
     let v = json(&["validate", s(&world), "--json"]);
@@ -65,9 +85,21 @@ fn synth_validate_import_round_trip() {
 
     // the same seed gives the same files
     let again = tmp("world-again");
-    ok(&["synth", "--out", s(&again), "--prompts", "24", "--seed", "3"]);
+    ok(&[
+        "synth",
+        "--out",
+        s(&again),
+        "--prompts",
+        "24",
+        "--seed",
+        "3",
+    ]);
     for f in ["annotations.parquet", "ground_truth.csv", "dataset.toml"] {
-        assert_eq!(std::fs::read(world.join(f)).unwrap(), std::fs::read(again.join(f)).unwrap(), "{f} differs");
+        assert_eq!(
+            std::fs::read(world.join(f)).unwrap(),
+            std::fs::read(again.join(f)).unwrap(),
+            "{f} differs"
+        );
     }
 
     // nothing is overwritten without asking
@@ -81,7 +113,14 @@ fn synth_validate_import_round_trip() {
     assert_eq!(listed.lines().count() as u64, n_gen + 1);
 
     // break one image: validate names the file, row and field, and fails
-    let first_image = listed.lines().nth(1).unwrap().split(',').nth(2).unwrap().to_string();
+    let first_image = listed
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(2)
+        .unwrap()
+        .to_string();
     std::fs::write(world.join(&first_image), b"").unwrap();
     let out = run(&["validate", s(&world), "--json"]);
     assert!(!out.status.success());
@@ -98,21 +137,38 @@ fn synth_validate_import_round_trip() {
 
 #[test]
 fn import_real_imagereward_test_json() {
-    let Some(src) = shared("imagereward-test/test.json") else { return };
+    let Some(src) = shared("imagereward-test/test.json") else {
+        return;
+    };
     let dst = tmp("irtest");
-    let out = bin().args(["import", "imagereward-test", s(&src), s(&dst), "--json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bin()
+        .args(["import", "imagereward-test", s(&src), s(&dst), "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("annotation-only"));
     let v = json(&["validate", s(&dst), "--json"]);
-    assert_eq!((v["prompts"].as_u64(), v["generations"].as_u64()), (Some(466), Some(2_720)));
-    assert_eq!((v["pairs"]["strict"].as_u64(), v["pairs"]["ties"].as_u64()), (Some(6_399), Some(831)));
+    assert_eq!(
+        (v["prompts"].as_u64(), v["generations"].as_u64()),
+        (Some(466), Some(2_720))
+    );
+    assert_eq!(
+        (v["pairs"]["strict"].as_u64(), v["pairs"]["ties"].as_u64()),
+        (Some(6_399), Some(831))
+    );
     assert_eq!(v["images"], "absent");
     std::fs::remove_dir_all(&dst).unwrap();
 }
 
 #[test]
 fn import_real_hpd_copies_images_and_keeps_every_annotator() {
-    let Some(src) = shared("hpd-gallery/annotations.json") else { return };
+    let Some(src) = shared("hpd-gallery/annotations.json") else {
+        return;
+    };
     let dst = tmp("hpd");
     ok(&["import", "hpd", s(&src), s(&dst)]);
     let v = json(&["validate", s(&dst), "--json"]);
@@ -126,7 +182,9 @@ fn import_real_hpd_copies_images_and_keeps_every_annotator() {
 
 #[test]
 fn import_real_tifa_keeps_its_scale() {
-    let Some(src) = shared("tifa/human_annotations_with_scores.json") else { return };
+    let Some(src) = shared("tifa/human_annotations_with_scores.json") else {
+        return;
+    };
     let dst = tmp("tifa");
     ok(&["import", "tifa", s(&src), s(&dst)]);
     let v = json(&["validate", s(&dst), "--json"]);
@@ -141,13 +199,31 @@ fn invalid_table_writes_nothing_or_quarantines() {
     let dir = tmp("table");
     std::fs::create_dir_all(&dir).unwrap();
     let csv = dir.join("ratings.csv");
-    std::fs::write(&csv, "caption,id,score\na cat,c1,5\na cat,c2,9\na cat,c3,4\na dog,d1,2\na dog,d2,x\n").unwrap();
+    std::fs::write(
+        &csv,
+        "caption,id,score\na cat,c1,5\na cat,c2,9\na cat,c3,4\na dog,d1,2\na dog,d2,x\n",
+    )
+    .unwrap();
     let dst = dir.join("out");
-    let args = ["import", "table", s(&csv), s(&dst), "--map", "prompt=caption", "--map", "generation_id=id", "--map", "overall=score"];
+    let args = [
+        "import",
+        "table",
+        s(&csv),
+        s(&dst),
+        "--map",
+        "prompt=caption",
+        "--map",
+        "generation_id=id",
+        "--map",
+        "overall=score",
+    ];
     let out = run(&args);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("row 2: field `score`") && err.contains("row 5: field `score`"), "{err}");
+    assert!(
+        err.contains("row 2: field `score`") && err.contains("row 5: field `score`"),
+        "{err}"
+    );
     assert!(!dst.exists(), "nothing is written for invalid input");
     let mut skip = args.to_vec();
     skip.push("--skip-invalid");
@@ -157,6 +233,10 @@ fn invalid_table_writes_nothing_or_quarantines() {
     assert_eq!(v["generations"], 2);
     let q = std::fs::read_to_string(dst.join("quarantine.csv")).unwrap();
     assert_eq!(q.lines().count(), 4, "{q}");
-    assert!(q.contains("outside the declared scale") && q.contains("not a number") && q.contains("at least two"));
+    assert!(
+        q.contains("outside the declared scale")
+            && q.contains("not a number")
+            && q.contains("at least two")
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -27,6 +27,11 @@ enum Command {
     Import(commands::import::Args),
     /// Benchmarks that print figures (speed targets are checked here, never by timed tests).
     Bench(commands::bench::Args),
+    /// Train a multi-head reward model (default: experiments/default.toml on the default
+    /// synthetic world) and print its held-out figures next to the oracle ceilings.
+    Train(commands::train::Args),
+    /// Score images for a prompt with a trained run: each head's score and predicted rating.
+    Score(commands::score::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,11 +41,18 @@ fn main() -> ExitCode {
         Command::Validate(a) => commands::validate::run(a),
         Command::Import(a) => commands::import::run(a),
         Command::Bench(a) => commands::bench::run(a),
+        Command::Train(a) => commands::train::run(a),
+        Command::Score(a) => commands::score::run(a),
     };
     match result {
         Ok(code) => code,
         // A closed pipe (`rewardlab ... | head`) is the reader's choice, not an error.
-        Err(e) if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) => {
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -70,51 +70,10 @@ pub struct WorldSummary {
     pub oracle_spearman: PerCriterion,
 }
 
-/// Average ranks (1-based) of `x`, ties sharing the mean of their positions.
-pub fn average_ranks(x: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..x.len()).collect();
-    order.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
-    let mut ranks = vec![0.0; x.len()];
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j + 1 < order.len() && x[order[j + 1]] == x[order[i]] {
-            j += 1;
-        }
-        let avg = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &order[i..=j] {
-            ranks[k] = avg;
-        }
-        i = j + 1;
-    }
-    ranks
-}
-
-/// Pearson correlation; 0 when either side is constant or there are fewer than two points.
-pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
-    let n = x.len().min(y.len());
-    if n < 2 {
-        return 0.0;
-    }
-    let mx = x[..n].iter().sum::<f64>() / n as f64;
-    let my = y[..n].iter().sum::<f64>() / n as f64;
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for i in 0..n {
-        let (dx, dy) = (x[i] - mx, y[i] - my);
-        sxy += dx * dy;
-        sxx += dx * dx;
-        syy += dy * dy;
-    }
-    if sxx <= 0.0 || syy <= 0.0 {
-        0.0
-    } else {
-        sxy / (sxx * syy).sqrt()
-    }
-}
-
-/// Spearman rank correlation with average ranks for ties.
+/// Spearman rank correlation with average ranks for ties (0 when undefined, e.g. a constant
+/// side), from the workspace's shared `metrics` crate.
 pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
-    pearson(&average_ranks(x), &average_ranks(y))
+    metrics::spearman(x, y).unwrap_or(0.0)
 }
 
 /// Oracle ceilings and pair counts from rows (any order) and the truth of their generations.
@@ -206,10 +165,6 @@ mod tests {
 
     #[test]
     fn spearman_handles_ties_and_monotone_maps() {
-        assert_eq!(
-            average_ranks(&[3.0, 1.0, 3.0, 2.0]),
-            vec![3.5, 1.0, 3.5, 2.0]
-        );
         let x = [0.1, 0.4, 0.2, 0.9, 0.5];
         let y: Vec<f64> = x.iter().map(|v: &f64| v.powi(3) * 10.0).collect();
         assert!((spearman(&x, &y) - 1.0).abs() < 1e-12);

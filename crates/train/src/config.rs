@@ -10,7 +10,9 @@
 //! are those of `experiments/default.toml`.
 
 use annotations::splits::SplitSpec;
-use model::{Criterion, FusionKind, LikertLoss, LikertScale, LossWeights, ModelConfig, TokenizerConfig};
+use model::{
+    Criterion, FusionKind, LikertLoss, LikertScale, LossWeights, ModelConfig, TokenizerConfig,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
@@ -70,7 +72,13 @@ pub struct DataConfig {
 
 impl Default for DataConfig {
     fn default() -> Self {
-        Self { split: SplitSpec::default(), train_prompts: None, ties: TiesRule::Drop, world_prompts: 1500, world_seed: 0 }
+        Self {
+            split: SplitSpec::default(),
+            train_prompts: None,
+            ties: TiesRule::Drop,
+            world_prompts: 1500,
+            world_seed: 0,
+        }
     }
 }
 
@@ -86,7 +94,12 @@ pub struct LossWeightsSection {
 
 impl Default for LossWeightsSection {
     fn default() -> Self {
-        Self { overall: 1.0, alignment: 1.0, fidelity: 1.0, harmlessness: 1.0 }
+        Self {
+            overall: 1.0,
+            alignment: 1.0,
+            fidelity: 1.0,
+            harmlessness: 1.0,
+        }
     }
 }
 
@@ -135,7 +148,12 @@ impl Default for ModelSection {
 impl ModelSection {
     /// The model config for a tokenizer of `vocab_size` tokens, `max_len` tokens per prompt and
     /// a dataset rated on `scale`.
-    pub fn to_model_config(&self, vocab_size: usize, max_len: usize, scale: LikertScale) -> ModelConfig {
+    pub fn to_model_config(
+        &self,
+        vocab_size: usize,
+        max_len: usize,
+        scale: LikertScale,
+    ) -> ModelConfig {
         let w = &self.loss_weights;
         ModelConfig::new()
             .with_d_model(self.d_model)
@@ -196,7 +214,15 @@ pub struct OptimConfig {
 
 impl Default for OptimConfig {
     fn default() -> Self {
-        Self { lr: 1e-3, weight_decay: 0.0, batch_prompts: 16, epochs: 10, patience: 0, stop_metric: StopMetric::Loss, seed: 0 }
+        Self {
+            lr: 1e-3,
+            weight_decay: 0.0,
+            batch_prompts: 16,
+            epochs: 10,
+            patience: 0,
+            stop_metric: StopMetric::Loss,
+            seed: 0,
+        }
     }
 }
 
@@ -214,7 +240,11 @@ pub struct TokenizerSection {
 
 impl Default for TokenizerSection {
     fn default() -> Self {
-        Self { vocab_size: 512, max_len: 24, min_frequency: 1 }
+        Self {
+            vocab_size: 512,
+            max_len: 24,
+            min_frequency: 1,
+        }
     }
 }
 
@@ -230,8 +260,10 @@ impl TokenizerSection {
 impl TrainConfig {
     /// Parses and validates a TOML config; `origin` names it in errors (a path, "default").
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self> {
-        let config: Self =
-            toml::from_str(text).map_err(|e| TrainError::ConfigParse { origin: origin.to_string(), message: e.to_string() })?;
+        let config: Self = toml::from_str(text).map_err(|e| TrainError::ConfigParse {
+            origin: origin.to_string(),
+            message: e.to_string(),
+        })?;
         config.validate()?;
         Ok(config)
     }
@@ -244,12 +276,14 @@ impl TrainConfig {
 
     /// The compiled-in `experiments/default.toml`.
     pub fn default_experiment() -> Self {
-        Self::from_toml_str(DEFAULT_TOML, "experiments/default.toml").expect("the embedded default config is valid")
+        Self::from_toml_str(DEFAULT_TOML, "experiments/default.toml")
+            .expect("the embedded default config is valid")
     }
 
     /// The compiled-in `experiments/smoke.toml`.
     pub fn smoke() -> Self {
-        Self::from_toml_str(SMOKE_TOML, "experiments/smoke.toml").expect("the embedded smoke config is valid")
+        Self::from_toml_str(SMOKE_TOML, "experiments/smoke.toml")
+            .expect("the embedded smoke config is valid")
     }
 
     /// The resolved config as TOML (written to the run folder as `config.toml`).
@@ -261,7 +295,11 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(TrainError::InvalidConfig(m));
         let s = &self.data.split;
-        for (name, v) in [("train", s.train), ("validation", s.validation), ("test", s.test)] {
+        for (name, v) in [
+            ("train", s.train),
+            ("validation", s.validation),
+            ("test", s.test),
+        ] {
             if !(v.is_finite() && v >= 0.0) {
                 return bad(format!("data.split.{name} = {v} must be finite and >= 0"));
             }
@@ -273,14 +311,20 @@ impl TrainConfig {
             return bad("data.train_prompts must be at least 1 when set".into());
         }
         if self.data.world_prompts < 10 {
-            return bad(format!("data.world_prompts = {} must be at least 10", self.data.world_prompts));
+            return bad(format!(
+                "data.world_prompts = {} must be at least 10",
+                self.data.world_prompts
+            ));
         }
         let o = &self.optim;
         if !(o.lr.is_finite() && o.lr > 0.0) {
             return bad(format!("optim.lr = {} must be positive", o.lr));
         }
         if !(o.weight_decay.is_finite() && o.weight_decay >= 0.0) {
-            return bad(format!("optim.weight_decay = {} must be >= 0", o.weight_decay));
+            return bad(format!(
+                "optim.weight_decay = {} must be >= 0",
+                o.weight_decay
+            ));
         }
         if o.batch_prompts == 0 {
             return bad("optim.batch_prompts must be at least 1".into());
@@ -295,7 +339,11 @@ impl TrainConfig {
             return bad("tokenizer.vocab_size must be at least 8".into());
         }
         self.model
-            .to_model_config(self.tokenizer.vocab_size, self.tokenizer.max_len, LikertScale::default())
+            .to_model_config(
+                self.tokenizer.vocab_size,
+                self.tokenizer.max_len,
+                LikertScale::default(),
+            )
             .validate()
             .map_err(|e| TrainError::InvalidConfig(format!("[model]: {e}")))?;
         Ok(())
@@ -314,18 +362,23 @@ mod tests {
         }
         // every knob of default.toml is written out explicitly
         let default: toml::Table = toml::from_str(DEFAULT_TOML).unwrap();
-        let resolved: toml::Table = toml::from_str(&TrainConfig::default_experiment().to_toml()).unwrap();
+        let resolved: toml::Table =
+            toml::from_str(&TrainConfig::default_experiment().to_toml()).unwrap();
         for (section, table) in &resolved {
             let written = default[section].as_table().unwrap();
             for key in table.as_table().unwrap().keys() {
-                assert!(written.contains_key(key), "default.toml lacks [{section}] {key}");
+                assert!(
+                    written.contains_key(key),
+                    "default.toml lacks [{section}] {key}"
+                );
             }
         }
     }
 
     #[test]
     fn unknown_keys_are_errors_naming_the_key() {
-        let err = TrainConfig::from_toml_str("[optim]\nlearning_rate = 0.1\n", "x.toml").unwrap_err();
+        let err =
+            TrainConfig::from_toml_str("[optim]\nlearning_rate = 0.1\n", "x.toml").unwrap_err();
         assert!(matches!(err, TrainError::ConfigParse { .. }));
         assert!(err.to_string().contains("learning_rate"), "{err}");
         let err = TrainConfig::from_toml_str("[data.split]\ntrian = 0.8\n", "x.toml").unwrap_err();
@@ -336,7 +389,8 @@ mod tests {
 
     #[test]
     fn partial_configs_take_defaults_and_bad_values_are_rejected() {
-        let c = TrainConfig::from_toml_str("[optim]\nepochs = 3\n[data]\nties = \"half\"\n", "x").unwrap();
+        let c = TrainConfig::from_toml_str("[optim]\nepochs = 3\n[data]\nties = \"half\"\n", "x")
+            .unwrap();
         assert_eq!(c.optim.epochs, 3);
         assert_eq!(c.data.ties, TiesRule::Half);
         assert_eq!(c.model, ModelSection::default());

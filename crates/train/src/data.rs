@@ -73,13 +73,21 @@ impl Store {
 }
 
 fn dataset_error(ds: &Dataset, message: impl Into<String>) -> TrainError {
-    TrainError::Dataset { name: ds.meta.name.clone(), message: message.into() }
+    TrainError::Dataset {
+        name: ds.meta.name.clone(),
+        message: message.into(),
+    }
 }
 
 /// Splits the dataset's prompts as the config says: `(splits per prompt, train, valid, test)`.
-pub fn split(ds: &Dataset, ix: &Index, config: &TrainConfig) -> Result<(Vec<Split>, Vec<usize>, Vec<usize>, Vec<usize>)> {
+pub fn split(
+    ds: &Dataset,
+    ix: &Index,
+    config: &TrainConfig,
+) -> Result<(Vec<Split>, Vec<usize>, Vec<usize>, Vec<usize>)> {
     let splits = split_prompts(ix, &config.data.split);
-    let of = |s: Split| -> Vec<usize> { (0..ix.prompts.len()).filter(|&p| splits[p] == s).collect() };
+    let of =
+        |s: Split| -> Vec<usize> { (0..ix.prompts.len()).filter(|&p| splits[p] == s).collect() };
     let (mut train, valid, test) = (of(Split::Train), of(Split::Validation), of(Split::Test));
     if let Some(n) = config.data.train_prompts
         && n < train.len()
@@ -114,16 +122,32 @@ pub fn split(ds: &Dataset, ix: &Index, config: &TrainConfig) -> Result<(Vec<Spli
 /// one built from the same training prompts: the special tokens, every character seen (alone and
 /// as a `##` continuation, so that any word of those characters can be spelled), then whole
 /// words by decreasing count (ties by spelling) up to `vocab_size`.
-pub fn train_tokenizer(ix: &Index, train: &[usize], config: &TrainConfig, path: &Path) -> Result<PromptTokenizer> {
+pub fn train_tokenizer(
+    ix: &Index,
+    train: &[usize],
+    config: &TrainConfig,
+    path: &Path,
+) -> Result<PromptTokenizer> {
     let texts: Vec<&str> = train.iter().map(|&p| ix.prompts[p].text.as_str()).collect();
     let tok = PromptTokenizer::train(&texts, &config.tokenizer.to_tokenizer_config())?;
     tok.save(path)?;
     let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-    let bad = |m: &str| TrainError::Model(model::ModelError::Tokenizer(format!("{}: {m}", path.display())));
-    let mut json: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
-    let vocab = json.pointer_mut("/model/vocab").and_then(|v| v.as_object_mut()).ok_or_else(|| bad("no model.vocab"))?;
-    let mut specials: Vec<(String, u64)> =
-        vocab.iter().filter_map(|(k, v)| v.as_u64().filter(|&i| i < 4).map(|i| (k.clone(), i))).collect();
+    let bad = |m: &str| {
+        TrainError::Model(model::ModelError::Tokenizer(format!(
+            "{}: {m}",
+            path.display()
+        )))
+    };
+    let mut json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
+    let vocab = json
+        .pointer_mut("/model/vocab")
+        .and_then(|v| v.as_object_mut())
+        .ok_or_else(|| bad("no model.vocab"))?;
+    let mut specials: Vec<(String, u64)> = vocab
+        .iter()
+        .filter_map(|(k, v)| v.as_u64().filter(|&i| i < 4).map(|i| (k.clone(), i)))
+        .collect();
     specials.sort_by_key(|(_, i)| *i);
     if specials.len() != 4 {
         return Err(bad("expected the four special tokens at ids 0..4"));
@@ -156,10 +180,18 @@ pub fn train_tokenizer(ix: &Index, train: &[usize], config: &TrainConfig, path: 
             tokens.push(format!("##{c}"));
         }
     }
-    let mut words: Vec<(&String, &usize)> = counts.iter().filter(|(w, _)| w.chars().count() > 1).collect();
+    let mut words: Vec<(&String, &usize)> = counts
+        .iter()
+        .filter(|(w, _)| w.chars().count() > 1)
+        .collect();
     words.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     let limit = config.tokenizer.vocab_size.max(tokens.len());
-    tokens.extend(words.into_iter().map(|(w, _)| w.clone()).take(limit - tokens.len()));
+    tokens.extend(
+        words
+            .into_iter()
+            .map(|(w, _)| w.clone())
+            .take(limit - tokens.len()),
+    );
     vocab.clear();
     for (i, token) in tokens.into_iter().enumerate() {
         vocab.insert(token, serde_json::Value::from(i as u64));
@@ -171,7 +203,10 @@ pub fn train_tokenizer(ix: &Index, train: &[usize], config: &TrainConfig, path: 
 
 /// Decodes one image file into RGB u8 pixels of `size` x `size` (resized if needed).
 pub fn load_image(path: &Path, size: usize) -> Result<Vec<u8>> {
-    let img = image::open(path).map_err(|e| TrainError::Image { path: path.to_path_buf(), message: e.to_string() })?;
+    let img = image::open(path).map_err(|e| TrainError::Image {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
     Ok(to_pixels(img, size))
 }
 
@@ -188,16 +223,30 @@ pub fn to_pixels(img: image::DynamicImage, size: usize) -> Vec<u8> {
 
 /// Decodes many images on the available cores, in order.
 pub fn load_images(paths: &[std::path::PathBuf], size: usize) -> Result<Vec<Vec<u8>>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
     let chunk = paths.len().div_ceil(threads).max(1);
     let parts: Vec<Result<Vec<Vec<u8>>>> = std::thread::scope(|s| {
         let handles: Vec<_> = paths
             .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(|p| load_image(p, size)).collect::<Result<Vec<_>>>()))
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|p| load_image(p, size))
+                        .collect::<Result<Vec<_>>>()
+                })
+            })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(TrainError::Training("image decoding thread panicked".into()))))
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(TrainError::Training(
+                        "image decoding thread panicked".into(),
+                    ))
+                })
+            })
             .collect()
     });
     let mut out = Vec::with_capacity(paths.len());
@@ -210,7 +259,10 @@ pub fn load_images(paths: &[std::path::PathBuf], size: usize) -> Result<Vec<Vec<
 /// Builds the in-memory store: split, images of every used prompt, labels, pairs, tokens.
 pub fn prepare(ds: &Dataset, config: &TrainConfig, tokenizer: &PromptTokenizer) -> Result<Store> {
     if ds.meta.images == ImagesState::Absent {
-        return Err(dataset_error(ds, "the dataset is declared without images; a reward model cannot be trained on it"));
+        return Err(dataset_error(
+            ds,
+            "the dataset is declared without images; a reward model cannot be trained on it",
+        ));
     }
     let ix = ds.index();
     if ix.prompts.is_empty() {
@@ -228,7 +280,10 @@ pub fn prepare(ds: &Dataset, config: &TrainConfig, tokenizer: &PromptTokenizer) 
             continue;
         }
         let Some(rel) = &gen_entry.image else {
-            return Err(dataset_error(ds, format!("generation {} has no image path", gen_entry.id)));
+            return Err(dataset_error(
+                ds,
+                format!("generation {} has no image path", gen_entry.id),
+            ));
         };
         wanted.push(g);
         paths.push(ds.image_path(rel));
@@ -254,16 +309,41 @@ pub fn prepare(ds: &Dataset, config: &TrainConfig, tokenizer: &PromptTokenizer) 
     }
     let mut pairs = vec![Vec::new(); ix.prompts.len()];
     for pair in expand_pairs(ds, &ix) {
-        pairs[pair.prompt].push(LocalPair { better: local[pair.better], worse: local[pair.worse], tie: pair.tie });
+        pairs[pair.prompt].push(LocalPair {
+            better: local[pair.better],
+            worse: local[pair.worse],
+            tie: pair.tie,
+        });
     }
 
     let texts: Vec<&str> = ix.prompts.iter().map(|p| p.text.as_str()).collect();
     let enc = tokenizer.encode_batch(&texts)?;
     let seq_len = enc.seq_len;
-    let token_ids = enc.ids.chunks(seq_len.max(1)).map(<[i64]>::to_vec).collect();
-    let token_mask = enc.attention_mask.chunks(seq_len.max(1)).map(<[i64]>::to_vec).collect();
+    let token_ids = enc
+        .ids
+        .chunks(seq_len.max(1))
+        .map(<[i64]>::to_vec)
+        .collect();
+    let token_mask = enc
+        .attention_mask
+        .chunks(seq_len.max(1))
+        .map(<[i64]>::to_vec)
+        .collect();
 
-    Ok(Store { index: ix, splits, train, valid, test, image_size: size, images, labels, pairs, token_ids, token_mask, seq_len })
+    Ok(Store {
+        index: ix,
+        splits,
+        train,
+        valid,
+        test,
+        image_size: size,
+        images,
+        labels,
+        pairs,
+        token_ids,
+        token_mask,
+        seq_len,
+    })
 }
 
 /// One planned batch: the prompts it holds (an item of burn's dataset; the batcher turns it into
@@ -280,7 +360,12 @@ pub fn plan_batches(prompts: &[usize], batch_prompts: usize, seed: Option<u64>) 
     if let Some(seed) = seed {
         prng::Rng::derive(seed, "batch-order").shuffle(&mut order);
     }
-    order.chunks(batch_prompts.max(1)).map(|c| BatchPlan { prompts: c.to_vec() }).collect()
+    order
+        .chunks(batch_prompts.max(1))
+        .map(|c| BatchPlan {
+            prompts: c.to_vec(),
+        })
+        .collect()
 }
 
 /// The tensors of one batch of whole prompt groups.
@@ -357,8 +442,14 @@ impl GroupBatcher {
             }
         }
         let l = st.seq_len;
-        let ids: Vec<i64> = prompts.iter().flat_map(|&p| st.token_ids[p].iter().copied()).collect();
-        let mask: Vec<i64> = prompts.iter().flat_map(|&p| st.token_mask[p].iter().copied()).collect();
+        let ids: Vec<i64> = prompts
+            .iter()
+            .flat_map(|&p| st.token_ids[p].iter().copied())
+            .collect();
+        let mask: Vec<i64> = prompts
+            .iter()
+            .flat_map(|&p| st.token_mask[p].iter().copied())
+            .collect();
         let mut labels = LikertLabels::default();
         let mut label_values: [Vec<Option<f32>>; 4] = Default::default();
         for c in Criterion::LIKERT {
@@ -407,6 +498,9 @@ mod tests {
         let mut all: Vec<usize> = a.iter().flat_map(|b| b.prompts.clone()).collect();
         all.sort_unstable();
         assert_eq!(all, prompts);
-        assert_eq!(plan_batches(&prompts, 5, None)[0].prompts, vec![0, 1, 2, 3, 4]);
+        assert_eq!(
+            plan_batches(&prompts, 5, None)[0].prompts,
+            vec![0, 1, 2, 3, 4]
+        );
     }
 }

@@ -12,7 +12,8 @@ use burn::prelude::*;
 use burn::tensor::TensorReadError;
 use burn::train::metric::state::{FormatOptions, NumericMetricState};
 use burn::train::metric::{
-    Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes, NumericEntry, SerializedEntry,
+    Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes, NumericEntry,
+    SerializedEntry,
 };
 
 /// Name of a head's loss metric (also its `metrics.csv` column, without the split prefix).
@@ -42,7 +43,11 @@ pub struct HeadLossMetric {
 
 impl HeadLossMetric {
     pub fn new(c: annotations::Criterion) -> Self {
-        Self { criterion: c.index(), name: Arc::new(head_loss_name(c)), state: NumericMetricState::default() }
+        Self {
+            criterion: c.index(),
+            name: Arc::new(head_loss_name(c)),
+            state: NumericMetricState::default(),
+        }
     }
 }
 
@@ -51,22 +56,34 @@ impl Metric for HeadLossMetric {
     fn name(&self) -> MetricName {
         self.name.clone()
     }
-    fn update(&mut self, item: &HeadLossInput, _m: &MetricMetadata) -> Result<SerializedEntry, TensorReadError> {
+    fn update(
+        &mut self,
+        item: &HeadLossInput,
+        _m: &MetricMetadata,
+    ) -> Result<SerializedEntry, TensorReadError> {
         let Some(loss) = &item.losses[self.criterion] else {
             return Ok(SerializedEntry::not_available(None));
         };
         let v = loss.clone().try_into_scalar::<f64>()?;
         self.state.update(v, item.count);
-        Ok(self.state.compute_update(FormatOptions::new(self.name()).precision(3)))
+        Ok(self
+            .state
+            .compute_update(FormatOptions::new(self.name()).precision(3)))
     }
     fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
-        Ok(self.state.compute_final(FormatOptions::new(self.name()).precision(3)))
+        Ok(self
+            .state
+            .compute_final(FormatOptions::new(self.name()).precision(3)))
     }
     fn clear(&mut self) {
         self.state.reset()
     }
     fn attributes(&self) -> MetricAttributes {
-        NumericAttributes { unit: None, higher_is_better: false }.into()
+        NumericAttributes {
+            unit: None,
+            higher_is_better: false,
+        }
+        .into()
     }
 }
 
@@ -98,7 +115,10 @@ pub struct PairAccuracyMetric {
 
 impl Default for PairAccuracyMetric {
     fn default() -> Self {
-        Self { name: Arc::new(ACCURACY.into()), state: NumericMetricState::default() }
+        Self {
+            name: Arc::new(ACCURACY.into()),
+            state: NumericMetricState::default(),
+        }
     }
 }
 
@@ -107,23 +127,40 @@ impl Metric for PairAccuracyMetric {
     fn name(&self) -> MetricName {
         self.name.clone()
     }
-    fn update(&mut self, item: &PairAccuracyInput, _m: &MetricMetadata) -> Result<SerializedEntry, TensorReadError> {
+    fn update(
+        &mut self,
+        item: &PairAccuracyInput,
+        _m: &MetricMetadata,
+    ) -> Result<SerializedEntry, TensorReadError> {
         let (Some(scores), false) = (&item.scores, item.strict.is_empty()) else {
             return Ok(SerializedEntry::not_available(None));
         };
-        let s: Vec<f64> = scores.clone().try_into_vec_as::<f32>()?.into_iter().map(f64::from).collect();
+        let s: Vec<f64> = scores
+            .clone()
+            .try_into_vec_as::<f32>()?
+            .into_iter()
+            .map(f64::from)
+            .collect();
         let acc = ::metrics::pairwise_accuracy(&s, &item.strict).unwrap_or(0.0);
         self.state.update(acc, item.strict.len());
-        Ok(self.state.compute_update(FormatOptions::new(self.name()).precision(3)))
+        Ok(self
+            .state
+            .compute_update(FormatOptions::new(self.name()).precision(3)))
     }
     fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
-        Ok(self.state.compute_final(FormatOptions::new(self.name()).precision(3)))
+        Ok(self
+            .state
+            .compute_final(FormatOptions::new(self.name()).precision(3)))
     }
     fn clear(&mut self) {
         self.state.reset()
     }
     fn attributes(&self) -> MetricAttributes {
-        NumericAttributes { unit: None, higher_is_better: true }.into()
+        NumericAttributes {
+            unit: None,
+            higher_is_better: true,
+        }
+        .into()
     }
 }
 
@@ -158,7 +195,13 @@ pub struct SpearmanMetric {
 
 impl SpearmanMetric {
     pub fn new(c: annotations::Criterion) -> Self {
-        Self { criterion: c.index(), name: Arc::new(spearman_name(c)), scores: Vec::new(), labels: Vec::new(), last: f64::NAN }
+        Self {
+            criterion: c.index(),
+            name: Arc::new(spearman_name(c)),
+            scores: Vec::new(),
+            labels: Vec::new(),
+            last: f64::NAN,
+        }
     }
 }
 
@@ -167,7 +210,11 @@ impl Metric for SpearmanMetric {
     fn name(&self) -> MetricName {
         self.name.clone()
     }
-    fn update(&mut self, item: &SpearmanInput, _m: &MetricMetadata) -> Result<SerializedEntry, TensorReadError> {
+    fn update(
+        &mut self,
+        item: &SpearmanInput,
+        _m: &MetricMetadata,
+    ) -> Result<SerializedEntry, TensorReadError> {
         if let Some(scores) = &item.scores[self.criterion] {
             let s = scores.clone().try_into_vec_as::<f32>()?;
             for (x, y) in s.into_iter().zip(&item.labels[self.criterion]) {
@@ -181,14 +228,21 @@ impl Metric for SpearmanMetric {
     }
     fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
         self.last = ::metrics::spearman(&self.scores, &self.labels).unwrap_or(f64::NAN);
-        Ok(SerializedEntry::new(format!("{} {:.3}", self.name, self.last), NumericEntry::Final(self.last).serialize()))
+        Ok(SerializedEntry::new(
+            format!("{} {:.3}", self.name, self.last),
+            NumericEntry::Final(self.last).serialize(),
+        ))
     }
     fn clear(&mut self) {
         self.scores.clear();
         self.labels.clear();
     }
     fn attributes(&self) -> MetricAttributes {
-        NumericAttributes { unit: None, higher_is_better: true }.into()
+        NumericAttributes {
+            unit: None,
+            higher_is_better: true,
+        }
+        .into()
     }
 }
 

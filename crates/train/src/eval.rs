@@ -20,7 +20,13 @@ use crate::data::{GroupBatcher, ann_criterion, plan_batches};
 use crate::error::{Result, TrainError};
 
 /// Latents of the ground truth, in matrix column order.
-pub const LATENTS: [&str; 5] = ["overall", "alignment", "fidelity", "harmlessness", "aesthetics"];
+pub const LATENTS: [&str; 5] = [
+    "overall",
+    "alignment",
+    "fidelity",
+    "harmlessness",
+    "aesthetics",
+];
 
 /// True latents per generation id: `[overall, alignment, fidelity, harmlessness, aesthetics]`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -32,7 +38,18 @@ impl GroundTruthTable {
         Self(
             truth
                 .iter()
-                .map(|t| (t.generation_id.clone(), [t.overall, t.alignment, t.fidelity, t.harmlessness, t.aesthetics]))
+                .map(|t| {
+                    (
+                        t.generation_id.clone(),
+                        [
+                            t.overall,
+                            t.alignment,
+                            t.fidelity,
+                            t.harmlessness,
+                            t.aesthetics,
+                        ],
+                    )
+                })
                 .collect(),
         )
     }
@@ -43,7 +60,8 @@ impl GroundTruthTable {
         if !path.exists() {
             return Ok(None);
         }
-        let truth = synth::read_ground_truth_csv(&path).map_err(|e| TrainError::GroundTruth(e.to_string()))?;
+        let truth = synth::read_ground_truth_csv(&path)
+            .map_err(|e| TrainError::GroundTruth(e.to_string()))?;
         Ok(Some(Self::from_truth(&truth)))
     }
 }
@@ -117,16 +135,23 @@ pub fn score_prompts(
     let mut out = Vec::new();
     for plan in plan_batches(prompts, batch_prompts, None) {
         let b = batcher.build(&plan.prompts, device);
-        let res = model.forward_with_prompts(b.images, b.token_ids, b.attention_mask, b.prompt_index);
+        let res =
+            model.forward_with_prompts(b.images, b.token_ids, b.attention_mask, b.prompt_index);
         let mut per_head: [Option<Vec<f32>>; 4] = Default::default();
         for c in Criterion::ALL {
             if let Some(s) = res.get(c) {
-                let v = s.clone().try_into_vec_as::<f32>().map_err(|e| TrainError::Training(e.to_string()))?;
+                let v = s
+                    .clone()
+                    .try_into_vec_as::<f32>()
+                    .map_err(|e| TrainError::Training(e.to_string()))?;
                 per_head[ann_criterion(c).index()] = Some(v);
             }
         }
         for (i, &g) in b.generations.iter().enumerate() {
-            out.push((g, std::array::from_fn(|k| per_head[k].as_ref().map(|v| f64::from(v[i])))));
+            out.push((
+                g,
+                std::array::from_fn(|k| per_head[k].as_ref().map(|v| f64::from(v[i]))),
+            ));
         }
     }
     Ok(out)
@@ -142,7 +167,11 @@ pub fn evaluate(
 ) -> Result<Heldout> {
     let st = &batcher.store;
     let scores = score_prompts(model, batcher, &st.test, batch_prompts, device)?;
-    let pos: HashMap<usize, usize> = scores.iter().enumerate().map(|(i, (g, _))| (*g, i)).collect();
+    let pos: HashMap<usize, usize> = scores
+        .iter()
+        .enumerate()
+        .map(|(i, (g, _))| (*g, i))
+        .collect();
     let mut strict = Vec::new();
     for &p in &st.test {
         let gens = &st.index.prompts[p].generations;
@@ -152,10 +181,19 @@ pub fn evaluate(
     }
     let head = |k: usize| -> Option<Vec<f64>> { scores.iter().map(|(_, s)| s[k]).collect() };
     // True latents of every test image, when the ground truth covers them all.
-    let latents: Option<Vec<[f64; 5]>> =
-        truth.and_then(|t| scores.iter().map(|(g, _)| t.0.get(&st.index.generations[*g].id).copied()).collect());
+    let latents: Option<Vec<[f64; 5]>> = truth.and_then(|t| {
+        scores
+            .iter()
+            .map(|(g, _)| t.0.get(&st.index.generations[*g].id).copied())
+            .collect()
+    });
 
-    let mut h = Heldout { prompts: st.test.len(), images: scores.len(), strict_pairs: strict.len(), ..Default::default() };
+    let mut h = Heldout {
+        prompts: st.test.len(),
+        images: scores.len(),
+        strict_pairs: strict.len(),
+        ..Default::default()
+    };
     if let Some(overall) = head(0) {
         h.overall.pairwise_accuracy = ::metrics::pairwise_accuracy(&overall, &strict);
         if let Some(lat) = &latents {
@@ -168,10 +206,18 @@ pub fn evaluate(
         let k = ann_criterion(c).index();
         let Some(s) = head(k) else { continue };
         // Images with a mean rating for this criterion.
-        let rated: Vec<usize> = (0..scores.len()).filter(|&i| st.labels[scores[i].0][k].is_some()).collect();
-        let ratings: Vec<f64> = rated.iter().map(|&i| f64::from(st.labels[scores[i].0][k].unwrap_or(0.0))).collect();
+        let rated: Vec<usize> = (0..scores.len())
+            .filter(|&i| st.labels[scores[i].0][k].is_some())
+            .collect();
+        let ratings: Vec<f64> = rated
+            .iter()
+            .map(|&i| f64::from(st.labels[scores[i].0][k].unwrap_or(0.0)))
+            .collect();
         let s_rated: Vec<f64> = rated.iter().map(|&i| s[i]).collect();
-        let mut f = LikertFigures { spearman_rating: ::metrics::spearman(&s_rated, &ratings), ..Default::default() };
+        let mut f = LikertFigures {
+            spearman_rating: ::metrics::spearman(&s_rated, &ratings),
+            ..Default::default()
+        };
         if let Some(lat) = &latents {
             let l: Vec<f64> = lat.iter().map(|l| l[k]).collect();
             f.spearman_latent = ::metrics::spearman(&s, &l);
@@ -187,7 +233,9 @@ pub fn evaluate(
     if let Some(lat) = &latents {
         let mut m = BTreeMap::new();
         for c in Criterion::ALL {
-            let Some(s) = head(ann_criterion(c).index()) else { continue };
+            let Some(s) = head(ann_criterion(c).index()) else {
+                continue;
+            };
             let row: BTreeMap<String, Option<f64>> = LATENTS
                 .iter()
                 .enumerate()
@@ -211,13 +259,31 @@ pub fn heldout_table(h: &Heldout) -> String {
         "held-out: {} prompts, {} images, {} strict pairs\n{:<14}{:>22}{:>10}{:>16}\n",
         h.prompts, h.images, h.strict_pairs, "head", "metric", "model", "oracle"
     );
-    s.push_str(&format!("{:<14}{:>22}{:>10}{:>16}\n", "overall", "pairwise accuracy", f(h.overall.pairwise_accuracy), f(h.overall.oracle)));
+    s.push_str(&format!(
+        "{:<14}{:>22}{:>10}{:>16}\n",
+        "overall",
+        "pairwise accuracy",
+        f(h.overall.pairwise_accuracy),
+        f(h.overall.oracle)
+    ));
     if h.overall.spearman_latent.is_some() {
-        s.push_str(&format!("{:<14}{:>22}{:>10}{:>16}\n", "", "rho latent", f(h.overall.spearman_latent), "-"));
+        s.push_str(&format!(
+            "{:<14}{:>22}{:>10}{:>16}\n",
+            "",
+            "rho latent",
+            f(h.overall.spearman_latent),
+            "-"
+        ));
     }
     for c in Criterion::LIKERT {
         let Some(l) = h.likert(c) else { continue };
-        s.push_str(&format!("{:<14}{:>22}{:>10}{:>16}\n", c.name(), "rho mean rating", f(l.spearman_rating), "-"));
+        s.push_str(&format!(
+            "{:<14}{:>22}{:>10}{:>16}\n",
+            c.name(),
+            "rho mean rating",
+            f(l.spearman_rating),
+            "-"
+        ));
         if l.spearman_latent.is_some() {
             s.push_str(&format!(
                 "{:<14}{:>22}{:>10}{:>16}\n",

@@ -42,7 +42,9 @@ pub mod run;
 pub mod score;
 pub mod step;
 
-pub use config::{DataConfig, ModelSection, OptimConfig, StopMetric, TiesRule, TokenizerSection, TrainConfig};
+pub use config::{
+    DataConfig, ModelSection, OptimConfig, StopMetric, TiesRule, TokenizerSection, TrainConfig,
+};
 pub use error::TrainError;
 pub use eval::{GroundTruthTable, Heldout, LikertFigures, OverallFigures, heldout_table};
 pub use render::EpochRecord;

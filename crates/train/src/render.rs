@@ -11,12 +11,13 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use burn::train::LearnerSummary;
 use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
 use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
 use burn::train::renderer::{
-    EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation, MetricsRendererTraining,
+    EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
+    MetricsRendererTraining,
 };
-use burn::train::LearnerSummary;
 
 /// The epoch-level metrics of one epoch, by metric name (`loss`, `accuracy`, `rho_fidelity`...).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -41,13 +42,17 @@ pub fn csv_header(columns: &[String]) -> String {
 /// Reads `metrics.csv` back into records (unknown or empty cells are skipped).
 pub fn read_csv(text: &str) -> Vec<EpochRecord> {
     let mut lines = text.lines();
-    let Some(header) = lines.next() else { return Vec::new() };
+    let Some(header) = lines.next() else {
+        return Vec::new();
+    };
     let names: Vec<&str> = header.split(',').collect();
     let mut out = Vec::new();
     for line in lines.filter(|l| !l.trim().is_empty()) {
         let mut rec = EpochRecord::default();
         for (name, cell) in names.iter().zip(line.split(',')) {
-            let Ok(v) = cell.trim().parse::<f64>() else { continue };
+            let Ok(v) = cell.trim().parse::<f64>() else {
+                continue;
+            };
             if *name == "epoch" {
                 rec.epoch = v as usize;
             } else if let Some(m) = name.strip_prefix("train_") {
@@ -77,7 +82,13 @@ pub fn epoch_line(rec: &EpochRecord, total_epochs: usize) -> String {
         push("harm rho", "rho_harmlessness");
         s
     };
-    format!("epoch {}/{}  train{} | valid{}", rec.epoch, total_epochs, part(&rec.train), part(&rec.valid))
+    format!(
+        "epoch {}/{}  train{} | valid{}",
+        rec.epoch,
+        total_epochs,
+        part(&rec.train),
+        part(&rec.valid)
+    )
 }
 
 /// The renderer; see the module docs.
@@ -97,7 +108,12 @@ pub struct EpochRenderer {
 impl EpochRenderer {
     /// Prints epoch lines when `print`; appends to `csv` when given; pushes every epoch's record
     /// into `history`.
-    pub fn new(columns: Columns, csv: Option<PathBuf>, history: Arc<Mutex<Vec<EpochRecord>>>, print: bool) -> Self {
+    pub fn new(
+        columns: Columns,
+        csv: Option<PathBuf>,
+        history: Arc<Mutex<Vec<EpochRecord>>>,
+        print: bool,
+    ) -> Self {
         Self {
             names: HashMap::new(),
             current: EpochRecord::default(),
@@ -117,15 +133,25 @@ impl EpochRenderer {
         if let MetricState::Numeric(entry, Some(NumericEntry::Final(v))) = state
             && let Some(name) = self.names.get(&entry.metric_id)
         {
-            let key = if name == "Loss" { "loss".to_string() } else { name.clone() };
-            let map = if train { &mut self.current.train } else { &mut self.current.valid };
+            let key = if name == "Loss" {
+                "loss".to_string()
+            } else {
+                name.clone()
+            };
+            let map = if train {
+                &mut self.current.train
+            } else {
+                &mut self.current.valid
+            };
             map.insert(key, v);
         }
     }
 
     fn append_csv(&self, rec: &EpochRecord) {
         let Some(path) = &self.csv else { return };
-        let new = std::fs::metadata(path).map(|m| m.len() == 0).unwrap_or(true);
+        let new = std::fs::metadata(path)
+            .map(|m| m.len() == 0)
+            .unwrap_or(true);
         let mut line = String::new();
         if new {
             line.push_str(&csv_header(&self.columns));
@@ -133,7 +159,11 @@ impl EpochRenderer {
         }
         let mut cells = vec![rec.epoch.to_string()];
         for m in [&rec.train, &rec.valid] {
-            cells.extend(self.columns.iter().map(|c| m.get(c).map(|v| v.to_string()).unwrap_or_default()));
+            cells.extend(
+                self.columns
+                    .iter()
+                    .map(|c| m.get(c).map(|v| v.to_string()).unwrap_or_default()),
+            );
         }
         line.push_str(&cells.join(","));
         line.push('\n');
@@ -150,7 +180,13 @@ impl EpochRenderer {
 }
 
 impl TrainingProgressLogger for EpochRenderer {
-    fn start(&mut self, total_epochs: usize, _starting_epoch: usize, _total_items: Option<usize>, _label: Option<&str>) {
+    fn start(
+        &mut self,
+        total_epochs: usize,
+        _starting_epoch: usize,
+        _total_items: Option<usize>,
+        _label: Option<&str>,
+    ) {
         self.total_epochs = total_epochs;
     }
     fn update_epoch(&mut self, epoch: usize) {
@@ -173,7 +209,10 @@ impl TrainingProgressLogger for EpochRenderer {
     }
     fn update_split(&mut self, items_processed: usize) {
         if self.terminal {
-            eprint!("\r\x1b[2K  {} batch {}/{}", self.split, items_processed, self.split_total);
+            eprint!(
+                "\r\x1b[2K  {} batch {}/{}",
+                self.split, items_processed, self.split_total
+            );
             let _ = std::io::stderr().flush();
         }
     }
@@ -202,14 +241,20 @@ impl MetricsRendererTraining for EpochRenderer {
     fn update_valid(&mut self, state: MetricState) {
         self.record(state, false);
     }
-    fn on_train_end(&mut self, _summary: Option<LearnerSummary>) -> Result<(), Box<dyn core::error::Error>> {
+    fn on_train_end(
+        &mut self,
+        _summary: Option<LearnerSummary>,
+    ) -> Result<(), Box<dyn core::error::Error>> {
         Ok(())
     }
 }
 
 impl MetricsRendererEvaluation for EpochRenderer {
     fn update_test(&mut self, _name: EvaluationName, _state: MetricState) {}
-    fn on_test_end(&mut self, _summary: Option<LearnerSummary>) -> Result<(), Box<dyn core::error::Error>> {
+    fn on_test_end(
+        &mut self,
+        _summary: Option<LearnerSummary>,
+    ) -> Result<(), Box<dyn core::error::Error>> {
         Ok(())
     }
 }
@@ -217,7 +262,8 @@ impl MetricsRendererEvaluation for EpochRenderer {
 impl MetricsRenderer for EpochRenderer {
     fn manual_close(&mut self) {}
     fn register_metric(&mut self, definition: MetricDefinition) {
-        self.names.insert(definition.metric_id, definition.name.to_string());
+        self.names
+            .insert(definition.metric_id, definition.name.to_string());
     }
 }
 
@@ -228,11 +274,17 @@ mod tests {
     #[test]
     fn csv_round_trip_and_line() {
         let cols: Columns = vec!["loss".into(), "accuracy".into()];
-        let mut rec = EpochRecord { epoch: 2, ..Default::default() };
+        let mut rec = EpochRecord {
+            epoch: 2,
+            ..Default::default()
+        };
         rec.train.insert("loss".into(), 0.5);
         rec.valid.insert("accuracy".into(), 0.75);
         let text = format!("{}\n2,0.5,,,0.75\n", csv_header(&cols));
         assert_eq!(read_csv(&text), vec![rec.clone()]);
-        assert_eq!(epoch_line(&rec, 12), "epoch 2/12  train loss 0.500 | valid acc 0.750");
+        assert_eq!(
+            epoch_line(&rec, 12),
+            "epoch 2/12  train loss 0.500 | valid acc 0.750"
+        );
     }
 }

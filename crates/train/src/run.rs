@@ -25,12 +25,17 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::prelude::*;
 use burn::train::metric::LossMetric;
 use burn::train::metric::store::{Aggregate, Direction, EventStoreClient, Split as MetricSplit};
-use burn::train::{EarlyStoppingStrategy, Learner, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining};
+use burn::train::{
+    EarlyStoppingStrategy, Learner, MetricEarlyStoppingStrategy, StoppingCondition,
+    SupervisedTraining,
+};
 use model::{Criterion, LikertScale, ModelConfig, PromptTokenizer, TOKENIZER_FILE};
 
 use crate::config::{StopMetric, TrainConfig};
 use crate::data::{GroupBatcher, ann_criterion, plan_batches, prepare, train_tokenizer};
-use crate::epoch_metrics::{ACCURACY, HeadLossMetric, PairAccuracyMetric, SpearmanMetric, head_loss_name, spearman_name};
+use crate::epoch_metrics::{
+    ACCURACY, HeadLossMetric, PairAccuracyMetric, SpearmanMetric, head_loss_name, spearman_name,
+};
 use crate::error::{Result, TrainError};
 use crate::eval::{GroundTruthTable, Heldout, evaluate};
 use crate::render::{Columns, EpochRecord, EpochRenderer, csv_header, read_csv};
@@ -91,7 +96,10 @@ pub struct TrainReport {
 static INIT_LOCK: Mutex<()> = Mutex::new(());
 
 fn folder_error(path: &Path, message: impl Into<String>) -> TrainError {
-    TrainError::RunFolder { path: path.to_path_buf(), message: message.into() }
+    TrainError::RunFolder {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
 }
 
 /// Reads every parameter once, which runs burn's lazy initialisers.
@@ -114,11 +122,16 @@ pub fn last_checkpoint(run_dir: &Path) -> Option<usize> {
     let mut best = None;
     for entry in std::fs::read_dir(&dir).ok()?.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
-        let Some(epoch) = name.strip_prefix("model-").and_then(|s| s.strip_suffix(".bpk")).and_then(|s| s.parse::<usize>().ok())
+        let Some(epoch) = name
+            .strip_prefix("model-")
+            .and_then(|s| s.strip_suffix(".bpk"))
+            .and_then(|s| s.parse::<usize>().ok())
         else {
             continue;
         };
-        let complete = ["optim", "scheduler"].iter().all(|k| dir.join(format!("{k}-{epoch}.bpk")).exists());
+        let complete = ["optim", "scheduler"]
+            .iter()
+            .all(|k| dir.join(format!("{k}-{epoch}.bpk")).exists());
         if complete && best.is_none_or(|b| epoch > b) {
             best = Some(epoch);
         }
@@ -149,9 +162,19 @@ impl EarlyStoppingStrategy for ResumableStopping {
 /// Metric columns of this model's `metrics.csv`.
 fn columns(heads: &[Criterion]) -> Columns {
     let mut c = vec!["loss".to_string()];
-    c.extend(Criterion::ALL.iter().filter(|h| heads.contains(h)).map(|h| head_loss_name(ann_criterion(*h))));
+    c.extend(
+        Criterion::ALL
+            .iter()
+            .filter(|h| heads.contains(h))
+            .map(|h| head_loss_name(ann_criterion(*h))),
+    );
     c.push(ACCURACY.to_string());
-    c.extend(Criterion::LIKERT.iter().filter(|h| heads.contains(h)).map(|h| spearman_name(ann_criterion(*h))));
+    c.extend(
+        Criterion::LIKERT
+            .iter()
+            .filter(|h| heads.contains(h))
+            .map(|h| spearman_name(ann_criterion(*h))),
+    );
     c
 }
 
@@ -168,7 +191,10 @@ fn prepare_folder(config: &TrainConfig, opts: &TrainOptions) -> Result<Option<us
         let mut a = saved.clone();
         a.optim.epochs = config.optim.epochs;
         if &a != config {
-            return Err(folder_error(dir, "the config differs from the run's config.toml (only optim.epochs may change on resume)"));
+            return Err(folder_error(
+                dir,
+                "the config differs from the run's config.toml (only optim.epochs may change on resume)",
+            ));
         }
         let Some(epoch) = last_checkpoint(dir) else {
             return Err(folder_error(dir, "no complete checkpoint to resume from"));
@@ -178,8 +204,13 @@ fn prepare_folder(config: &TrainConfig, opts: &TrainOptions) -> Result<Option<us
             if let Ok(entries) = std::fs::read_dir(dir.join(split)) {
                 for e in entries.flatten() {
                     let name = e.file_name().to_string_lossy().to_string();
-                    if name.strip_prefix("epoch-").and_then(|n| n.parse::<usize>().ok()).is_some_and(|n| n > epoch) {
-                        std::fs::remove_dir_all(e.path()).map_err(|err| TrainError::io(&e.path(), err))?;
+                    if name
+                        .strip_prefix("epoch-")
+                        .and_then(|n| n.parse::<usize>().ok())
+                        .is_some_and(|n| n > epoch)
+                    {
+                        std::fs::remove_dir_all(e.path())
+                            .map_err(|err| TrainError::io(&e.path(), err))?;
                     }
                 }
             }
@@ -188,19 +219,34 @@ fn prepare_folder(config: &TrainConfig, opts: &TrainOptions) -> Result<Option<us
         if let Ok(text) = std::fs::read_to_string(&csv) {
             let mut lines = text.lines();
             let mut kept: Vec<&str> = lines.next().into_iter().collect();
-            kept.extend(lines.filter(|l| l.split(',').next().and_then(|e| e.parse::<usize>().ok()).is_some_and(|e| e <= epoch)));
+            kept.extend(lines.filter(|l| {
+                l.split(',')
+                    .next()
+                    .and_then(|e| e.parse::<usize>().ok())
+                    .is_some_and(|e| e <= epoch)
+            }));
             std::fs::write(&csv, kept.join("\n") + "\n").map_err(|e| TrainError::io(&csv, e))?;
         }
         return Ok(Some(epoch));
     }
     if dir.exists() {
-        let non_empty = std::fs::read_dir(dir).map_err(|e| TrainError::io(dir, e))?.next().is_some();
+        let non_empty = std::fs::read_dir(dir)
+            .map_err(|e| TrainError::io(dir, e))?
+            .next()
+            .is_some();
         if non_empty && !opts.force {
-            return Err(folder_error(dir, "already exists and is not empty; pass --resume to continue it or --force to overwrite"));
+            return Err(folder_error(
+                dir,
+                "already exists and is not empty; pass --resume to continue it or --force to overwrite",
+            ));
         }
         for entry in RUN_ENTRIES {
             let p = dir.join(entry);
-            let removed = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+            let removed = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
             if let Err(e) = removed
                 && e.kind() != std::io::ErrorKind::NotFound
             {
@@ -236,11 +282,16 @@ pub fn train(ds: &Dataset, config: &TrainConfig, opts: &TrainOptions) -> Result<
     if store.valid.is_empty() {
         return Err(TrainError::Dataset {
             name: ds.meta.name.clone(),
-            message: "the validation split is empty; raise data.split.validation or use more prompts".into(),
+            message:
+                "the validation split is empty; raise data.split.validation or use more prompts"
+                    .into(),
         });
     }
     let scale = LikertScale::new(i32::from(ds.meta.scale.min), i32::from(ds.meta.scale.max));
-    let model_config = config.model.to_model_config(tokenizer.vocab_size(), tokenizer.max_len(), scale);
+    let model_config =
+        config
+            .model
+            .to_model_config(tokenizer.vocab_size(), tokenizer.max_len(), scale);
 
     let device = Device::default();
     let ad = device.clone().autodiff();
@@ -263,12 +314,21 @@ pub fn train(ds: &Dataset, config: &TrainConfig, opts: &TrainOptions) -> Result<
     let train_plans = plan_batches(store.prompts(Split::Train), bp, Some(config.optim.seed));
     let valid_plans = plan_batches(store.prompts(Split::Validation), bp, None);
     // batch_size 1: each dataset item is already a whole planned batch; no shuffle (see data.rs).
-    let dl_train = DataLoaderBuilder::new(batcher.clone()).batch_size(1).build(InMemDataset::new(train_plans));
-    let dl_valid = DataLoaderBuilder::new(batcher.clone()).batch_size(1).build(InMemDataset::new(valid_plans));
+    let dl_train = DataLoaderBuilder::new(batcher.clone())
+        .batch_size(1)
+        .build(InMemDataset::new(train_plans));
+    let dl_valid = DataLoaderBuilder::new(batcher.clone())
+        .batch_size(1)
+        .build(InMemDataset::new(valid_plans));
 
     let history = Arc::new(Mutex::new(Vec::new()));
     let heads = model_config.heads.clone();
-    let renderer = EpochRenderer::new(columns(&heads), Some(dir.join(METRICS_FILE)), history.clone(), opts.print);
+    let renderer = EpochRenderer::new(
+        columns(&heads),
+        Some(dir.join(METRICS_FILE)),
+        history.clone(),
+        opts.print,
+    );
     let mut training = SupervisedTraining::new(&dir, dl_train, dl_valid)
         .with_application_logger(None)
         .metric_train_numeric(LossMetric::new())
@@ -277,18 +337,31 @@ pub fn train(ds: &Dataset, config: &TrainConfig, opts: &TrainOptions) -> Result<
         .metric_valid_numeric(PairAccuracyMetric::default());
     for c in Criterion::ALL.into_iter().filter(|c| heads.contains(c)) {
         let a = ann_criterion(c);
-        training = training.metric_train_numeric(HeadLossMetric::new(a)).metric_valid_numeric(HeadLossMetric::new(a));
+        training = training
+            .metric_train_numeric(HeadLossMetric::new(a))
+            .metric_valid_numeric(HeadLossMetric::new(a));
         if c.is_likert() {
-            training = training.metric_train_numeric(SpearmanMetric::new(a)).metric_valid_numeric(SpearmanMetric::new(a));
+            training = training
+                .metric_train_numeric(SpearmanMetric::new(a))
+                .metric_valid_numeric(SpearmanMetric::new(a));
         }
     }
-    training = training.with_default_checkpointers().num_epochs(config.optim.epochs).renderer(Box::new(renderer));
+    training = training
+        .with_default_checkpointers()
+        .num_epochs(config.optim.epochs)
+        .renderer(Box::new(renderer));
     if config.optim.patience > 0 {
-        let condition = StoppingCondition::NoImprovementSince { n_epochs: config.optim.patience };
+        let condition = StoppingCondition::NoImprovementSince {
+            n_epochs: config.optim.patience,
+        };
         let inner = match config.optim.stop_metric {
-            StopMetric::Loss => {
-                MetricEarlyStoppingStrategy::new(&LossMetric::new(), Aggregate::Mean, Direction::Lowest, MetricSplit::Valid, condition)
-            }
+            StopMetric::Loss => MetricEarlyStoppingStrategy::new(
+                &LossMetric::new(),
+                Aggregate::Mean,
+                Direction::Lowest,
+                MetricSplit::Valid,
+                condition,
+            ),
             StopMetric::Accuracy => MetricEarlyStoppingStrategy::new(
                 &PairAccuracyMetric::default(),
                 Aggregate::Mean,
@@ -297,14 +370,19 @@ pub fn train(ds: &Dataset, config: &TrainConfig, opts: &TrainOptions) -> Result<
                 condition,
             ),
         };
-        training = training.early_stopping(ResumableStopping { inner, replay_until: resume_from.unwrap_or(0) });
+        training = training.early_stopping(ResumableStopping {
+            inner,
+            replay_until: resume_from.unwrap_or(0),
+        });
     }
     if let Some(epoch) = resume_from {
         training = training.checkpoint(epoch);
     }
     let mut adam = AdamConfig::new();
     if config.optim.weight_decay > 0.0 {
-        adam = adam.with_weight_decay(Some(WeightDecayConfig::new(config.optim.weight_decay as f32)));
+        adam = adam.with_weight_decay(Some(WeightDecayConfig::new(
+            config.optim.weight_decay as f32,
+        )));
     }
     let result = training.launch(Learner::new(Net { model }, adam.init(), config.optim.lr));
     if let Some(e) = &result.error {
@@ -316,7 +394,11 @@ pub fn train(ds: &Dataset, config: &TrainConfig, opts: &TrainOptions) -> Result<
     model.save(&model_config, &dir)?;
     let heldout = evaluate(&model, &batcher, bp, opts.ground_truth.as_ref(), &device)?;
     let csv_text = std::fs::read_to_string(dir.join(METRICS_FILE)).unwrap_or_default();
-    let history = if csv_text.is_empty() { history.lock().map(|h| h.clone()).unwrap_or_default() } else { read_csv(&csv_text) };
+    let history = if csv_text.is_empty() {
+        history.lock().map(|h| h.clone()).unwrap_or_default()
+    } else {
+        read_csv(&csv_text)
+    };
     let wall_seconds = t0.elapsed().as_secs_f64();
     let summary = serde_json::json!({
         "wall_seconds": wall_seconds,
@@ -328,9 +410,17 @@ pub fn train(ds: &Dataset, config: &TrainConfig, opts: &TrainOptions) -> Result<
         "matrix": heldout.matrix,
     });
     let summary_path = dir.join(SUMMARY_FILE);
-    let text = serde_json::to_string_pretty(&summary).map_err(|e| TrainError::Training(e.to_string()))?;
+    let text =
+        serde_json::to_string_pretty(&summary).map_err(|e| TrainError::Training(e.to_string()))?;
     std::fs::write(&summary_path, text + "\n").map_err(|e| TrainError::io(&summary_path, e))?;
-    Ok(TrainReport { run_dir: dir, model_config, history, heldout, summary, wall_seconds })
+    Ok(TrainReport {
+        run_dir: dir,
+        model_config,
+        history,
+        heldout,
+        summary,
+        wall_seconds,
+    })
 }
 
 /// `metrics.csv`'s header for a model with these heads (for tools reading the file).

@@ -44,7 +44,10 @@ pub struct Scorer {
 
 impl std::fmt::Debug for Scorer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Scorer").field("config", &self.config).field("tokenizer", &self.tokenizer).finish()
+        f.debug_struct("Scorer")
+            .field("config", &self.config)
+            .field("tokenizer", &self.tokenizer)
+            .finish()
     }
 }
 
@@ -59,8 +62,14 @@ impl Scorer {
             });
         }
         let (model, config) = RewardModel::load(run_dir, &device)?;
-        let tokenizer = PromptTokenizer::load(run_dir.join(TOKENIZER_FILE))?.with_max_len(config.max_text_len)?;
-        Ok(Self { model, config, tokenizer, device })
+        let tokenizer = PromptTokenizer::load(run_dir.join(TOKENIZER_FILE))?
+            .with_max_len(config.max_text_len)?;
+        Ok(Self {
+            model,
+            config,
+            tokenizer,
+            device,
+        })
     }
 
     /// Scores `(prompt, image file)` pairs, [`SCORE_BATCH`] images per forward pass; one entry
@@ -68,19 +77,33 @@ impl Scorer {
     pub fn score_files(&self, items: &[(String, PathBuf)]) -> Result<Vec<ImageScore>> {
         let mut out = Vec::with_capacity(items.len());
         for chunk in items.chunks(SCORE_BATCH) {
-            let pixels = chunk.iter().map(|(_, p)| load_image(p, self.config.image_size)).collect::<Result<Vec<_>>>()?;
+            let pixels = chunk
+                .iter()
+                .map(|(_, p)| load_image(p, self.config.image_size))
+                .collect::<Result<Vec<_>>>()?;
             let prompts: Vec<&str> = chunk.iter().map(|(t, _)| t.as_str()).collect();
             let heads = self.score_pixels(&prompts, &pixels)?;
             for ((prompt, image), heads) in chunk.iter().zip(heads) {
-                out.push(ImageScore { prompt: prompt.clone(), image: image.clone(), heads });
+                out.push(ImageScore {
+                    prompt: prompt.clone(),
+                    image: image.clone(),
+                    heads,
+                });
             }
         }
         Ok(out)
     }
 
     /// Scores decoded images (any size; resized to the model's).
-    pub fn score_images(&self, prompts: &[&str], images: Vec<image::DynamicImage>) -> Result<Vec<BTreeMap<String, HeadScore>>> {
-        let pixels: Vec<Vec<u8>> = images.into_iter().map(|i| to_pixels(i, self.config.image_size)).collect();
+    pub fn score_images(
+        &self,
+        prompts: &[&str],
+        images: Vec<image::DynamicImage>,
+    ) -> Result<Vec<BTreeMap<String, HeadScore>>> {
+        let pixels: Vec<Vec<u8>> = images
+            .into_iter()
+            .map(|i| to_pixels(i, self.config.image_size))
+            .collect();
         let mut out = Vec::with_capacity(pixels.len());
         for (p, px) in prompts.chunks(SCORE_BATCH).zip(pixels.chunks(SCORE_BATCH)) {
             out.extend(self.score_pixels(p, px)?);
@@ -89,7 +112,11 @@ impl Scorer {
     }
 
     /// One forward pass over RGB u8 pixels (HWC, `image_size`²), prompts deduplicated.
-    fn score_pixels(&self, prompts: &[&str], pixels: &[Vec<u8>]) -> Result<Vec<BTreeMap<String, HeadScore>>> {
+    fn score_pixels(
+        &self,
+        prompts: &[&str],
+        pixels: &[Vec<u8>],
+    ) -> Result<Vec<BTreeMap<String, HeadScore>>> {
         let n = pixels.len();
         if n == 0 {
             return Ok(Vec::new());
@@ -120,18 +147,30 @@ impl Scorer {
         let (ids, mask) = self.tokenizer.encode_tensors(&distinct, &self.device)?;
         let index = Tensor::<1, Int>::from_data(TensorData::new(rows, [n]), &self.device);
         let out = self.model.forward_with_prompts(images, ids, mask, index);
-        let read = |t: Tensor<1>| -> Result<Vec<f32>> { t.try_into_vec_as::<f32>().map_err(|e| TrainError::Training(e.to_string())) };
+        let read = |t: Tensor<1>| -> Result<Vec<f32>> {
+            t.try_into_vec_as::<f32>()
+                .map_err(|e| TrainError::Training(e.to_string()))
+        };
         let mut result = vec![BTreeMap::new(); n];
         for c in Criterion::ALL {
             let Some(scores) = out.get(c) else { continue };
             let sv = read(scores.clone())?;
-            let rv = match self.model.predict_rating(c, scores.clone(), RatingMode::Expected) {
+            let rv = match self
+                .model
+                .predict_rating(c, scores.clone(), RatingMode::Expected)
+            {
                 Some(r) => Some(read(r)?),
                 None => None,
             };
             for i in 0..n {
                 let rating = rv.as_ref().map(|r| f64::from(r[i]));
-                result[i].insert(c.name().to_string(), HeadScore { score: f64::from(sv[i]), rating });
+                result[i].insert(
+                    c.name().to_string(),
+                    HeadScore {
+                        score: f64::from(sv[i]),
+                        rating,
+                    },
+                );
             }
         }
         Ok(result)

@@ -28,7 +28,9 @@ impl Net {
             batch.attention_mask,
             batch.prompt_index,
         );
-        let losses = self.model.loss(&out, &batch.pairs, &batch.labels, &batch.weights);
+        let losses = self
+            .model
+            .loss(&out, &batch.pairs, &batch.labels, &batch.weights);
         let mut head_losses: [Option<Tensor<1>>; 4] = Default::default();
         let mut scores: [Option<Tensor<1>>; 4] = Default::default();
         for c in Criterion::ALL {
@@ -86,19 +88,28 @@ impl Adaptor<LossInput> for StepOutput {
 
 impl Adaptor<HeadLossInput> for StepOutput {
     fn adapt(&self) -> HeadLossInput {
-        HeadLossInput { losses: self.head_losses.clone(), count: self.n_images }
+        HeadLossInput {
+            losses: self.head_losses.clone(),
+            count: self.n_images,
+        }
     }
 }
 
 impl Adaptor<PairAccuracyInput> for StepOutput {
     fn adapt(&self) -> PairAccuracyInput {
-        PairAccuracyInput { scores: self.scores[0].clone(), strict: self.strict.clone() }
+        PairAccuracyInput {
+            scores: self.scores[0].clone(),
+            strict: self.strict.clone(),
+        }
     }
 }
 
 impl Adaptor<SpearmanInput> for StepOutput {
     fn adapt(&self) -> SpearmanInput {
-        SpearmanInput { scores: self.scores.clone(), labels: self.label_values.clone() }
+        SpearmanInput {
+            scores: self.scores.clone(),
+            labels: self.label_values.clone(),
+        }
     }
 }
 

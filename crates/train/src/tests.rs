@@ -31,7 +31,11 @@ fn make_world(prompts: usize, seed: u64) -> TestWorld {
     let dir = tmp(&format!("world-{prompts}-{seed}"));
     let world = synth::generate(&synth::WorldConfig::small(prompts, seed));
     world.write_files(&dir).unwrap();
-    TestWorld { ds: world.dataset(&dir), truth: GroundTruthTable::from_truth(&world.truth), dir }
+    TestWorld {
+        ds: world.dataset(&dir),
+        truth: GroundTruthTable::from_truth(&world.truth),
+        dir,
+    }
 }
 
 /// The world most tests share (written once per test process).
@@ -41,7 +45,11 @@ fn world() -> &'static TestWorld {
 }
 
 fn opts(out: &Path, truth: Option<&GroundTruthTable>) -> TrainOptions {
-    TrainOptions { out: out.to_path_buf(), ground_truth: truth.cloned(), ..Default::default() }
+    TrainOptions {
+        out: out.to_path_buf(),
+        ground_truth: truth.cloned(),
+        ..Default::default()
+    }
 }
 
 fn store_and_batcher(ds: &Dataset, config: &TrainConfig) -> GroupBatcher {
@@ -51,7 +59,12 @@ fn store_and_batcher(ds: &Dataset, config: &TrainConfig) -> GroupBatcher {
     std::fs::create_dir_all(&path).unwrap();
     let tok = train_tokenizer(&ix, &train, config, &path.join("tokenizer.json")).unwrap();
     let store = std::sync::Arc::new(prepare(ds, config, &tok).unwrap());
-    GroupBatcher { store, ties: config.data.ties, weights: model::LossWeights::new(), heads: Criterion::ALL.to_vec() }
+    GroupBatcher {
+        store,
+        ties: config.data.ties,
+        weights: model::LossWeights::new(),
+        heads: Criterion::ALL.to_vec(),
+    }
 }
 
 #[test]
@@ -71,19 +84,39 @@ fn batches_keep_prompt_groups_whole_and_pairs_in_range() {
             let n = b.generations.len();
             assert_eq!(b.images.dims(), [n, 3, 32, 32]);
             // every generation of every planned prompt, consecutive, in prompt order
-            let expect: Vec<usize> = plan.prompts.iter().flat_map(|&p| st.index.prompts[p].generations.clone()).collect();
+            let expect: Vec<usize> = plan
+                .prompts
+                .iter()
+                .flat_map(|&p| st.index.prompts[p].generations.clone())
+                .collect();
             assert_eq!(b.generations, expect);
             for &(bi, wi) in &b.strict {
                 assert!(bi < n && wi < n && bi != wi);
-                assert_eq!(st.index.generations[b.generations[bi]].prompt, st.index.generations[b.generations[wi]].prompt);
+                assert_eq!(
+                    st.index.generations[b.generations[bi]].prompt,
+                    st.index.generations[b.generations[wi]].prompt
+                );
             }
             let n_pairs: usize = plan.prompts.iter().map(|&p| st.pairs[p].len()).sum();
-            let n_strict: usize = plan.prompts.iter().map(|&p| st.pairs[p].iter().filter(|l| !l.tie).count()).sum();
+            let n_strict: usize = plan
+                .prompts
+                .iter()
+                .map(|&p| st.pairs[p].iter().filter(|l| !l.tie).count())
+                .sum();
             assert_eq!(b.strict.len(), n_strict);
             let [pairs_in_loss] = b.pairs.better.dims();
-            let expected = if ties == TiesRule::Half { n_pairs } else { n_strict };
+            let expected = if ties == TiesRule::Half {
+                n_pairs
+            } else {
+                n_strict
+            };
             assert_eq!(pairs_in_loss, expected.max(1));
-            let px = b.images.clone().into_data().try_into_vec_as::<f32>().unwrap();
+            let px = b
+                .images
+                .clone()
+                .into_data()
+                .try_into_vec_as::<f32>()
+                .unwrap();
             assert!(px.iter().all(|v| (-1.0..=1.0).contains(v)));
             seen += plan.prompts.len();
         }
@@ -107,13 +140,28 @@ fn missing_ratings_are_masked() {
     let batcher = store_and_batcher(&ds, &config);
     let st = batcher.store.clone();
     let p0 = st.index.prompt_by_id[&first];
-    let others: Vec<usize> = (0..st.index.prompts.len()).filter(|&p| p != p0).take(2).collect();
+    let others: Vec<usize> = (0..st.index.prompts.len())
+        .filter(|&p| p != p0)
+        .take(2)
+        .collect();
     let prompts = [vec![p0], others].concat();
     let b = batcher.build(&prompts, &Device::default());
     let k0 = st.index.prompts[p0].generations.len();
-    let mask = |c| b.labels.get(c).unwrap().mask.clone().into_data().try_into_vec_as::<f32>().unwrap();
+    let mask = |c| {
+        b.labels
+            .get(c)
+            .unwrap()
+            .mask
+            .clone()
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .unwrap()
+    };
     let fid = mask(Criterion::Fidelity);
-    assert!(fid[..k0].iter().all(|m| *m == 0.0) && fid[k0..].iter().all(|m| *m == 1.0), "{fid:?}");
+    assert!(
+        fid[..k0].iter().all(|m| *m == 0.0) && fid[k0..].iter().all(|m| *m == 1.0),
+        "{fid:?}"
+    );
     assert!(mask(Criterion::Harmlessness).iter().all(|m| *m == 0.0));
     assert!(mask(Criterion::Alignment).iter().all(|m| *m == 1.0));
     let fv = &b.label_values[annotations::Criterion::Fidelity.index()];
@@ -128,14 +176,29 @@ fn bad_inputs_are_errors_not_panics() {
     std::fs::write(out.join("x"), "").unwrap();
     let err = train(&w.ds, &TrainConfig::smoke(), &opts(&out, None)).unwrap_err();
     assert!(err.to_string().contains("not empty"), "{err}");
-    let err = train(&w.ds, &TrainConfig::smoke(), &TrainOptions { resume: true, ..opts(&out, None) }).unwrap_err();
+    let err = train(
+        &w.ds,
+        &TrainConfig::smoke(),
+        &TrainOptions {
+            resume: true,
+            ..opts(&out, None)
+        },
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("config.toml"), "{err}");
     let mut absent = w.ds.clone();
     absent.meta.images = annotations::ImagesState::Absent;
     assert!(train(&absent, &TrainConfig::smoke(), &opts(&tmp("absent"), None)).is_err());
     let mut missing = w.ds.clone();
     missing.rows[0].image = Some("images/none.png".into());
-    assert!(train(&missing, &TrainConfig::smoke(), &opts(&tmp("missing"), None)).is_err());
+    assert!(
+        train(
+            &missing,
+            &TrainConfig::smoke(),
+            &opts(&tmp("missing"), None)
+        )
+        .is_err()
+    );
     assert!(Scorer::load(&tmp("nothing")).is_err());
 }
 
@@ -152,7 +215,15 @@ fn resume_reaches_the_same_final_numbers() {
     let first = train(&w.ds, &config, &opts(&part_dir, Some(&w.truth))).unwrap();
     assert_eq!(first.history.len(), 2);
     config.optim.epochs = 3;
-    let resumed = train(&w.ds, &config, &TrainOptions { resume: true, ..opts(&part_dir, Some(&w.truth)) }).unwrap();
+    let resumed = train(
+        &w.ds,
+        &config,
+        &TrainOptions {
+            resume: true,
+            ..opts(&part_dir, Some(&w.truth))
+        },
+    )
+    .unwrap();
     assert_eq!(resumed.history.len(), 3);
     assert_eq!(resumed.summary["resumed_from"], 2);
 
@@ -160,7 +231,11 @@ fn resume_reaches_the_same_final_numbers() {
     for (a, b) in full.history.iter().zip(&resumed.history) {
         for (k, v) in &a.valid {
             let u = b.valid[k];
-            assert!(close(*v, u) || (v.is_nan() && u.is_nan()), "epoch {} valid {k}: {v} vs {u}", a.epoch);
+            assert!(
+                close(*v, u) || (v.is_nan() && u.is_nan()),
+                "epoch {} valid {k}: {v} vs {u}",
+                a.epoch
+            );
         }
     }
     assert_eq!(full.heldout.scores.len(), resumed.heldout.scores.len());
@@ -171,9 +246,19 @@ fn resume_reaches_the_same_final_numbers() {
             assert!(close(a, b), "generation {g1} head {k}: {a} vs {b}");
         }
     }
-    assert_eq!(full.heldout.overall.pairwise_accuracy, resumed.heldout.overall.pairwise_accuracy);
+    assert_eq!(
+        full.heldout.overall.pairwise_accuracy,
+        resumed.heldout.overall.pairwise_accuracy
+    );
     // the run folder has everything
-    for f in ["config.toml", "tokenizer.json", "metrics.csv", "model.safetensors", "model_config.json", "summary.json"] {
+    for f in [
+        "config.toml",
+        "tokenizer.json",
+        "metrics.csv",
+        "model.safetensors",
+        "model_config.json",
+        "summary.json",
+    ] {
         assert!(part_dir.join(f).exists(), "{f}");
     }
     let csv = std::fs::read_to_string(part_dir.join("metrics.csv")).unwrap();
@@ -186,7 +271,12 @@ fn resume_reaches_the_same_final_numbers() {
         .generations
         .iter()
         .take(70)
-        .map(|g| (ix.prompts[g.prompt].text.clone(), w.dir.join(g.image.as_ref().unwrap())))
+        .map(|g| {
+            (
+                ix.prompts[g.prompt].text.clone(),
+                w.dir.join(g.image.as_ref().unwrap()),
+            )
+        })
         .collect();
     let scores = scorer.score_files(&items).unwrap();
     assert_eq!(scores.len(), items.len());
@@ -197,10 +287,21 @@ fn resume_reaches_the_same_final_numbers() {
         assert!((1.0..=7.0).contains(&r), "{r}");
     }
     // the same images scored during the held-out evaluation get the same scores
-    let pos = |g: usize| resumed.heldout.scores.iter().find(|(x, _)| *x == g).map(|(_, s)| s[0].unwrap());
+    let pos = |g: usize| {
+        resumed
+            .heldout
+            .scores
+            .iter()
+            .find(|(x, _)| *x == g)
+            .map(|(_, s)| s[0].unwrap())
+    };
     for (i, s) in scores.iter().enumerate() {
         if let Some(v) = pos(i) {
-            assert!(close(v, s.heads["overall"].score), "{v} vs {}", s.heads["overall"].score);
+            assert!(
+                close(v, s.heads["overall"].score),
+                "{v} vs {}",
+                s.heads["overall"].score
+            );
         }
     }
 }
@@ -208,7 +309,8 @@ fn resume_reaches_the_same_final_numbers() {
 /// Ratings and ranks permuted across all judgments: no signal left to learn.
 fn shuffled(ds: &Dataset, seed: u64) -> Dataset {
     let mut ds = ds.clone();
-    let mut labels: Vec<(Option<u32>, [Option<f32>; 4])> = ds.rows.iter().map(|r| (r.rank, r.ratings)).collect();
+    let mut labels: Vec<(Option<u32>, [Option<f32>; 4])> =
+        ds.rows.iter().map(|r| (r.rank, r.ratings)).collect();
     prng::Rng::derive(seed, "shuffle-labels").shuffle(&mut labels);
     for (r, (rank, ratings)) in ds.rows.iter_mut().zip(labels) {
         r.rank = rank;
@@ -225,10 +327,17 @@ fn training_beats_chance_and_shuffled_labels_do_not() {
     config.optim.epochs = 15;
     let real = train(&w.ds, &config, &opts(&tmp("real"), Some(&w.truth))).unwrap();
     let acc = real.heldout.overall.pairwise_accuracy.unwrap();
-    let fake = train(&shuffled(&w.ds, 1), &config, &opts(&tmp("shuffled"), Some(&w.truth))).unwrap();
+    let fake = train(
+        &shuffled(&w.ds, 1),
+        &config,
+        &opts(&tmp("shuffled"), Some(&w.truth)),
+    )
+    .unwrap();
     let fake_acc = fake.heldout.overall.pairwise_accuracy.unwrap();
-    eprintln!("held-out pairwise accuracy: real labels {acc:.3}, shuffled labels {fake_acc:.3} ({} pairs)", real.heldout.strict_pairs);
+    eprintln!(
+        "held-out pairwise accuracy: real labels {acc:.3}, shuffled labels {fake_acc:.3} ({} pairs)",
+        real.heldout.strict_pairs
+    );
     assert!(acc > 0.6, "real labels: {acc}");
     assert!(fake_acc < 0.58, "shuffled labels: {fake_acc}");
 }
-

@@ -56,8 +56,14 @@ pub struct Args {
 
 pub fn parse_scale(s: &str) -> Result<Scale, String> {
     let (a, b) = s.split_once("..").ok_or("expected MIN..MAX, e.g. 1..7")?;
-    let min: u8 = a.trim().parse().map_err(|_| format!("`{a}` is not a number"))?;
-    let max: u8 = b.trim().parse().map_err(|_| format!("`{b}` is not a number"))?;
+    let min: u8 = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{a}` is not a number"))?;
+    let max: u8 = b
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{b}` is not a number"))?;
     if min >= max {
         return Err(format!("scale {min}..{max} is empty"));
     }
@@ -74,8 +80,14 @@ fn read(args: &Args) -> Result<Dataset> {
             let mapping = match &args.mapping {
                 Some(p) => tables::Mapping::from_toml(p)?,
                 None => {
-                    let stem = args.src.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-                    tables::Mapping { meta: annotations::DatasetMeta::new(stem, "table") }
+                    let stem = args
+                        .src
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    tables::Mapping {
+                        meta: annotations::DatasetMeta::new(stem, "table"),
+                    }
                 }
             };
             let mut mapping = mapping.with_pairs(&args.map)?;
@@ -83,7 +95,9 @@ fn read(args: &Args) -> Result<Dataset> {
                 mapping.meta.scale = scale;
             }
             if mapping.meta.columns.is_empty() {
-                bail!("`import table` needs a column mapping: --mapping dataset.toml or --map field=column (at least --map prompt=COLUMN)");
+                bail!(
+                    "`import table` needs a column mapping: --mapping dataset.toml or --map field=column (at least --map prompt=COLUMN)"
+                );
             }
             tables::read_mapped(&args.src, &mapping)?
         }
@@ -96,7 +110,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if let Some(name) = &args.name {
         ds.meta.name = name.clone();
     }
-    let checks = Checks { images: !args.no_images };
+    let checks = Checks {
+        images: !args.no_images,
+    };
     let mut quarantined = Vec::new();
     if args.skip_invalid {
         let (clean, q) = quarantine(ds, checks);
@@ -108,18 +124,29 @@ pub fn run(args: Args) -> Result<ExitCode> {
             for p in &problems {
                 eprintln!("problem: {p}");
             }
-            bail!("{} problem(s) in {}; nothing was written (pass --skip-invalid to quarantine the offending rows)", problems.len(), args.src.display());
+            bail!(
+                "{} problem(s) in {}; nothing was written (pass --skip-invalid to quarantine the offending rows)",
+                problems.len(),
+                args.src.display()
+            );
         }
     }
     if ds.meta.images == annotations::ImagesState::Absent {
-        eprintln!("note: images are absent: {} is imported as an annotation-only dataset", args.src.display());
+        eprintln!(
+            "note: images are absent: {} is imported as an annotation-only dataset",
+            args.src.display()
+        );
     }
     let ds = tables::copy_images(&ds, &args.dst)?;
     tables::write_dataset(&ds, &args.dst)?;
     if !quarantined.is_empty() {
         let q = args.dst.join(tables::QUARANTINE_FILE);
         tables::write_quarantine(&quarantined, &q)?;
-        eprintln!("quarantined {} row(s) with their reasons in {}", quarantined.len(), q.display());
+        eprintln!(
+            "quarantined {} row(s) with their reasons in {}",
+            quarantined.len(),
+            q.display()
+        );
     }
     let s = super::validate::summary(&ds, &[]);
     if args.json {

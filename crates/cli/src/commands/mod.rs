@@ -2,7 +2,9 @@
 
 pub mod bench;
 pub mod import;
+pub mod score;
 pub mod synth;
+pub mod train;
 pub mod validate;
 
 use std::path::Path;
@@ -18,7 +20,10 @@ pub fn ensure_writable(dir: &Path, force: bool) -> Result<()> {
         }
         let non_empty = std::fs::read_dir(dir)?.next().is_some();
         if non_empty && !force {
-            bail!("{} already exists and is not empty; choose another folder or pass --force to overwrite", dir.display());
+            bail!(
+                "{} already exists and is not empty; choose another folder or pass --force to overwrite",
+                dir.display()
+            );
         }
     }
     Ok(())

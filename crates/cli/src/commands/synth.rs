@@ -34,11 +34,14 @@ pub struct Args {
 }
 
 fn read_config(path: &Path) -> Result<WorldConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let cfg = if path.extension().is_some_and(|e| e == "json") {
-        serde_json::from_str(&text).with_context(|| format!("{}: invalid world config", path.display()))?
+        serde_json::from_str(&text)
+            .with_context(|| format!("{}: invalid world config", path.display()))?
     } else {
-        toml::from_str(&text).with_context(|| format!("{}: invalid world config", path.display()))?
+        toml::from_str(&text)
+            .with_context(|| format!("{}: invalid world config", path.display()))?
     };
     Ok(cfg)
 }
@@ -48,7 +51,9 @@ fn read_config(path: &Path) -> Result<WorldConfig> {
 pub fn write_world(cfg: &WorldConfig, out: &Path) -> Result<World> {
     cfg.validate().context("invalid world config")?;
     let world = synth::generate(cfg);
-    world.write_files(out).with_context(|| format!("writing the world into {}", out.display()))?;
+    world
+        .write_files(out)
+        .with_context(|| format!("writing the world into {}", out.display()))?;
     tables::write_dataset(&world.dataset(out), out)?;
     Ok(world)
 }
@@ -73,17 +78,41 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let seconds = t0.elapsed().as_secs_f64();
     let s = &world.summary;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"seconds": seconds, "summary": s}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"seconds": seconds, "summary": s}))?
+        );
         return Ok(ExitCode::SUCCESS);
     }
-    println!("synthetic world written to {} in {seconds:.1} s", args.out.display());
+    println!(
+        "synthetic world written to {} in {seconds:.1} s",
+        args.out.display()
+    );
     println!("prompts      {}", s.prompts);
     println!("generations  {}", s.generations);
-    println!("pairs        {} strict, {} ties ({:.1}% tied)", s.pairs_strict, s.pairs_tied, 100.0 * s.tie_fraction);
-    println!("oracle ceilings (what a perfect model of the true latents reaches against these annotators):");
-    println!("  overall pairwise accuracy on strict pairs   {:.3}", s.oracle_pairwise_accuracy);
-    for c in [annotations::Criterion::Alignment, annotations::Criterion::Fidelity, annotations::Criterion::Harmlessness, annotations::Criterion::Overall] {
-        println!("  spearman(latent {c}, mean rating)  {:.3}", s.oracle_spearman.get(c));
+    println!(
+        "pairs        {} strict, {} ties ({:.1}% tied)",
+        s.pairs_strict,
+        s.pairs_tied,
+        100.0 * s.tie_fraction
+    );
+    println!(
+        "oracle ceilings (what a perfect model of the true latents reaches against these annotators):"
+    );
+    println!(
+        "  overall pairwise accuracy on strict pairs   {:.3}",
+        s.oracle_pairwise_accuracy
+    );
+    for c in [
+        annotations::Criterion::Alignment,
+        annotations::Criterion::Fidelity,
+        annotations::Criterion::Harmlessness,
+        annotations::Criterion::Overall,
+    ] {
+        println!(
+            "  spearman(latent {c}, mean rating)  {:.3}",
+            s.oracle_spearman.get(c)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -52,32 +52,56 @@ pub fn summary(ds: &Dataset, problems: &[Problem]) -> serde_json::Value {
 }
 
 pub fn print_text(s: &serde_json::Value, ds: &Dataset) {
-    println!("dataset      {} ({}), scale {}..{}", s["name"].as_str().unwrap_or(""), s["source"].as_str().unwrap_or(""), ds.meta.scale.min, ds.meta.scale.max);
+    println!(
+        "dataset      {} ({}), scale {}..{}",
+        s["name"].as_str().unwrap_or(""),
+        s["source"].as_str().unwrap_or(""),
+        ds.meta.scale.min,
+        ds.meta.scale.max
+    );
     println!("prompts      {}", s["prompts"]);
     println!("generations  {}", s["generations"]);
     println!("judgments    {}", s["judgments"]);
     println!("annotators   {}", s["annotators"]);
-    println!("pairs        {} strict, {} ties", s["pairs"]["strict"], s["pairs"]["ties"]);
+    println!(
+        "pairs        {} strict, {} ties",
+        s["pairs"]["strict"], s["pairs"]["ties"]
+    );
     let r = &s["ratings"];
-    println!("ratings      overall {}, alignment {}, fidelity {}, harmlessness {}", r["overall"], r["alignment"], r["fidelity"], r["harmlessness"]);
+    println!(
+        "ratings      overall {}, alignment {}, fidelity {}, harmlessness {}",
+        r["overall"], r["alignment"], r["fidelity"], r["harmlessness"]
+    );
     if ds.meta.images == ImagesState::Absent {
         println!("images       absent: annotation-only dataset (image checks skipped)");
     }
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let ds = tables::read_dataset(&args.dataset).with_context(|| format!("reading dataset {}", args.dataset.display()))?;
+    let ds = tables::read_dataset(&args.dataset)
+        .with_context(|| format!("reading dataset {}", args.dataset.display()))?;
     if args.list_generations {
         let ix = ds.index();
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         writeln!(out, "generation_id,prompt_id,image")?;
         for g in &ix.generations {
-            writeln!(out, "{},{},{}", csv_field(&g.id), csv_field(&ix.prompts[g.prompt].id), csv_field(g.image.as_deref().unwrap_or("")))?;
+            writeln!(
+                out,
+                "{},{},{}",
+                csv_field(&g.id),
+                csv_field(&ix.prompts[g.prompt].id),
+                csv_field(g.image.as_deref().unwrap_or(""))
+            )?;
         }
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
-    let problems = validate(&ds, Checks { images: !args.no_images });
+    let problems = validate(
+        &ds,
+        Checks {
+            images: !args.no_images,
+        },
+    );
     let s = summary(&ds, &problems);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&s)?);
@@ -88,9 +112,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
         println!("{} problem(s)", problems.len());
     }
-    Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }

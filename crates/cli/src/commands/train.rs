@@ -1,0 +1,168 @@
+//! `rewardlab train`: trains a multi-head reward model (burn-train) on a canonical dataset, or on
+//! the default synthetic world generated into a cache folder, then prints the held-out figures
+//! next to the oracle ceilings.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use train::{GroundTruthTable, TrainConfig, TrainOptions};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Training config (TOML); default: the built-in experiments/default.toml.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Canonical dataset folder; default: the synthetic world of the config's [data] world_prompts
+    /// and world_seed, generated into $REWARDLAB_CACHE (or ~/.cache/rewardlab) when absent.
+    #[arg(long)]
+    dataset: Option<PathBuf>,
+    /// Run folder; default: runs/<date-time>.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue the run in --out from its last checkpoint (its config.toml is used).
+    #[arg(long)]
+    resume: bool,
+    /// Overwrite a non-empty run folder.
+    #[arg(long)]
+    force: bool,
+    /// Override the number of epochs ([optim] epochs); on --resume, the new total.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Override the seed of weight initialisation and batch order ([optim] seed).
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+/// `$REWARDLAB_CACHE`, else `~/.cache/rewardlab`.
+fn cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("REWARDLAB_CACHE") {
+        return PathBuf::from(d);
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(".cache").join("rewardlab")
+}
+
+/// The default synthetic world folder, generated when absent (written to a temporary sibling
+/// and renamed, so an interrupted generation never leaves a half world behind).
+fn default_world(prompts: usize, seed: u64) -> Result<PathBuf> {
+    let dir = cache_dir().join(format!("world-{prompts}-{seed}"));
+    if dir.join("dataset.toml").exists() {
+        return Ok(dir);
+    }
+    eprintln!(
+        "generating the synthetic world ({prompts} prompts, seed {seed}) into {}",
+        dir.display()
+    );
+    let tmp = cache_dir().join(format!(".world-{prompts}-{seed}.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let world = synth::generate(&synth::WorldConfig {
+        prompts,
+        seed,
+        ..synth::WorldConfig::default()
+    });
+    world
+        .write_files(&tmp)
+        .with_context(|| format!("writing the world into {}", tmp.display()))?;
+    tables::write_dataset(&world.dataset(&tmp), &tmp)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(&tmp, &dir)
+        .with_context(|| format!("moving the world to {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// `runs/<UTC date-time>`, from the system clock without a date library.
+fn default_out() -> PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    PathBuf::from("runs").join(format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    ))
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let out = match (&args.out, args.resume) {
+        (Some(o), _) => o.clone(),
+        (None, true) => bail!("--resume needs --out DIR (the run folder to continue)"),
+        (None, false) => default_out(),
+    };
+    let mut config = if args.resume {
+        if args.config.is_some() {
+            bail!("--resume continues with the run's own config.toml; leave out --config");
+        }
+        train::run_config(&out)?
+    } else {
+        match &args.config {
+            Some(path) => TrainConfig::from_file(path)?,
+            None => TrainConfig::default_experiment(),
+        }
+    };
+    if let Some(e) = args.epochs {
+        config.optim.epochs = e;
+    }
+    if let Some(s) = args.seed {
+        if args.resume && s != config.optim.seed {
+            bail!(
+                "--seed cannot change on --resume (the run used seed {})",
+                config.optim.seed
+            );
+        }
+        config.optim.seed = s;
+    }
+    config.validate()?;
+    let dataset_dir = match &args.dataset {
+        Some(d) => d.clone(),
+        None => default_world(config.data.world_prompts, config.data.world_seed)?,
+    };
+    let ds = tables::read_dataset(&dataset_dir)
+        .with_context(|| format!("reading {}", dataset_dir.display()))?;
+    let ground_truth = GroundTruthTable::load(&dataset_dir)?;
+    println!(
+        "training on {} ({} judgments){} -> {}",
+        dataset_dir.display(),
+        ds.rows.len(),
+        if ground_truth.is_some() {
+            ", ground truth available"
+        } else {
+            ""
+        },
+        out.display()
+    );
+    let opts = TrainOptions {
+        out: out.clone(),
+        resume: args.resume,
+        force: args.force,
+        ground_truth,
+        print: true,
+    };
+    let report = train::train(&ds, &config, &opts)?;
+    println!();
+    print!("{}", train::heldout_table(&report.heldout));
+    println!(
+        "\nwall time {:.1} s; run folder {}",
+        report.wall_seconds,
+        display(&report.run_dir)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn display(p: &Path) -> String {
+    p.display().to_string()
+}
