@@ -107,7 +107,45 @@ fn synth_validate_import_round_trip() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
 
-    // a canonical dataset exported as a table imports back through a column mapping
+    // the world's own table imports back through a column mapping, images copied, counts equal
+    let imported = tmp("world-imported");
+    let table = world.join("annotations.parquet");
+    let mut args = vec![
+        "import",
+        "table",
+        s(&table),
+        s(&imported),
+        "--name",
+        "reimported",
+    ];
+    let maps: Vec<String> = [
+        "prompt_id",
+        "prompt",
+        "category",
+        "generation_id",
+        "image",
+        "annotator",
+        "rank",
+        "overall",
+        "alignment",
+        "fidelity",
+        "harmlessness",
+    ]
+    .iter()
+    .map(|f| format!("{f}={f}"))
+    .collect();
+    for m in &maps {
+        args.extend(["--map", m.as_str()]);
+    }
+    ok(&args);
+    let w = json(&["validate", s(&imported), "--json"]);
+    for key in ["prompts", "generations", "annotators", "pairs", "ratings"] {
+        assert_eq!(w[key], v[key], "{key} differs after import");
+    }
+    assert_eq!(w["images"], "present");
+    std::fs::remove_dir_all(&imported).unwrap();
+
+    // --list-generations gives the ids that external score files use
     let listed = ok(&["validate", s(&world), "--list-generations"]);
     assert_eq!(listed.lines().next(), Some("generation_id,prompt_id,image"));
     assert_eq!(listed.lines().count() as u64, n_gen + 1);

@@ -92,6 +92,19 @@ pub enum ImagesState {
     Absent,
 }
 
+impl ImagesState {
+    /// `Absent` when none of the listed images is on disk (an annotation-only release); otherwise
+    /// `Present`, so that validation reports each image that is missing.
+    pub fn detect<'a>(root: &Path, images: impl IntoIterator<Item = Option<&'a str>>) -> Self {
+        let found = images.into_iter().flatten().any(|p| root.join(p).is_file());
+        if found {
+            ImagesState::Present
+        } else {
+            ImagesState::Absent
+        }
+    }
+}
+
 /// `dataset.toml`: what a canonical dataset folder says about itself.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DatasetMeta {

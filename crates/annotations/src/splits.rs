@@ -65,6 +65,9 @@ impl Default for SplitSpec {
 }
 
 /// The split of every prompt, indexed like [`Index::prompts`].
+///
+/// # Panics
+/// If all ratios are zero (configs are checked before they get here).
 pub fn split_prompts(ix: &Index, spec: &SplitSpec) -> Vec<Split> {
     let total = spec.train + spec.validation + spec.test;
     assert!(total > 0.0, "split ratios must not all be zero");
@@ -77,14 +80,22 @@ pub fn split_prompts(ix: &Index, spec: &SplitSpec) -> Vec<Split> {
         };
         groups.entry(key).or_default().push(i);
     }
+    // Sizes come from cumulative rounding across the groups, so the totals match the ratios even
+    // when stratifying by many small categories (each of which would round to zero on its own).
     let mut out = vec![Split::Train; ix.prompts.len()];
+    let n_all = ix.prompts.len() as f64;
+    let (mut seen, mut test_before, mut val_before) = (0usize, 0usize, 0usize);
     for (key, mut members) in groups {
         members.sort_by(|&a, &b| ix.prompts[a].id.cmp(&ix.prompts[b].id));
         let mut rng = prng::Rng::derive(spec.seed, &format!("split/{}", key.unwrap_or("")));
         rng.shuffle(&mut members);
-        let n = members.len() as f64;
-        let n_test = (n * spec.test / total).round() as usize;
-        let n_val = ((n * spec.validation / total).round() as usize).min(members.len() - n_test);
+        seen += members.len();
+        let share = seen as f64 / n_all;
+        let test_after = (n_all * share * spec.test / total).round() as usize;
+        let val_after = (n_all * share * spec.validation / total).round() as usize;
+        let n_test = test_after - test_before;
+        let n_val = (val_after - val_before).min(members.len() - n_test.min(members.len()));
+        (test_before, val_before) = (test_after, val_after);
         for (k, &p) in members.iter().enumerate() {
             out[p] = if k < n_test {
                 Split::Test
@@ -153,6 +164,18 @@ mod tests {
             .filter(|(p, s)| **s == Split::Test && p.category.as_deref() == Some("counting"))
             .count();
         assert_eq!(counting_in_test, 10);
+    }
+
+    #[test]
+    fn many_small_categories_still_fill_every_split() {
+        let mut ds = world(100);
+        for (i, r) in ds.rows.iter_mut().enumerate() {
+            r.category = Some(format!("c{}", i / 2 / 3)); // 34 categories of 3 prompts
+        }
+        let ix = ds.index();
+        let a = split_prompts(&ix, &SplitSpec::default());
+        assert_eq!(a.iter().filter(|&&s| s == Split::Test).count(), 10);
+        assert_eq!(a.iter().filter(|&&s| s == Split::Validation).count(), 10);
     }
 
     #[test]

@@ -203,33 +203,46 @@ fn check_ids(c: &mut Collector) {
 }
 
 fn check_prompts(c: &mut Collector, ix: &crate::Index) {
+    check_min_images(c, ix);
     for p in &ix.prompts {
-        let rows: Vec<usize> = p
+        let mut rows: Vec<usize> = p
             .generations
             .iter()
             .flat_map(|&g| ix.generations[g].rows.iter().copied())
             .collect();
-        let mut sorted = rows.clone();
-        sorted.sort_unstable();
+        rows.sort_unstable();
+        let n = p.generations.len();
+        let declared = rows.iter().find_map(|&r| c.ds.rows[r].expected_images);
+        if let Some(expected) = declared
+            && expected as usize != n
+        {
+            c.push(
+                rows,
+                "expected_images",
+                format!("prompt `{}` declares {expected} images but has {n}", p.id),
+            );
+        }
+    }
+}
+
+/// A prompt needs two images to be compared.
+fn check_min_images(c: &mut Collector, ix: &crate::Index) {
+    for p in &ix.prompts {
         let n = p.generations.len();
         if n < 2 {
+            let mut rows: Vec<usize> = p
+                .generations
+                .iter()
+                .flat_map(|&g| ix.generations[g].rows.iter().copied())
+                .collect();
+            rows.sort_unstable();
             c.push(
-                sorted.clone(),
+                rows,
                 "generation_id",
                 format!(
                     "prompt `{}` has {n} image(s); at least two are needed to compare",
                     p.id
                 ),
-            );
-        }
-        let declared = sorted.iter().find_map(|&r| c.ds.rows[r].expected_images);
-        if let Some(expected) = declared
-            && expected as usize != n
-        {
-            c.push(
-                sorted,
-                "expected_images",
-                format!("prompt `{}` declares {expected} images but has {n}", p.id),
             );
         }
     }
@@ -315,10 +328,26 @@ pub struct Quarantined {
 
 /// Splits a dataset into its valid rows and the quarantined ones. Dropping rows can invalidate
 /// others (a prompt left with one image), so validation repeats until nothing more is dropped.
+///
+/// Only the first pass applies every rule: after rows are dropped, a prompt is judged by what it
+/// was (its rank range and declared image count), and only a prompt left with fewer than two
+/// images goes too, so that one bad rating costs one row, not its whole prompt.
 pub fn quarantine(mut ds: Dataset, checks: Checks) -> (Dataset, Vec<Quarantined>) {
     let mut out = Vec::new();
+    let mut first = true;
     loop {
-        let problems = validate(&ds, checks);
+        let problems = if first {
+            validate(&ds, checks)
+        } else {
+            let mut c = Collector {
+                ds: &ds,
+                file: ds.origin.display().to_string(),
+                problems: Vec::new(),
+            };
+            check_min_images(&mut c, &ds.index());
+            c.problems
+        };
+        first = false;
         if problems.is_empty() {
             return (ds, out);
         }
@@ -544,5 +573,19 @@ mod tests {
         assert!(q[0].reasons[0].starts_with("overall: rating NaN"));
         assert!(q[1].reasons[0].contains("at least two"));
         assert!(validate(&clean, Checks::default()).is_empty());
+    }
+
+    #[test]
+    fn quarantine_costs_one_row_when_the_prompt_survives() {
+        // p1 ranked 1,2,3 and declared 3 images; its rank-1 row has a bad rating
+        let mut ds = good();
+        ds.rows.insert(2, row("p1", "g5", None, Some(3)));
+        for r in &mut ds.rows[0..3] {
+            r.expected_images = Some(3);
+        }
+        ds.rows[0].ratings[0] = Some(0.5);
+        let (clean, q) = quarantine(ds, Checks::default());
+        assert_eq!(q.len(), 1);
+        assert_eq!(clean.rows.len(), 4);
     }
 }

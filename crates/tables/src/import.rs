@@ -78,7 +78,7 @@ pub fn read_frame(path: &Path) -> Result<DataFrame, TableError> {
             let sep = if ext == "tsv" { b'\t' } else { b',' };
             CsvReadOptions::default()
                 .with_has_header(true)
-                .with_infer_schema_length(Some(10_000))
+                .with_infer_schema_length(Some(0)) // every column as text: bad cells become row problems
                 .with_parse_options(CsvParseOptions::default().with_separator(sep))
                 .into_reader_with_file_handle(open()?)
                 .finish()
@@ -102,29 +102,39 @@ pub fn read_frame(path: &Path) -> Result<DataFrame, TableError> {
 }
 
 /// Reads a generic table with a column mapping. Images are looked for relative to the table's
-/// folder; the dataset is annotation-only when none is mapped or any is absent, unless the
-/// mapping's metadata says otherwise.
+/// folder or, failing that, one of its parents (ImageRewardDB's per-split JSON sits in
+/// `images/train/` but names images from the repository root); the dataset is annotation-only
+/// when no image column is mapped or none of the images is found.
 pub fn read_mapped(path: &Path, mapping: &Mapping) -> Result<Dataset, TableError> {
     let df = read_frame(path)?;
     let cols = &mapping.meta.columns;
     let column_of = |f: &str| cols.get(f).cloned();
     let ex = extract(&df, path, &column_of)?;
-    let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let images: Vec<Option<&str>> = ex.rows.iter().map(|r| r.image.as_deref()).collect();
+    let root = image_root(&folder, &images);
     let mut meta = mapping.meta.clone();
-    if cols.contains_key("image") {
-        let all_present = ex
-            .rows
-            .iter()
-            .all(|r| r.image.as_ref().is_some_and(|p| root.join(p).is_file()));
-        if !all_present {
-            meta.images = ImagesState::Absent;
-        }
+    meta.images = if cols.contains_key("image") {
+        ImagesState::detect(&root, images.iter().copied())
     } else {
-        meta.images = ImagesState::Absent;
-    }
+        ImagesState::Absent
+    };
     let mut ds = Dataset::new(meta, path, root, ex.rows);
     ds.read_problems = ex.problems;
     Ok(ds)
+}
+
+/// The folder that relative image paths start from: the table's own folder, or the nearest parent
+/// in which the first listed image exists.
+fn image_root(folder: &Path, images: &[Option<&str>]) -> PathBuf {
+    let Some(first) = images.iter().flatten().next() else {
+        return folder.to_path_buf();
+    };
+    folder
+        .ancestors()
+        .find(|dir| dir.join(first).is_file())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| folder.to_path_buf())
 }
 
 /// ImageRewardDB's released columns (Hugging Face `THUDM/ImageRewardDB`, per-split JSON and the

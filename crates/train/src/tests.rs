@@ -324,7 +324,8 @@ fn training_beats_chance_and_shuffled_labels_do_not() {
     let w = make_world(240, 11);
     let mut config = TrainConfig::smoke();
     config.data.split.test = 0.3;
-    config.optim.epochs = 15;
+    config.optim.epochs = 20;
+    config.optim.lr = 0.005;
     let real = train(&w.ds, &config, &opts(&tmp("real"), Some(&w.truth))).unwrap();
     let acc = real.heldout.overall.pairwise_accuracy.unwrap();
     let fake = train(

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::{AnnotationError, Dataset, DatasetMeta, ImagesState, Row};
+use crate::{AnnotationError, Dataset, DatasetMeta, ImagesState, ReadProblem, Row};
 
 #[derive(Deserialize)]
 struct Entry {
@@ -18,7 +18,7 @@ struct Entry {
 #[derive(Deserialize)]
 struct Image {
     file: String,
-    annotator_ranks: Vec<u32>,
+    annotator_ranks: Vec<serde_json::Value>,
 }
 
 /// Reads an HPD-style `annotations.json`. Generation ids are the image file stems.
@@ -26,15 +26,41 @@ pub fn read(path: &Path) -> Result<Dataset, AnnotationError> {
     let entries: Vec<Entry> = super::read_json(path)?;
     let root = super::parent(path);
     let mut rows = Vec::new();
-    let mut record = 0;
-    for e in &entries {
+    let mut problems = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
         for img in &e.images {
-            record += 1;
             let stem = Path::new(&img.file)
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| img.file.clone());
-            for (a, &rank) in img.annotator_ranks.iter().enumerate() {
+            // An image without ranks keeps one unranked row, so its problem has a row to name.
+            let judgments: Vec<Option<&serde_json::Value>> = if img.annotator_ranks.is_empty() {
+                vec![None]
+            } else {
+                img.annotator_ranks.iter().map(Some).collect()
+            };
+            for (a, rank) in judgments.into_iter().enumerate() {
+                let Some(rank) = rank else {
+                    problems.push(ReadProblem {
+                        row: rows.len(),
+                        field: "rank".into(),
+                        message: format!("image `{}` has no annotator ranks", img.file),
+                    });
+                    rows.push(Row {
+                        prompt_id: e.prompt_id.clone(),
+                        prompt: e.prompt.clone(),
+                        category: None,
+                        expected_images: None,
+                        generation_id: stem.clone(),
+                        image: Some(img.file.clone()),
+                        annotator: None,
+                        rank: None,
+                        ratings: [None; 4],
+                        source_row: i + 1,
+                    });
+                    continue;
+                };
+                let rank = super::rank_value(rank, rows.len(), "rank", &mut problems);
                 rows.push(Row {
                     prompt_id: e.prompt_id.clone(),
                     prompt: e.prompt.clone(),
@@ -43,9 +69,9 @@ pub fn read(path: &Path) -> Result<Dataset, AnnotationError> {
                     generation_id: stem.clone(),
                     image: Some(img.file.clone()),
                     annotator: Some(format!("a{:02}", a + 1)),
-                    rank: Some(rank),
+                    rank,
                     ratings: [None; 4],
-                    source_row: record,
+                    source_row: i + 1,
                 });
             }
         }
@@ -55,7 +81,9 @@ pub fn read(path: &Path) -> Result<Dataset, AnnotationError> {
     meta.images = ImagesState::Present;
     meta.columns.insert("rank".into(), "annotator_ranks".into());
     meta.columns.insert("image".into(), "file".into());
-    Ok(Dataset::new(meta, path, root, rows))
+    let mut ds = Dataset::new(meta, path, root, rows);
+    ds.read_problems = problems;
+    Ok(ds)
 }
 
 #[cfg(test)]

@@ -7,14 +7,15 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::{AnnotationError, Dataset, DatasetMeta, ImagesState, Row};
+use crate::{AnnotationError, Dataset, DatasetMeta, ImagesState, ReadProblem, Row};
 
 #[derive(Deserialize)]
 struct Entry {
     id: String,
     prompt: String,
     generations: Vec<String>,
-    ranking: Vec<u32>,
+    // Values, not u32: a bad rank is a problem of its row, not of the whole file.
+    ranking: Vec<serde_json::Value>,
 }
 
 /// Reads `test.json`. Generation ids are `<prompt id>/<position>`, the position in `generations`.
@@ -22,20 +23,14 @@ pub fn read(path: &Path) -> Result<Dataset, AnnotationError> {
     let entries: Vec<Entry> = super::read_json(path)?;
     let root = super::parent(path);
     let mut rows = Vec::new();
+    let mut problems = Vec::new();
     for (i, e) in entries.iter().enumerate() {
-        if e.generations.len() != e.ranking.len() {
-            return Err(AnnotationError::format(
-                path,
-                format!(
-                    "entry {} (`{}`): {} generations but {} rankings",
-                    i + 1,
-                    e.id,
-                    e.generations.len(),
-                    e.ranking.len()
-                ),
-            ));
-        }
-        for (k, (image, &rank)) in e.generations.iter().zip(&e.ranking).enumerate() {
+        let first = rows.len();
+        for (k, image) in e.generations.iter().enumerate() {
+            let rank = match e.ranking.get(k) {
+                Some(v) => super::rank_value(v, rows.len(), "rank", &mut problems),
+                None => None,
+            };
             rows.push(Row {
                 prompt_id: e.id.clone(),
                 prompt: e.prompt.clone(),
@@ -44,29 +39,38 @@ pub fn read(path: &Path) -> Result<Dataset, AnnotationError> {
                 generation_id: format!("{}/{k}", e.id),
                 image: Some(image.clone()),
                 annotator: None,
-                rank: Some(rank),
+                rank,
                 ratings: [None; 4],
                 source_row: i + 1,
             });
         }
+        if e.generations.len() != e.ranking.len() {
+            for r in first..rows.len() {
+                problems.push(ReadProblem {
+                    row: r,
+                    field: "rank".into(),
+                    message: format!(
+                        "entry `{}` lists {} generations but {} rankings",
+                        e.id,
+                        e.generations.len(),
+                        e.ranking.len()
+                    ),
+                });
+            }
+        }
     }
-    let all_present = rows
-        .iter()
-        .all(|r| r.image.as_ref().is_some_and(|p| root.join(p).is_file()));
     let mut meta = DatasetMeta::new("imagereward-test", "imagereward-test");
     meta.description =
         "ImageRewardDB test split rankings (THUDM/ImageReward data/test.json)".into();
     // ImageReward's annotators ranked into 5 tiers: a prompt of 4 images may have rank 5.
     meta.rank_tiers = Some(5);
-    meta.images = if all_present {
-        ImagesState::Present
-    } else {
-        ImagesState::Absent
-    };
+    meta.images = ImagesState::detect(&root, rows.iter().map(|r| r.image.as_deref()));
     meta.columns.insert("rank".into(), "ranking".into());
     meta.columns.insert("image".into(), "generations".into());
     meta.columns.insert("prompt_id".into(), "id".into());
-    Ok(Dataset::new(meta, path, root, rows))
+    let mut ds = Dataset::new(meta, path, root, rows);
+    ds.read_problems = problems;
+    Ok(ds)
 }
 
 #[cfg(test)]
@@ -103,19 +107,30 @@ mod tests {
     }
 
     #[test]
-    fn mismatched_lengths_are_an_error_naming_the_entry() {
+    fn bad_entries_are_problems_of_their_rows() {
         let dir = std::env::temp_dir().join(format!("rewardlab-irt-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("test.json");
         std::fs::write(
             &f,
-            r#"[{"id":"a","prompt":"x","generations":["1.webp","2.webp"],"ranking":[1]}]"#,
+            r#"[{"id":"a","prompt":"x","generations":["1.webp","2.webp"],"ranking":[1]},
+                {"id":"b","prompt":"y","generations":["3.webp","4.webp"],"ranking":[1,-2]}]"#,
         )
         .unwrap();
-        let err = read(&f).unwrap_err().to_string();
+        let ds = read(&f).unwrap();
+        let problems = validate(&ds, Checks::default());
         assert!(
-            err.contains("entry 1 (`a`)") && err.contains("test.json"),
-            "{err}"
+            problems.iter().any(|p| p.row == Some(1)
+                && p.field == "ranking"
+                && p.message.contains("2 generations but 1 rankings")),
+            "{problems:#?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.row == Some(2)
+                    && p.message.contains("`-2` is not a whole positive number")),
+            "{problems:#?}"
         );
         std::fs::write(&f, "{not json").unwrap();
         assert!(read(&f).unwrap_err().to_string().contains("not valid JSON"));

@@ -4,7 +4,6 @@
 //! stays 1..5 as published. The prompt category is the text source (`coco`, `drawbench`, ...),
 //! and the generator name (the key's suffix) is kept in the generation id.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -16,24 +15,26 @@ struct Entry {
     text_id: String,
     text: String,
     image_path: String,
-    human_scores: Vec<f32>,
+    human_scores: Vec<serde_json::Value>,
 }
 
 pub fn read(path: &Path) -> Result<Dataset, AnnotationError> {
-    // BTreeMap: a stable order whatever the JSON object's order.
-    let entries: BTreeMap<String, Entry> = super::read_json(path)?;
+    // File order, so that row numbers point at the right entry.
+    let entries: super::Ordered<Entry> = super::read_json(path)?;
     let root = super::parent(path);
     let mut rows = Vec::new();
-    for (i, (key, e)) in entries.iter().enumerate() {
+    let mut problems = Vec::new();
+    for (i, (key, e)) in entries.0.iter().enumerate() {
         let category = e
             .text_id
             .split('_')
             .next()
             .filter(|s| !s.is_empty())
             .map(str::to_string);
-        for (a, &score) in e.human_scores.iter().enumerate() {
+        for (a, score) in e.human_scores.iter().enumerate() {
             let mut ratings = [None; 4];
-            ratings[Criterion::Alignment.index()] = Some(score);
+            ratings[Criterion::Alignment.index()] =
+                super::rating_value(score, rows.len(), "alignment", &mut problems);
             rows.push(Row {
                 prompt_id: e.text_id.clone(),
                 prompt: e.text.clone(),
@@ -48,23 +49,18 @@ pub fn read(path: &Path) -> Result<Dataset, AnnotationError> {
             });
         }
     }
-    let all_present = rows
-        .iter()
-        .all(|r| r.image.as_ref().is_some_and(|p| root.join(p).is_file()));
     let mut meta = DatasetMeta::new("tifa", "tifa");
     meta.description = "TIFA human study: two 1..5 text-alignment ratings per image".into();
     meta.scale = Scale { min: 1, max: 5 };
-    meta.images = if all_present {
-        ImagesState::Present
-    } else {
-        ImagesState::Absent
-    };
+    meta.images = ImagesState::detect(&root, rows.iter().map(|r| r.image.as_deref()));
     meta.columns
         .insert("alignment".into(), "human_scores".into());
     meta.columns.insert("prompt_id".into(), "text_id".into());
     meta.columns.insert("prompt".into(), "text".into());
     meta.columns.insert("image".into(), "image_path".into());
-    Ok(Dataset::new(meta, path, root, rows))
+    let mut ds = Dataset::new(meta, path, root, rows);
+    ds.read_problems = problems;
+    Ok(ds)
 }
 
 #[cfg(test)]

@@ -139,8 +139,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let ds = tables::copy_images(&ds, &args.dst)?;
     tables::write_dataset(&ds, &args.dst)?;
+    let q = args.dst.join(tables::QUARANTINE_FILE);
+    if q.exists() {
+        // a stale file from an earlier import (the user passed --force) would mislead
+        std::fs::remove_file(&q)?;
+    }
     if !quarantined.is_empty() {
-        let q = args.dst.join(tables::QUARANTINE_FILE);
         tables::write_quarantine(&quarantined, &q)?;
         eprintln!(
             "quarantined {} row(s) with their reasons in {}",

@@ -20,8 +20,8 @@ pub struct Args {
     /// Do not open the images (faster; annotations only).
     #[arg(long)]
     no_images: bool,
-    /// Print `generation_id,prompt_id,image` for every generation as CSV and exit (the ids that
-    /// `rewardlab eval --scores` expects).
+    /// Print `generation_id,prompt_id,image` for every generation as CSV and exit (the ids to
+    /// use when scoring a dataset with an external model).
     #[arg(long)]
     list_generations: bool,
 }
