@@ -13,7 +13,10 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rewardlab")).args(args).output().expect("the binary runs")
+    Command::new(env!("CARGO_BIN_EXE_rewardlab"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
 }
 
 fn ok(args: &[&str]) -> String {
@@ -34,10 +37,22 @@ fn train_then_score() {
     let smoke = concat!(env!("CARGO_MANIFEST_DIR"), "/../../experiments/smoke.toml");
     let (w, r) = (world.to_str().unwrap(), run_dir.to_str().unwrap());
     ok(&["synth", "--prompts", "80", "--seed", "2", "--out", w]);
-    let out = ok(&["train", "--config", smoke, "--dataset", w, "--out", r, "--epochs", "2"]);
+    let out = ok(&[
+        "train",
+        "--config",
+        smoke,
+        "--dataset",
+        w,
+        "--out",
+        r,
+        "--epochs",
+        "2",
+    ]);
     assert!(out.contains("epoch 2/2"), "{out}");
     assert!(out.contains("pairwise accuracy"), "{out}");
-    let summary: Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap()).unwrap();
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap())
+            .unwrap();
     assert!(summary["heldout"]["overall"]["pairwise_accuracy"].is_f64());
     assert!(summary["heldout"]["overall"]["oracle"].is_f64());
     assert!(summary["heldout"]["fidelity"]["spearman_latent"].is_f64());
@@ -47,8 +62,20 @@ fn train_then_score() {
     let again = run(&["train", "--config", smoke, "--dataset", w, "--out", r]);
     assert!(!again.status.success());
     // resume to one more epoch
-    let out = ok(&["train", "--dataset", w, "--out", r, "--resume", "--epochs", "3"]);
-    assert!(out.contains("epoch 3/3") && !out.contains("epoch 2/3"), "{out}");
+    let out = ok(&[
+        "train",
+        "--dataset",
+        w,
+        "--out",
+        r,
+        "--resume",
+        "--epochs",
+        "3",
+    ]);
+    assert!(
+        out.contains("epoch 3/3") && !out.contains("epoch 2/3"),
+        "{out}"
+    );
 
     let images: Vec<String> = std::fs::read_dir(world.join("images"))
         .unwrap()

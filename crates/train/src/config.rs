@@ -23,24 +23,13 @@ pub const DEFAULT_TOML: &str = include_str!("../../../experiments/default.toml")
 pub const SMOKE_TOML: &str = include_str!("../../../experiments/smoke.toml");
 
 /// A whole training configuration.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
     pub data: DataConfig,
     pub model: ModelSection,
     pub optim: OptimConfig,
     pub tokenizer: TokenizerSection,
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        Self {
-            data: DataConfig::default(),
-            model: ModelSection::default(),
-            optim: OptimConfig::default(),
-            tokenizer: TokenizerSection::default(),
-        }
-    }
 }
 
 /// What ties in the rankings become.

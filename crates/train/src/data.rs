@@ -79,12 +79,11 @@ fn dataset_error(ds: &Dataset, message: impl Into<String>) -> TrainError {
     }
 }
 
+/// Split of every prompt, then the train, validation and test prompts.
+pub type SplitPrompts = (Vec<Split>, Vec<usize>, Vec<usize>, Vec<usize>);
+
 /// Splits the dataset's prompts as the config says: `(splits per prompt, train, valid, test)`.
-pub fn split(
-    ds: &Dataset,
-    ix: &Index,
-    config: &TrainConfig,
-) -> Result<(Vec<Split>, Vec<usize>, Vec<usize>, Vec<usize>)> {
+pub fn split(ds: &Dataset, ix: &Index, config: &TrainConfig) -> Result<SplitPrompts> {
     let splits = split_prompts(ix, &config.data.split);
     let of =
         |s: Split| -> Vec<usize> { (0..ix.prompts.len()).filter(|&p| splits[p] == s).collect() };

@@ -324,8 +324,10 @@ fn training_beats_chance_and_shuffled_labels_do_not() {
     let w = make_world(240, 11);
     let mut config = TrainConfig::smoke();
     config.data.split.test = 0.3;
-    config.optim.epochs = 20;
-    config.optim.lr = 0.005;
+    config.optim.epochs = 15;
+    // The pairwise loss (about ln 2) is small next to the three ordinal losses: weigh it up so
+    // the overall head learns within the few epochs of a test.
+    config.model.loss_weights.overall = 4.0;
     let real = train(&w.ds, &config, &opts(&tmp("real"), Some(&w.truth))).unwrap();
     let acc = real.heldout.overall.pairwise_accuracy.unwrap();
     let fake = train(
@@ -339,6 +341,8 @@ fn training_beats_chance_and_shuffled_labels_do_not() {
         "held-out pairwise accuracy: real labels {acc:.3}, shuffled labels {fake_acc:.3} ({} pairs)",
         real.heldout.strict_pairs
     );
-    assert!(acc > 0.6, "real labels: {acc}");
-    assert!(fake_acc < 0.58, "shuffled labels: {fake_acc}");
+    // About 1,000 held-out pairs: chance is 0.5 +- 0.016 (one standard error).
+    assert!(acc > 0.56, "real labels: {acc}");
+    assert!(fake_acc < 0.55, "shuffled labels: {fake_acc}");
+    assert!(acc - fake_acc > 0.04, "real {acc} vs shuffled {fake_acc}");
 }
