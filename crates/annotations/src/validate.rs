@@ -205,12 +205,7 @@ fn check_ids(c: &mut Collector) {
 fn check_prompts(c: &mut Collector, ix: &crate::Index) {
     check_min_images(c, ix);
     for p in &ix.prompts {
-        let mut rows: Vec<usize> = p
-            .generations
-            .iter()
-            .flat_map(|&g| ix.generations[g].rows.iter().copied())
-            .collect();
-        rows.sort_unstable();
+        let rows = prompt_rows(ix, p);
         let n = p.generations.len();
         let declared = rows.iter().find_map(|&r| c.ds.rows[r].expected_images);
         if let Some(expected) = declared
@@ -225,17 +220,23 @@ fn check_prompts(c: &mut Collector, ix: &crate::Index) {
     }
 }
 
+/// Every row of a prompt, in row order.
+fn prompt_rows(ix: &crate::Index, p: &crate::schema::PromptEntry) -> Vec<usize> {
+    let mut rows: Vec<usize> = p
+        .generations
+        .iter()
+        .flat_map(|&g| ix.generations[g].rows.iter().copied())
+        .collect();
+    rows.sort_unstable();
+    rows
+}
+
 /// A prompt needs two images to be compared.
 fn check_min_images(c: &mut Collector, ix: &crate::Index) {
     for p in &ix.prompts {
         let n = p.generations.len();
         if n < 2 {
-            let mut rows: Vec<usize> = p
-                .generations
-                .iter()
-                .flat_map(|&g| ix.generations[g].rows.iter().copied())
-                .collect();
-            rows.sort_unstable();
+            let rows = prompt_rows(ix, p);
             c.push(
                 rows,
                 "generation_id",

@@ -33,17 +33,7 @@ pub fn read_dataset(dir: &Path) -> Result<Dataset, TableError> {
         .map_err(TableError::polars(&path))?;
     for required in ["prompt_id", "prompt", "generation_id"] {
         if df.column(required).is_err() {
-            let available = df
-                .get_column_names()
-                .iter()
-                .map(|c| c.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Err(TableError::MissingColumn {
-                path,
-                column: required.into(),
-                available,
-            });
+            return Err(crate::columns::missing(&df, &path, required));
         }
     }
     let present: Vec<String> = df

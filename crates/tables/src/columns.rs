@@ -41,7 +41,7 @@ fn text(df: &DataFrame, path: &Path, column: &str) -> Result<Vec<Option<String>>
     Ok(ca.iter().map(|v| v.map(str::to_string)).collect())
 }
 
-fn missing(df: &DataFrame, path: &Path, column: &str) -> TableError {
+pub(crate) fn missing(df: &DataFrame, path: &Path, column: &str) -> TableError {
     let available = df
         .get_column_names()
         .iter()
