@@ -1,39 +1,15 @@
 //! End-to-end test of `rewardlab train` and `rewardlab score` on a small synthetic world, with
 //! the smoke config (seconds on 2 cores).
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
 use serde_json::Value;
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rewardlab-e2e-train-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rewardlab"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "rewardlab {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+mod common;
+use common::{ok, run, tmp};
 
 #[test]
 fn train_then_score() {
-    let world = tmp("world");
-    let run_dir = tmp("run");
+    let world = tmp("train-world");
+    let run_dir = tmp("train-run");
     let smoke = concat!(env!("CARGO_MANIFEST_DIR"), "/../../experiments/smoke.toml");
     let (w, r) = (world.to_str().unwrap(), run_dir.to_str().unwrap());
     ok(&["synth", "--prompts", "80", "--seed", "2", "--out", w]);

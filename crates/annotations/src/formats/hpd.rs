@@ -40,27 +40,20 @@ pub fn read(path: &Path) -> Result<Dataset, AnnotationError> {
                 img.annotator_ranks.iter().map(Some).collect()
             };
             for (a, rank) in judgments.into_iter().enumerate() {
-                let Some(rank) = rank else {
-                    problems.push(ReadProblem {
-                        row: rows.len(),
-                        field: "rank".into(),
-                        message: format!("image `{}` has no annotator ranks", img.file),
-                    });
-                    rows.push(Row {
-                        prompt_id: e.prompt_id.clone(),
-                        prompt: e.prompt.clone(),
-                        category: None,
-                        expected_images: None,
-                        generation_id: stem.clone(),
-                        image: Some(img.file.clone()),
-                        annotator: None,
-                        rank: None,
-                        ratings: [None; 4],
-                        source_row: i + 1,
-                    });
-                    continue;
+                let (annotator, rank) = match rank {
+                    Some(v) => (
+                        Some(format!("a{:02}", a + 1)),
+                        super::rank_value(v, rows.len(), "rank", &mut problems),
+                    ),
+                    None => {
+                        problems.push(ReadProblem {
+                            row: rows.len(),
+                            field: "rank".into(),
+                            message: format!("image `{}` has no annotator ranks", img.file),
+                        });
+                        (None, None)
+                    }
                 };
-                let rank = super::rank_value(rank, rows.len(), "rank", &mut problems);
                 rows.push(Row {
                     prompt_id: e.prompt_id.clone(),
                     prompt: e.prompt.clone(),
@@ -68,7 +61,7 @@ pub fn read(path: &Path) -> Result<Dataset, AnnotationError> {
                     expected_images: None,
                     generation_id: stem.clone(),
                     image: Some(img.file.clone()),
-                    annotator: Some(format!("a{:02}", a + 1)),
+                    annotator,
                     rank,
                     ratings: [None; 4],
                     source_row: i + 1,
