@@ -66,6 +66,11 @@ impl CrossAttentionBlock {
 pub struct CrossAttentionFusion {
     blocks: Vec<CrossAttentionBlock>,
     norm: LayerNorm,
+    /// Mixes the attended text with the image's mean- and max-pooled patches, so that image-wide
+    /// qualities (noise, blur) and small local ones (a motif in a corner) reach the heads even
+    /// when no prompt token attends to them.
+    proj: Linear,
+    act: Gelu,
 }
 
 /// Concatenation fusion: `[img, txt, img * txt] -> Linear -> GELU`.
@@ -93,6 +98,8 @@ impl Fusion {
                         .map(|_| CrossAttentionBlock::new(config, device))
                         .collect(),
                     norm: LayerNormConfig::new(d).init(device),
+                    proj: LinearConfig::new(3 * d, d).init(device),
+                    act: Gelu::new(),
                 }),
                 concat: None,
             },
@@ -123,7 +130,10 @@ impl Fusion {
                 x = block.forward(x, image.tokens.clone());
             }
             let x = cross.norm.forward(x);
-            masked_mean_tokens(x, text.pad_mask.clone().bool_not().float())
+            let attended = masked_mean_tokens(x, text.pad_mask.clone().bool_not().float());
+            let max_patch = image.tokens.clone().max_dim(1).squeeze_dim::<2>(1);
+            let joint = Tensor::cat(vec![attended, image.pooled.clone(), max_patch], 1);
+            cross.act.forward(cross.proj.forward(joint))
         } else if let Some(concat) = &self.concat {
             let (i, t) = (image.pooled.clone(), text.pooled.clone());
             let joint = Tensor::cat(vec![i.clone(), t.clone(), i * t], 1);
