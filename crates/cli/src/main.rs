@@ -1,6 +1,6 @@
 //! `rewardlab`: the command-line front of the toolkit. Argument parsing and wiring only: every
 //! piece of logic a library user would need lives in the crates (`annotations`, `tables`,
-//! `synth`, `model`, `train`).
+//! `synth`, `model`, `train`, `eval`).
 
 use std::process::ExitCode;
 
@@ -32,6 +32,12 @@ enum Command {
     Train(commands::train::Args),
     /// Score images for a prompt with a trained run: each head's score and predicted rating.
     Score(commands::score::Args),
+    /// Evaluate a trained run (or an external model's scores) on a dataset under the field's
+    /// protocols, with bootstrap intervals and baselines; writes metrics.json, a report and a
+    /// per-prompt table.
+    Eval(commands::eval::Args),
+    /// Best-of-N selection: a prompt's candidate images best first, with every head's score.
+    Rank(commands::rank::Args),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +49,8 @@ fn main() -> ExitCode {
         Command::Bench(a) => commands::bench::run(a),
         Command::Train(a) => commands::train::run(a),
         Command::Score(a) => commands::score::run(a),
+        Command::Eval(a) => commands::eval::run(a),
+        Command::Rank(a) => commands::rank::run(a),
     };
     match result {
         Ok(code) => code,

@@ -13,6 +13,7 @@ mod canonical;
 mod columns;
 mod error;
 pub mod import;
+mod plain;
 
 pub use canonical::{
     ANNOTATIONS_FILE, META_FILE, QUARANTINE_FILE, copy_images, read_dataset, write_dataset,
@@ -20,3 +21,4 @@ pub use canonical::{
 };
 pub use error::TableError;
 pub use import::{Mapping, imagerewarddb, read_frame, read_mapped};
+pub use plain::{PlainColumn, write_parquet_columns};

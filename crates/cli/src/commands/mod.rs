@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod eval;
 pub mod import;
+pub mod rank;
 pub mod score;
 pub mod synth;
 pub mod train;

@@ -1,0 +1,422 @@
+//! `rewardlab eval`: every figure of the `eval` crate, with bootstrap intervals, for a trained
+//! run (or an external model's scores file) on a dataset's prompts, next to baselines; writes
+//! `metrics.json`, `report.md`, `per_prompt.parquet` (and the run's `scores.csv`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use annotations::splits::{Split, SplitSpec, split_prompts};
+use annotations::validate::{Checks, validate};
+use annotations::{Criterion, Dataset, ImagesState, Index};
+use anyhow::{Context, Result, bail};
+use eval::{
+    BaselineContext, EvalData, EvalLabels, EvalOptions, ImageScores, PromptRow, Registry,
+    ScoreTable, ScorerInput, TieThreshold,
+};
+use tables::PlainColumn;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Run folder written by `rewardlab train` (its model scores the dataset's images).
+    #[arg(long, required_unless_present = "scores", conflicts_with = "scores")]
+    run: Option<PathBuf>,
+    /// Canonical dataset folder to evaluate on.
+    #[arg(long)]
+    dataset: PathBuf,
+    /// External scores instead of a run: a CSV with columns `generation_id,score` (ids as
+    /// `rewardlab validate DATASET --list-generations` lists them). Works on annotation-only
+    /// datasets.
+    #[arg(long)]
+    scores: Option<PathBuf>,
+    /// Prompts to evaluate: test, validation, train or all. Default: test with --run (the split
+    /// of the run's config.toml), all with --scores.
+    #[arg(long)]
+    split: Option<String>,
+    /// With --scores: take the split from this run folder (its config.toml) or training config
+    /// file; default: the default split (0.8/0.1/0.1, seed 0, stratified by category).
+    #[arg(long, conflicts_with = "run")]
+    split_from: Option<PathBuf>,
+    /// Output folder; default: RUN/eval-SPLIT, or SCORES-eval beside the scores file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Overwrite a non-empty output folder.
+    #[arg(long)]
+    force: bool,
+    /// A baseline to compare with (repeatable): random, oracle (synthetic data only), or none.
+    /// Default: every baseline that can run on the dataset.
+    #[arg(long = "baseline")]
+    baselines: Vec<String>,
+    /// Bootstrap resamples of the prompts.
+    #[arg(long, default_value_t = eval::bootstrap::DEFAULT_RESAMPLES)]
+    resamples: usize,
+    /// Seed of the bootstrap and of the random baseline.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// K of Recall@K and Filter@K in the headline figures (1, 2 and 4 are always reported).
+    #[arg(long, default_value_t = 1)]
+    k: usize,
+    /// PickScore's tie threshold t; default: chosen on the validation prompts (or on the
+    /// evaluated prompts when there are none, which the report says).
+    #[arg(long)]
+    tie_threshold: Option<f64>,
+    /// Print metrics.json to stdout instead of the markdown report.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Which prompts: a named split or all of them.
+#[derive(Clone, Copy, PartialEq)]
+enum Selection {
+    All,
+    Split(Split),
+}
+
+fn parse_selection(s: &str) -> Result<Selection> {
+    if s == "all" {
+        return Ok(Selection::All);
+    }
+    s.parse::<Split>()
+        .map(Selection::Split)
+        .map_err(|e| anyhow::anyhow!("--split: {e}, or all"))
+}
+
+fn prompts_of(ix: &Index, spec: &SplitSpec, sel: Selection) -> Vec<usize> {
+    match sel {
+        Selection::All => (0..ix.prompts.len()).collect(),
+        Selection::Split(s) => {
+            let splits = split_prompts(ix, spec);
+            (0..ix.prompts.len()).filter(|&p| splits[p] == s).collect()
+        }
+    }
+}
+
+/// The dataset, refused when validation finds problems (figures on broken data would mislead).
+fn read_dataset(dir: &Path) -> Result<Dataset> {
+    let ds = tables::read_dataset(dir)
+        .with_context(|| format!("reading the dataset {}", dir.display()))?;
+    let problems = validate(&ds, Checks { images: false });
+    if !problems.is_empty() {
+        let first: Vec<String> = problems.iter().take(3).map(|p| p.to_string()).collect();
+        bail!(
+            "{} has {} problem(s), e.g. {}; run `rewardlab validate {}` and fix or re-import it",
+            dir.display(),
+            problems.len(),
+            first.join("; "),
+            dir.display()
+        );
+    }
+    Ok(ds)
+}
+
+/// The run's model scores of every image of `data`.
+fn score_with_run(scorer: &train::Scorer, ds: &Dataset, data: &EvalData) -> Result<ScoreTable> {
+    let mut items = Vec::with_capacity(data.images());
+    let mut ids = Vec::with_capacity(data.images());
+    for p in &data.prompts {
+        for (g, im) in p.generations.iter().zip(&p.images) {
+            let Some(im) = im else {
+                bail!("generation `{g}` has no image path in the dataset");
+            };
+            items.push((p.text.clone(), ds.image_path(im)));
+            ids.push(g.clone());
+        }
+    }
+    let scores = scorer.score_files(&items)?;
+    Ok(ids
+        .into_iter()
+        .zip(scores)
+        .map(|(id, s)| {
+            let mut out = ImageScores::default();
+            for c in Criterion::ALL {
+                if let Some(h) = s.heads.get(c.name()) {
+                    out.score[c.index()] = Some(h.score);
+                    out.rating[c.index()] = h.rating;
+                }
+            }
+            (id, out)
+        })
+        .collect())
+}
+
+/// True latents of a synthetic world, by generation id.
+fn ground_truth(dir: &Path) -> Result<Option<HashMap<String, [Option<f64>; 4]>>> {
+    let path = dir.join("ground_truth.csv");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let truth = synth::read_ground_truth_csv(&path)
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(Some(
+        truth
+            .into_iter()
+            .map(|t| {
+                let v = [t.overall, t.alignment, t.fidelity, t.harmlessness].map(Some);
+                (t.generation_id, v)
+            })
+            .collect(),
+    ))
+}
+
+/// Everything that scores one set of prompts: the model and each baseline.
+struct Scored {
+    model: ScoreTable,
+    baselines: Vec<(String, ScoreTable)>,
+}
+
+fn score_all(
+    data: &EvalData,
+    ds: &Dataset,
+    model: &dyn Fn(&EvalData) -> Result<ScoreTable>,
+    baselines: &[Box<dyn eval::Baseline>],
+) -> Result<Scored> {
+    let refs = data.image_refs(&ds.root);
+    Ok(Scored {
+        model: model(data)?,
+        baselines: baselines
+            .iter()
+            .map(|b| Ok((b.name().to_string(), b.score_table(&refs)?)))
+            .collect::<Result<_>>()?,
+    })
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let ds = read_dataset(&args.dataset)?;
+    let ix = ds.index();
+    let default_split = if args.run.is_some() { "test" } else { "all" };
+    let selection = parse_selection(args.split.as_deref().unwrap_or(default_split))?;
+    let split_name = args.split.clone().unwrap_or_else(|| default_split.into());
+    if args.k == 0 {
+        bail!("--k must be at least 1");
+    }
+    if args
+        .tie_threshold
+        .is_some_and(|t| !(t.is_finite() && t >= 0.0))
+    {
+        bail!("--tie-threshold must be a number >= 0");
+    }
+
+    // The model: a run (and its split) or a scores file; the default output folder beside it.
+    let (spec, scorer, file_scores, scored_by, default_out) = match (&args.run, &args.scores) {
+        (Some(run), _) => {
+            if ds.meta.images == ImagesState::Absent {
+                bail!(
+                    "{} is annotation-only (its images are absent), so a run cannot score it; \
+                     evaluate an external model's scores with --scores FILE instead",
+                    args.dataset.display()
+                );
+            }
+            let config = train::run_config(run)
+                .with_context(|| format!("reading the run's config in {}", run.display()))?;
+            warn_other_dataset(run, &ds);
+            let scorer = train::Scorer::load(run)
+                .with_context(|| format!("loading the model of {}", run.display()))?;
+            (
+                config.data.split,
+                Some(scorer),
+                None,
+                format!("run {}", run.display()),
+                run.join(format!("eval-{split_name}")),
+            )
+        }
+        (None, Some(file)) => {
+            let known = |id: &str| ix.generation_by_id.contains_key(id);
+            let table = eval::read_scores_csv(file, &known)?;
+            let stem = file
+                .file_stem()
+                .map_or("scores".into(), |s| s.to_string_lossy().to_string());
+            let spec = match &args.split_from {
+                None => SplitSpec::default(),
+                Some(p) if p.is_dir() => {
+                    train::run_config(p)
+                        .with_context(|| format!("reading the run's config in {}", p.display()))?
+                        .data
+                        .split
+                }
+                Some(p) => train::TrainConfig::from_file(p)?.data.split,
+            };
+            (
+                spec,
+                None,
+                Some(table),
+                format!("scores file {}", file.display()),
+                file.with_file_name(format!("{stem}-eval")),
+            )
+        }
+        (None, None) => bail!("give --run DIR or --scores FILE"),
+    };
+    let out = args.out.clone().unwrap_or(default_out);
+    super::ensure_writable(&out, args.force)?;
+
+    let prompts = prompts_of(&ix, &spec, selection);
+    let data = EvalData::from_dataset(&ds, &ix, &prompts);
+    if data.prompts.is_empty() {
+        bail!(
+            "the {split_name} split of {} has no prompts",
+            args.dataset.display()
+        );
+    }
+    // PickScore's threshold is chosen on validation prompts when the test (or train) split is
+    // evaluated; otherwise on the evaluated prompts, and the report says so.
+    let validation = match selection {
+        Selection::Split(Split::Test | Split::Train) if args.tie_threshold.is_none() => {
+            let v = prompts_of(&ix, &spec, Selection::Split(Split::Validation));
+            (!v.is_empty()).then(|| EvalData::from_dataset(&ds, &ix, &v))
+        }
+        _ => None,
+    };
+
+    let registry = Registry::builtin();
+    let ctx = BaselineContext {
+        seed: args.seed,
+        truth: ground_truth(&args.dataset)?,
+    };
+    let names: Vec<String> = if args.baselines.is_empty() {
+        registry.defaults(&ctx)
+    } else {
+        args.baselines
+            .iter()
+            .filter(|b| *b != "none")
+            .cloned()
+            .collect()
+    };
+    let baselines = names
+        .iter()
+        .map(|n| registry.create(n, &ctx))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let model_scores = |d: &EvalData| -> Result<ScoreTable> {
+        match (&scorer, &file_scores) {
+            (Some(s), _) => {
+                eprintln!("scoring {} images with the run's model", d.images());
+                score_with_run(s, &ds, d)
+            }
+            (None, Some(t)) => Ok(t.clone()),
+            (None, None) => bail!("no scores"),
+        }
+    };
+    let test = score_all(&data, &ds, &model_scores, &baselines)?;
+    let thresholds: Vec<TieThreshold> = match (&validation, args.tie_threshold) {
+        (_, Some(t)) => vec![TieThreshold::Given(t); 1 + baselines.len()],
+        (Some(v), None) => {
+            let val = score_all(v, &ds, &model_scores, &baselines)?;
+            std::iter::once(("model", &val.model))
+                .chain(val.baselines.iter().map(|(n, t)| (n.as_str(), t)))
+                .map(|(n, t)| match eval::choose_threshold_on(v, n, t) {
+                    Ok(Some(t)) => Ok(TieThreshold::Validation(t)),
+                    // A scores file may cover only the evaluated prompts: then the threshold
+                    // is chosen on them, and the report says so.
+                    Ok(None) | Err(eval::EvalError::MissingScores { .. }) => {
+                        Ok(TieThreshold::Evaluated)
+                    }
+                    Err(e) => Err(e.into()),
+                })
+                .collect::<Result<_>>()?
+        }
+        (None, None) => vec![TieThreshold::Evaluated; 1 + baselines.len()],
+    };
+
+    let opts = EvalOptions {
+        resamples: args.resamples,
+        seed: args.seed,
+        k: args.k,
+        ..EvalOptions::default()
+    };
+    let inputs: Vec<ScorerInput> = std::iter::once(("model", &test.model))
+        .chain(test.baselines.iter().map(|(n, t)| (n.as_str(), t)))
+        .zip(&thresholds)
+        .map(|((name, scores), &tie_threshold)| ScorerInput {
+            name,
+            scores,
+            tie_threshold,
+        })
+        .collect();
+    let evaluation = eval::evaluate(
+        &data,
+        inputs[0],
+        &inputs[1..],
+        &opts,
+        EvalLabels {
+            dataset: ds.meta.name.clone(),
+            split: split_name.clone(),
+            scored_by,
+        },
+    )?;
+
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let json = serde_json::to_string_pretty(&evaluation)?;
+    let report = eval::report::markdown(&evaluation);
+    write(&out.join("metrics.json"), &(json.clone() + "\n"))?;
+    write(&out.join("report.md"), &report)?;
+    let mut rows = Vec::new();
+    for input in &inputs {
+        rows.extend(eval::prompt_rows(&data, input.name, input.scores, args.k)?);
+    }
+    write_prompt_table(&out.join("per_prompt.parquet"), &rows)?;
+    if scorer.is_some() {
+        let ids: Vec<(&str, &str)> = data
+            .prompts
+            .iter()
+            .flat_map(|p| p.generations.iter().map(|g| (g.as_str(), p.id.as_str())))
+            .collect();
+        write(
+            &out.join("scores.csv"),
+            &eval::scores_csv(&ids, &test.model),
+        )?;
+    }
+    if args.json {
+        println!("{json}");
+    } else {
+        print!("{report}");
+    }
+    eprintln!("wrote {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The run's summary names the dataset it was trained on; say so when it is another one (an
+/// evaluation on other data is allowed, but the split then means other prompts).
+fn warn_other_dataset(run: &Path, ds: &Dataset) {
+    let summary = std::fs::read_to_string(run.join("summary.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+    if let Some(name) = summary.as_ref().and_then(|s| s["dataset"].as_str())
+        && name != ds.meta.name
+    {
+        eprintln!(
+            "warning: the run was trained on dataset `{name}`, this is `{}`",
+            ds.meta.name
+        );
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+fn write_prompt_table(path: &Path, rows: &[PromptRow]) -> Result<()> {
+    let text =
+        |f: fn(&PromptRow) -> Option<String>| PlainColumn::Text(rows.iter().map(f).collect());
+    let float = |f: fn(&PromptRow) -> Option<f64>| PlainColumn::Float(rows.iter().map(f).collect());
+    let int = |f: fn(&PromptRow) -> usize| {
+        PlainColumn::Int(rows.iter().map(|r| Some(f(r) as i64)).collect())
+    };
+    let columns = vec![
+        ("scorer".to_string(), text(|r| Some(r.scorer.clone()))),
+        ("prompt_id".into(), text(|r| Some(r.prompt_id.clone()))),
+        ("prompt".into(), text(|r| Some(r.prompt.clone()))),
+        ("category".into(), text(|r| r.category.clone())),
+        ("images".into(), int(|r| r.images)),
+        ("annotators".into(), int(|r| r.annotators)),
+        ("strict_pairs".into(), int(|r| r.strict_pairs)),
+        ("tied_pairs".into(), int(|r| r.tied_pairs)),
+        ("accuracy".into(), float(|r| r.accuracy)),
+        ("kendall_tau_b".into(), float(|r| r.kendall_tau_b)),
+        ("spearman".into(), float(|r| r.spearman)),
+        ("recall_at_k".into(), float(|r| r.recall_at_k)),
+        ("filter_at_k".into(), float(|r| r.filter_at_k)),
+        ("top_generation".into(), text(|r| r.top_generation.clone())),
+        ("top_mean_rank".into(), float(|r| r.top_mean_rank)),
+    ];
+    tables::write_parquet_columns(path, columns)
+        .with_context(|| format!("writing {}", path.display()))
+}

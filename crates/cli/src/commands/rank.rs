@@ -1,0 +1,109 @@
+//! `rewardlab rank`: best-of-N selection, the use ImageReward was built for: a prompt's
+//! candidate images best first by the overall head, each with every head's score and predicted
+//! rating.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use serde::Serialize;
+use train::{HeadScore, Scorer};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Run folder written by `rewardlab train`.
+    #[arg(long)]
+    run: PathBuf,
+    /// The prompt the images were generated for.
+    #[arg(long)]
+    prompt: String,
+    /// Candidate image files.
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+    /// Show only the best K images.
+    #[arg(long)]
+    top: Option<usize>,
+    /// Print JSON (one object per image, best first) instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Ranked<'a> {
+    rank: usize,
+    image: &'a std::path::Path,
+    heads: &'a std::collections::BTreeMap<String, HeadScore>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    if args.top == Some(0) {
+        bail!("--top must be at least 1");
+    }
+    let scorer = Scorer::load(&args.run)?;
+    let items: Vec<(String, PathBuf)> = args
+        .images
+        .iter()
+        .map(|p| (args.prompt.clone(), p.clone()))
+        .collect();
+    let scores = scorer.score_files(&items)?;
+    let heads: Vec<model::Criterion> = model::Criterion::ALL
+        .into_iter()
+        .filter(|h| scorer.config.heads.contains(h))
+        .collect();
+    // Images are ordered by the overall head, the preference head trained on rankings; a model
+    // trained without it is ordered by its first head, and says so.
+    let Some(&by) = heads
+        .iter()
+        .find(|h| **h == model::Criterion::Overall)
+        .or(heads.first())
+    else {
+        bail!("the run's model has no head to rank by");
+    };
+    if by != model::Criterion::Overall {
+        eprintln!("the model has no overall head: ranking by {}", by.name());
+    }
+    let key: Vec<f64> = scores
+        .iter()
+        .map(|s| s.heads.get(by.name()).map_or(f64::NAN, |h| h.score))
+        .collect();
+    let order = eval::best_first(&key);
+    let shown = args.top.unwrap_or(order.len()).min(order.len());
+    let ranked: Vec<Ranked> = order[..shown]
+        .iter()
+        .enumerate()
+        .map(|(r, &i)| Ranked {
+            rank: r + 1,
+            image: &scores[i].image,
+            heads: &scores[i].heads,
+        })
+        .collect();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&ranked)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut header = format!("{:>4}  {:<40}", "rank", "image");
+    for h in &heads {
+        header.push_str(&format!("{:>16}", h.name()));
+    }
+    println!("{header}");
+    for r in &ranked {
+        let mut line = format!("{:>4}  {:<40}", r.rank, r.image.display().to_string());
+        for h in &heads {
+            let cell = match r.heads.get(h.name()) {
+                Some(HeadScore {
+                    score,
+                    rating: Some(rating),
+                }) => format!("{score:.3} ({rating:.2})"),
+                Some(HeadScore { score, .. }) => format!("{score:.3}"),
+                None => "-".into(),
+            };
+            line.push_str(&format!("{cell:>16}"));
+        }
+        println!("{line}");
+    }
+    println!(
+        "(best first by the {} head; score, and predicted rating in parentheses for the Likert heads)",
+        by.name()
+    );
+    Ok(ExitCode::SUCCESS)
+}
