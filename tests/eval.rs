@@ -132,6 +132,25 @@ fn eval_external_scores_on_an_annotation_only_dataset() {
         s(&out),
         "--force",
     ]);
+    // a baseline named twice runs once
+    let twice = json(&[
+        "eval",
+        "--dataset",
+        s(&ds),
+        "--scores",
+        s(&scores),
+        "--baseline",
+        "random",
+        "--baseline",
+        "random",
+        "--tie-threshold",
+        "0.1",
+        "--json",
+        "--out",
+        s(&dir.join("twice")),
+    ]);
+    assert_eq!(twice["baselines"].as_object().unwrap().len(), 1);
+    assert_eq!(twice["tie_aware_accuracy"]["chosen_on"], "given");
     let text = ok(&[
         "eval",
         "--dataset",
@@ -235,6 +254,28 @@ fn bad_scores_files_name_file_row_and_field() {
         }
         assert!(!out.exists(), "{name}: an output folder was written");
     }
+    // a file that is not there: its path, and the reason once
+    let missing = dir.join("missing.csv");
+    let r = run(&["eval", "--dataset", s(&ds), "--scores", s(&missing)]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success() && err.contains("missing.csv"), "{err}");
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+    // a negative tie threshold is refused with its reason, not taken for a flag
+    std::fs::write(dir.join("good.csv"), GOOD_SCORES).unwrap();
+    let r = run(&[
+        "eval",
+        "--dataset",
+        s(&ds),
+        "--scores",
+        s(&dir.join("good.csv")),
+        "--tie-threshold",
+        "-1",
+    ]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        err.contains("--tie-threshold must be a number >= 0"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -307,8 +348,15 @@ fn eval_a_trained_run_on_its_test_split_with_baselines() {
     assert!(m["baselines"]["random"].is_object());
     // PickScore's threshold comes from the run's validation prompts
     assert_eq!(m["tie_aware_accuracy"]["chosen_on"], "validation");
-    // one rater per prompt: annotator ids but no leave-one-out ceiling
-    assert!(m["annotators"].as_u64().unwrap() > 1 && m.get("human_ceiling").is_none());
+    // one rater per prompt: annotator ids, so the key is there, but no leave-one-out ceiling
+    assert!(m["annotators"].as_u64().unwrap() > 1);
+    assert!(
+        m["human_ceiling"]["value"].is_null(),
+        "{}",
+        m["human_ceiling"]
+    );
+    assert_eq!(m["human_ceiling"]["n"], 0);
+    assert!(m.get("annotator_agreement").is_none());
     let out = run_dir.join("eval-test");
     for f in [
         "metrics.json",
@@ -419,20 +467,37 @@ fn rank_orders_images_best_first_by_the_overall_head() {
     }
 }
 
+/// The figures `tests/fixtures/eval/make_reference.py` computed with numpy from the raw HPD JSON.
+fn hpd_reference() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/eval/reference.json"
+    );
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(
+        r["hpd_gallery"].is_object(),
+        "reference.json was made without the HPD sample"
+    );
+    r["hpd_gallery"].clone()
+}
+
 #[test]
 fn eval_on_the_hpd_sample_reports_the_human_ceiling() {
     let Some(src) = annotations::shared_data("hpd-gallery/annotations.json") else {
         return;
     };
+    let want = hpd_reference();
     let dir = tmp("eval-hpd");
     let ds = dir.join("hpd");
     ok(&["import", "hpd", s(&src), s(&ds)]);
     let ids = ok(&["validate", s(&ds), "--list-generations"]);
-    // scores from the image file name: an arbitrary external scorer
+    // an arbitrary external scorer with many ties, the one the reference script uses: the
+    // image number times 37, modulo 11
     let mut scores = String::from("generation_id,score\n");
-    for (i, line) in ids.lines().skip(1).enumerate() {
+    for line in ids.lines().skip(1) {
         let id = line.split(',').next().unwrap();
-        scores.push_str(&format!("{id},{}\n", (i * 37 % 11) as f64));
+        let score = id.parse::<u64>().unwrap() * 37 % 11;
+        scores.push_str(&format!("{id},{score}\n"));
     }
     let file = dir.join("scores.csv");
     std::fs::write(&file, scores).unwrap();
@@ -447,17 +512,59 @@ fn eval_on_the_hpd_sample_reports_the_human_ceiling() {
         "200",
     ]);
     assert_eq!(m["annotators"], 10);
+    let close = |got: &Value, want: &Value, what: &str| {
+        let (g, w) = (got.as_f64().unwrap(), want.as_f64().unwrap());
+        assert!((g - w).abs() < 1e-9, "{what}: got {g}, reference {w}");
+    };
     let ceiling = &m["human_ceiling"];
     // 0.831 (each of 10 annotators against the mean rank of the other 9, 3,150 strict pairs)
     assert!(
         (ceiling["value"].as_f64().unwrap() - 0.831_111_111_111_111_1).abs() < 1e-9,
         "{ceiling}"
     );
+    close(&ceiling["value"], &want["all"]["ceiling"], "ceiling");
     assert_eq!(ceiling["n"], 3150);
+    let ci = ceiling["ci95"].as_array().unwrap();
+    assert!(ci[0].as_f64().unwrap() < 0.831 && ci[1].as_f64().unwrap() > 0.831);
     let agreement = &m["annotator_agreement"];
     assert_eq!(agreement["human_ceiling"], *ceiling);
-    assert_eq!(agreement["per_annotator"].as_array().unwrap().len(), 10);
-    assert_eq!(agreement["per_annotator"][0]["annotator"], "a01");
-    assert!(agreement["vs_annotators"]["value"].is_f64());
+    close(
+        &agreement["vs_annotators"]["value"],
+        &want["all"]["model"],
+        "scorer vs annotators",
+    );
+    let rows = agreement["per_annotator"].as_array().unwrap();
+    assert_eq!(rows.len(), 10);
+    for (k, row) in rows.iter().enumerate() {
+        let name = format!("a{:02}", k + 1);
+        assert_eq!(row["annotator"], name.as_str());
+        let w = &want["by_annotator"][&name];
+        close(
+            &row["model"]["value"],
+            &w["model"],
+            &format!("scorer vs {name}"),
+        );
+        close(
+            &row["ceiling"]["value"],
+            &w["ceiling"],
+            &format!("ceiling of {name}"),
+        );
+        assert_eq!(row["model"]["n"], w["pairs"], "{name}");
+    }
+    close(
+        &m["pairwise_accuracy_pooled"]["value"],
+        &want["accuracy_pooled"],
+        "pooled accuracy",
+    );
+    close(
+        &m["pairwise_accuracy_per_prompt"]["value"],
+        &want["accuracy_per_prompt"],
+        "per-prompt accuracy",
+    );
+    close(
+        &m["accuracy_vs_mean_rank"]["value"],
+        &want["accuracy_vs_mean_rank"],
+        "accuracy vs mean rank",
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -32,14 +32,17 @@ impl KendallCounts {
         let mut c = Self::default();
         for i in 0..x.len().min(y.len()) {
             for j in i + 1..x.len().min(y.len()) {
-                let (dx, dy) = (x[i] - x[j], y[i] - y[j]);
+                // Compare, not multiply: a product of two tiny differences can underflow to 0.
+                let (dx, dy) = (x[i].total_cmp(&x[j]), y[i].total_cmp(&y[j]));
                 c.pairs += 1;
-                c.tied_x += u64::from(dx == 0.0);
-                c.tied_y += u64::from(dy == 0.0);
-                if dx * dy > 0.0 {
-                    c.concordant += 1;
-                } else if dx * dy < 0.0 {
-                    c.discordant += 1;
+                c.tied_x += u64::from(x[i] == x[j]);
+                c.tied_y += u64::from(y[i] == y[j]);
+                if x[i] != x[j] && y[i] != y[j] {
+                    if dx == dy {
+                        c.concordant += 1;
+                    } else {
+                        c.discordant += 1;
+                    }
                 }
             }
         }
@@ -137,6 +140,9 @@ mod tests {
         let t = kendall_tau_b(&[1.0, 2.0, 2.0, 3.0, 4.0], &[1.0, 3.0, 2.0, 2.0, 5.0]).unwrap();
         assert!((t - 2.0 / 3.0).abs() < 1e-12, "{t}");
         assert_eq!(kendall_tau_b(&[1.0, 1.0], &[1.0, 2.0]), None);
+        // differences whose product underflows still count
+        let t = kendall_tau_b(&[0.0, 1e-200, 2e-200], &[0.0, 1e-200, 3e-200]).unwrap();
+        assert_eq!(t, 1.0);
     }
 
     #[test]

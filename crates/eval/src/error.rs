@@ -33,11 +33,12 @@ fn list(problems: &[FileProblem]) -> String {
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
-    #[error("{path}: {source}")]
+    /// A file that cannot be read. The I/O error is part of the message and not chained as a
+    /// source, so that `{:#}` chains do not print it twice.
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Bad rows of a scores file (every one found, the first ten in the message).
     #[error("{}: {}", path.display(), list(problems))]
@@ -75,10 +76,10 @@ pub enum EvalError {
 }
 
 impl EvalError {
-    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: &std::path::Path, error: std::io::Error) -> Self {
         Self::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
 }

@@ -360,7 +360,8 @@ pub struct Evaluation {
     #[serde(flatten)]
     pub model: ScorerReport,
     /// Each annotator against the leave-one-out mean rank of the others (prompts ranked by two
-    /// or more annotators only).
+    /// or more annotators only). Present whenever the data has annotator ids; its `value` is
+    /// `null` (and `n` 0) when no prompt was ranked by two annotators. Absent without ids.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub human_ceiling: Option<Figure>,
     pub baselines: BTreeMap<String, ScorerReport>,
@@ -412,10 +413,10 @@ pub fn evaluate(
             unit: "prompt",
             level: 0.95,
         },
-        human_ceiling: model
-            .annotator_agreement
-            .as_ref()
-            .map(|a| a.human_ceiling.clone()),
+        human_ceiling: match &model.annotator_agreement {
+            Some(a) => Some(a.human_ceiling.clone()),
+            None => (!data.annotators.is_empty()).then(Figure::default),
+        },
         model,
         baselines,
     })

@@ -98,9 +98,15 @@ pub fn rating_spearman<'a>(prompts: impl IntoIterator<Item = &'a RatedPrompt>) -
 }
 
 /// **Pearson** between the head's output (predicted rating, else score) and the mean rating of
-/// each image, over all rated images of all prompts.
+/// each image, over all rated images of all prompts; `None` when either side is constant (as
+/// scipy's `pearsonr` gives NaN there; the rounding of a mean would otherwise make a constant
+/// side look like it varies).
 pub fn rating_pearson<'a>(prompts: impl IntoIterator<Item = &'a RatedPrompt>) -> Option<f64> {
     let (x, y) = output_vs_mean(prompts);
+    let constant = |v: &[f64]| v.iter().all(|a| *a == v[0]);
+    if x.is_empty() || constant(&x) || constant(&y) {
+        return None;
+    }
     metrics::pearson(&x, &y)
 }
 
@@ -122,5 +128,12 @@ mod tests {
         assert_eq!(rating_level(7.6, 1.0, 7.0), 7.0);
         assert_eq!(rating_spearman([&p]), Some(1.0));
         assert!(RatedImage::new(f64::NAN, None, vec![]).is_err());
+        // a constant output has no correlation, whatever rounding does to its mean
+        let flat: RatedPrompt = [1.0, 2.0, 4.0]
+            .iter()
+            .map(|&r| RatedImage::new(0.1, Some(0.1), vec![r]).unwrap())
+            .collect();
+        assert_eq!(rating_pearson([&flat]), None);
+        assert_eq!(rating_spearman([&flat]), None);
     }
 }

@@ -347,10 +347,16 @@ fn bootstrap_intervals() {
     );
 }
 
+/// The scorer of the HPD reference figures: the generation id (the image file stem) as an
+/// integer, times 37, modulo 11 (many ties, arbitrary order).
+fn hpd_score(id: &str) -> f64 {
+    (id.parse::<u64>().expect("HPD ids are image numbers") * 37 % 11) as f64
+}
+
 /// The human ceiling of the real HPD sample (`../shared/data/hpd-gallery`: 8 prompts, 10
-/// annotators, full permutations), read through the HPD reader and the canonical dataset, against
-/// the value the reference script computed from the raw JSON. Skipped, with the reason printed,
-/// where the shared data is absent.
+/// annotators, full permutations), and a fixed scorer's accuracy against each annotator, read
+/// through the HPD reader and the canonical dataset, against the values the reference script
+/// computed from the raw JSON. Skipped, with the reason printed, where the shared data is absent.
 #[test]
 fn human_ceiling_on_the_hpd_sample() {
     let Some(path) = annotations::shared_data("hpd-gallery/annotations.json") else {
@@ -370,19 +376,41 @@ fn human_ceiling_on_the_hpd_sample() {
     let p: Vec<RankedPrompt> = data
         .prompts
         .iter()
-        .map(|q| RankedPrompt::new(vec![0.0; q.generations.len()], q.rankings.clone()).unwrap())
+        .map(|q| {
+            let scores = q.generations.iter().map(|g| hpd_score(g)).collect();
+            RankedPrompt::new(scores, q.rankings.clone()).unwrap()
+        })
         .collect();
     let got = agreement(&p, None);
     close(got.ceiling, &want["all"]["ceiling"], "HPD human ceiling");
+    close(got.model, &want["all"]["model"], "HPD scorer vs annotators");
     assert_eq!(got.pairs as u64, want["all"]["pairs"].as_u64().unwrap());
     for (a, name) in data.annotators.iter().enumerate() {
         let w = &want["by_annotator"][name];
+        let got = agreement(&p, Some(a));
         close(
-            agreement(&p, Some(a)).ceiling,
+            got.ceiling,
             &w["ceiling"],
             &format!("HPD ceiling of {name}"),
         );
+        close(got.model, &w["model"], &format!("HPD scorer vs {name}"));
+        assert_eq!(got.pairs as u64, w["pairs"].as_u64().unwrap(), "{name}");
     }
+    close(
+        accuracy_pooled(&p),
+        &want["accuracy_pooled"],
+        "HPD pooled accuracy",
+    );
+    close(
+        accuracy_per_prompt(&p),
+        &want["accuracy_per_prompt"],
+        "HPD per-prompt accuracy",
+    );
+    close(
+        accuracy_vs_mean_rank(&p),
+        &want["accuracy_vs_mean_rank"],
+        "HPD accuracy vs mean rank",
+    );
     // people agree with each other well above chance, and far from always
     let ceiling = got.ceiling.unwrap();
     assert!(ceiling > 0.7 && ceiling < 0.95, "{ceiling}");

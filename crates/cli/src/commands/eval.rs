@@ -58,7 +58,7 @@ pub struct Args {
     k: usize,
     /// PickScore's tie threshold t; default: chosen on the validation prompts (or on the
     /// evaluated prompts when there are none, which the report says).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     tie_threshold: Option<f64>,
     /// Print metrics.json to stdout instead of the markdown report.
     #[arg(long)]
@@ -274,11 +274,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let names: Vec<String> = if args.baselines.is_empty() {
         registry.defaults(&ctx)
     } else {
-        args.baselines
-            .iter()
-            .filter(|b| *b != "none")
-            .cloned()
-            .collect()
+        let mut names: Vec<String> = Vec::new();
+        for b in &args.baselines {
+            if b != "none" && !names.contains(b) {
+                names.push(b.clone());
+            }
+        }
+        names
     };
     let baselines = names
         .iter()

@@ -81,13 +81,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&ranked)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let mut header = format!("{:>4}  {:<40}", "rank", "image");
+    let width = ranked
+        .iter()
+        .map(|r| r.image.display().to_string().chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("image".len());
+    let mut header = format!("{:>4}  {:<width$}", "rank", "image");
     for h in &heads {
         header.push_str(&format!("{:>16}", h.name()));
     }
     println!("{header}");
     for r in &ranked {
-        let mut line = format!("{:>4}  {:<40}", r.rank, r.image.display().to_string());
+        let mut line = format!("{:>4}  {:<width$}", r.rank, r.image.display().to_string());
         for h in &heads {
             let cell = match r.heads.get(h.name()) {
                 Some(HeadScore {
