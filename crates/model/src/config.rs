@@ -23,6 +23,29 @@ pub enum FusionKind {
     Concat,
 }
 
+/// Non-linearity between the image stem's convolutions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StemActivation {
+    Gelu,
+    /// As in ResNet stems; on the CPU much cheaper than GELU's `erf` over the stem's large
+    /// feature maps (a fifth of a training step's time at the default size).
+    Relu,
+}
+
+/// How the alignment head reads the fused features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlignmentReadout {
+    /// One score from the pooled fused vector, like every other head.
+    Pooled,
+    /// A score per prompt token (each token after it has looked at the image), averaged over the
+    /// prompt's tokens: alignment as the share of the prompt the image satisfies, the way TIFA
+    /// checks a prompt element by element. Needs cross-attention fusion (falls back to `pooled`
+    /// with `concat`).
+    Tokens,
+}
+
 /// How Likert heads turn a scalar score into a rating distribution and a loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -67,6 +90,8 @@ macro_rules! name_enum {
 
 name_enum!(FusionKind, "fusion", CrossAttention => "cross_attention", Concat => "concat");
 name_enum!(LikertLoss, "likert loss", Ordinal => "ordinal", Mse => "mse");
+name_enum!(StemActivation, "stem activation", Gelu => "gelu", Relu => "relu");
+name_enum!(AlignmentReadout, "alignment readout", Pooled => "pooled", Tokens => "tokens");
 
 /// The integer rating scale of the Likert heads, inclusive on both ends (1..=7 for ImageReward
 /// style ratings, 1..=5 for TIFA-style ones).
@@ -116,6 +141,10 @@ pub struct LossWeights {
     /// Weight of the harmlessness head's Likert loss.
     #[config(default = 1.0)]
     pub harmlessness: f64,
+    /// Weight of the image-text matching loss on the alignment head (see
+    /// [`matching_loss`](crate::losses::matching_loss)); 0 turns it off.
+    #[config(default = 0.0)]
+    pub matching: f64,
 }
 
 impl Default for LossWeights {
@@ -133,6 +162,24 @@ impl LossWeights {
             Criterion::Fidelity => self.fidelity,
             Criterion::Harmlessness => self.harmlessness,
         }
+    }
+}
+
+/// Overwrites `base` with `over`, recursing into objects, so that keys absent from `over` keep
+/// the value they have in `base`.
+fn merge_json(base: &mut serde_json::Value, over: serde_json::Value) {
+    match (base, over) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) => merge_json(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
     }
 }
 
@@ -159,6 +206,19 @@ pub struct ModelConfig {
     /// since the stem is that many stride-2 convolutions.
     #[config(default = 8)]
     pub patch_grid: usize,
+    /// Convolutions per resolution in the image stem: the stride-2 one that halves the image,
+    /// then `stem_depth - 1` stride-1 ones that widen each patch's receptive field (1 = a plain
+    /// strided stem).
+    #[config(default = 1)]
+    pub stem_depth: usize,
+    /// Non-linearity between stem convolutions.
+    #[config(default = "StemActivation::Gelu")]
+    pub stem_activation: StemActivation,
+    /// Condition the image stem on the prompt (FiLM: a per-channel scale and shift computed from
+    /// the pooled prompt vector after every stem convolution), so that the image features are
+    /// already looking for what the prompt asks for before the fusion compares them.
+    #[config(default = false)]
+    pub text_film: bool,
     /// Transformer layers over the image patches.
     #[config(default = 2)]
     pub image_layers: usize,
@@ -180,6 +240,9 @@ pub struct ModelConfig {
     /// Which heads exist; must contain `overall`, each criterion at most once.
     #[config(default = "Criterion::ALL.to_vec()")]
     pub heads: Vec<Criterion>,
+    /// How the alignment head reads the fused features.
+    #[config(default = "AlignmentReadout::Pooled")]
+    pub alignment_readout: AlignmentReadout,
     /// Hidden width of each head's MLP.
     #[config(default = 64)]
     pub head_hidden: usize,
@@ -234,6 +297,7 @@ impl ModelConfig {
             ("d_ff", self.d_ff),
             ("image_size", self.image_size),
             ("patch_grid", self.patch_grid),
+            ("stem_depth", self.stem_depth),
             ("vocab_size", self.vocab_size),
             ("max_text_len", self.max_text_len),
             ("head_hidden", self.head_hidden),
@@ -288,16 +352,23 @@ impl ModelConfig {
     }
 
     /// Reads a config written by [`Config::save`], and validates it.
+    ///
+    /// Fields added to the config after the file was written take their defaults, which always
+    /// describe the model as it was before the field existed, so older run folders still load.
     pub fn load_json(path: impl AsRef<std::path::Path>) -> Result<Self, ModelError> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        let config: Self = serde_json::from_str(&text).map_err(|e| ModelError::ConfigFile {
+        let file_error = |e: serde_json::Error| ModelError::ConfigFile {
             path: path.to_path_buf(),
             message: e.to_string(),
-        })?;
+        };
+        let file: serde_json::Value = serde_json::from_str(&text).map_err(file_error)?;
+        let mut merged = serde_json::to_value(Self::new()).map_err(file_error)?;
+        merge_json(&mut merged, file);
+        let config: Self = serde_json::from_value(merged).map_err(file_error)?;
         config.validate().map_err(|e| ModelError::ConfigFile {
             path: path.to_path_buf(),
             message: e.to_string(),
@@ -376,6 +447,27 @@ mod tests {
         );
         assert!("sum".parse::<FusionKind>().is_err());
         assert_eq!("MSE".parse::<LikertLoss>().unwrap(), LikertLoss::Mse);
+    }
+
+    #[test]
+    fn a_config_saved_before_a_field_existed_loads_with_its_default() {
+        let dir = std::env::temp_dir().join(format!("model-cfg-old-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("old.json");
+        let mut json = serde_json::to_value(ModelConfig::tiny().with_d_model(48)).unwrap();
+        let obj = json.as_object_mut().unwrap();
+        obj.remove("text_film");
+        obj.remove("stem_depth");
+        obj["loss_weights"]
+            .as_object_mut()
+            .unwrap()
+            .remove("matching");
+        std::fs::write(&p, json.to_string()).unwrap();
+        let back = ModelConfig::load_json(&p).unwrap();
+        assert_eq!(back.d_model, 48);
+        assert!(!back.text_film);
+        assert_eq!(back.stem_depth, 1);
+        assert_eq!(back.loss_weights.matching, 0.0);
     }
 
     #[test]

@@ -20,6 +20,16 @@ use crate::{
     text_encoder::{TextFeatures, masked_mean_tokens},
 };
 
+/// What the fusion hands to the heads.
+#[derive(Debug, Clone)]
+pub struct Fused {
+    /// One vector per (image, prompt) pair `[B, d]`.
+    pub joint: Tensor<2>,
+    /// With cross-attention: every prompt token after it has looked at the image `[B, L, d]`,
+    /// and 1 where the position is a real token `[B, L]`.
+    pub tokens: Option<(Tensor<3>, Tensor<2>)>,
+}
+
 /// One cross-attention block: text tokens attend to image patches, then a feed-forward layer,
 /// each with a pre-norm residual.
 #[derive(Module, Debug)]
@@ -122,22 +132,29 @@ impl Fusion {
         }
     }
 
-    /// Fuses the features of B (image, text) pairs into `[B, d]`.
-    pub fn forward(&self, image: &ImageFeatures, text: &TextFeatures) -> Tensor<2> {
+    /// Fuses the features of B (image, text) pairs.
+    pub fn forward(&self, image: &ImageFeatures, text: &TextFeatures) -> Fused {
         if let Some(cross) = &self.cross {
             let mut x = text.tokens.clone();
             for block in &cross.blocks {
                 x = block.forward(x, image.tokens.clone());
             }
             let x = cross.norm.forward(x);
-            let attended = masked_mean_tokens(x, text.pad_mask.clone().bool_not().float());
+            let keep = text.pad_mask.clone().bool_not().float();
+            let attended = masked_mean_tokens(x.clone(), keep.clone());
             let max_patch = image.tokens.clone().max_dim(1).squeeze_dim::<2>(1);
             let joint = Tensor::cat(vec![attended, image.pooled.clone(), max_patch], 1);
-            cross.act.forward(cross.proj.forward(joint))
+            Fused {
+                joint: cross.act.forward(cross.proj.forward(joint)),
+                tokens: Some((x, keep)),
+            }
         } else if let Some(concat) = &self.concat {
             let (i, t) = (image.pooled.clone(), text.pooled.clone());
             let joint = Tensor::cat(vec![i.clone(), t.clone(), i * t], 1);
-            concat.act.forward(concat.proj.forward(joint))
+            Fused {
+                joint: concat.act.forward(concat.proj.forward(joint)),
+                tokens: None,
+            }
         } else {
             unreachable!("Fusion::new always builds one variant")
         }

@@ -9,7 +9,8 @@ use burn::{
 };
 
 use crate::{
-    Criterion, LikertLoss, LikertScale, ModelConfig, PerCriterion,
+    AlignmentReadout, Criterion, LikertLoss, LikertScale, ModelConfig, PerCriterion,
+    fusion::Fused,
     losses::{self, RatingMode},
 };
 
@@ -35,6 +36,16 @@ impl ScoreHead {
         self.fc2
             .forward(self.act.forward(self.fc1.forward(x)))
             .squeeze_dim::<1>(1)
+    }
+
+    /// Per-token scores averaged over real tokens: `[B, L, d]`, keep `[B, L]` -> `[B]`.
+    pub fn forward_tokens(&self, x: Tensor<3>, keep: Tensor<2>) -> Tensor<1> {
+        let per_token = self
+            .fc2
+            .forward(self.act.forward(self.fc1.forward(x)))
+            .squeeze_dim::<2>(2);
+        let sum = (per_token * keep.clone()).sum_dim(1);
+        (sum / keep.sum_dim(1).clamp_min(1.0)).squeeze_dim::<1>(1)
     }
 }
 
@@ -130,6 +141,8 @@ pub struct Heads {
     alignment: Option<LikertHead>,
     fidelity: Option<LikertHead>,
     harmlessness: Option<LikertHead>,
+    /// Whether the alignment head scores prompt tokens (see [`AlignmentReadout::Tokens`]).
+    alignment_tokens: bool,
 }
 
 impl Heads {
@@ -141,6 +154,7 @@ impl Heads {
             alignment: likert(Criterion::Alignment),
             fidelity: likert(Criterion::Fidelity),
             harmlessness: likert(Criterion::Harmlessness),
+            alignment_tokens: config.alignment_readout == AlignmentReadout::Tokens,
         }
     }
 
@@ -162,14 +176,22 @@ impl Heads {
             .collect()
     }
 
-    /// Scores `[B]` of every existing head for fused vectors `[B, d]`.
-    pub fn forward(&self, fused: Tensor<2>) -> PerCriterion<Tensor<1>> {
+    /// Scores `[B]` of every existing head.
+    pub fn forward(&self, fused: Fused) -> PerCriterion<Tensor<1>> {
         let mut out = PerCriterion::default();
-        out.insert(Criterion::Overall, self.overall.forward(fused.clone()));
+        out.insert(
+            Criterion::Overall,
+            self.overall.forward(fused.joint.clone()),
+        );
         for c in Criterion::LIKERT {
-            if let Some(head) = self.likert(c) {
-                out.insert(c, head.score.forward(fused.clone()));
-            }
+            let Some(head) = self.likert(c) else { continue };
+            let score = match &fused.tokens {
+                Some((tokens, keep)) if c == Criterion::Alignment && self.alignment_tokens => {
+                    head.score.forward_tokens(tokens.clone(), keep.clone())
+                }
+                _ => head.score.forward(fused.joint.clone()),
+            };
+            out.insert(c, score);
         }
         out
     }

@@ -1,6 +1,8 @@
 //! Image encoder trained from scratch: a strided convolution stem cuts a small RGB image into a
 //! grid of patch tokens, learned position embeddings say where each patch is, and a few
-//! transformer layers let patches exchange information.
+//! transformer layers let patches exchange information. Optionally (`text_film`) the prompt
+//! modulates every stem stage (FiLM, Perez et al. 2018), so the convolutions can pick out the
+//! colours and shapes the prompt names before fusion compares words with patches.
 //!
 //! This replaces ImageReward's pretrained ViT, which would not fit the project's compute or its
 //! 64x64 images; the interface (patch tokens plus a pooled vector) is the same, so the fusion
@@ -9,7 +11,7 @@
 use burn::{
     module::Param,
     nn::{
-        Gelu, Initializer, LayerNorm, LayerNormConfig, PaddingConfig2d,
+        Gelu, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d,
         conv::{Conv2d, Conv2dConfig},
         transformer::{TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput},
     },
@@ -30,8 +32,16 @@ pub struct ImageFeatures {
 /// Convolution stem + position embeddings + transformer layers over image patches.
 #[derive(Module, Debug)]
 pub struct ImageEncoder {
+    /// Every stem convolution in order: per stage one stride-2 convolution, then
+    /// `stem_depth - 1` stride-1 ones.
     stem: Vec<Conv2d>,
+    /// Convolutions per stage.
+    stem_depth: usize,
+    /// Per stage, the pooled prompt -> `[scale, shift]` of that stage's channels (empty without
+    /// `text_film`).
+    film: Vec<Linear>,
     act: Gelu,
+    relu: bool,
     /// `[1, P, d]`, broadcast over the batch.
     pos: Param<Tensor<3>>,
     layers: TransformerEncoder,
@@ -62,9 +72,17 @@ impl ImageEncoder {
     /// Builds the encoder described by `config` (which should be validated).
     pub fn new(config: &ModelConfig, device: &Device) -> Self {
         let n = config.stem_convs().max(1);
+        let depth = config.stem_depth.max(1);
         let d = config.d_model;
-        let mut stem = Vec::with_capacity(n);
+        let mut stem = Vec::with_capacity(n * depth);
+        let mut film = Vec::new();
         let mut c_in = 3;
+        let conv = |c_in: usize, c_out: usize, stride: usize| {
+            Conv2dConfig::new([c_in, c_out], [3, 3])
+                .with_stride([stride, stride])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(device)
+        };
         for i in 0..n {
             // Channels double at every halving, ending at d_model, the way a small CNN widens.
             let c_out = if i + 1 == n {
@@ -72,36 +90,68 @@ impl ImageEncoder {
             } else {
                 (d >> (n - 1 - i)).max(8)
             };
-            stem.push(
-                Conv2dConfig::new([c_in, c_out], [3, 3])
-                    .with_stride([2, 2])
-                    .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                    .init(device),
-            );
+            stem.push(conv(c_in, c_out, 2));
+            for _ in 1..depth {
+                stem.push(conv(c_out, c_out, 1));
+            }
+            if config.text_film {
+                // Zero-initialised, so training starts from the unconditioned encoder.
+                film.push(
+                    LinearConfig::new(d, 2 * c_out)
+                        .with_initializer(Initializer::Zeros)
+                        .init(device),
+                );
+            }
             c_in = c_out;
         }
         let patches = config.patch_grid * config.patch_grid;
         Self {
             stem,
+            stem_depth: depth,
+            film,
             act: Gelu::new(),
+            relu: config.stem_activation == crate::StemActivation::Relu,
             pos: position_embedding(patches, d, device),
             layers: transformer_config(config, config.image_layers).init(device),
             norm: LayerNormConfig::new(d).init(device),
         }
     }
 
-    /// Encodes images `[B, 3, H, W]` (values roughly in `[-1, 1]`, `H = W = image_size`).
+    /// Whether the stem is conditioned on the prompt (then [`forward`](Self::forward) needs it).
+    pub fn conditioned(&self) -> bool {
+        !self.film.is_empty()
+    }
+
+    /// Encodes images `[B, 3, H, W]` (values roughly in `[-1, 1]`, `H = W = image_size`);
+    /// `prompt` `[B, d]` is each image's pooled prompt vector, used only by a FiLM-conditioned
+    /// stem.
     ///
     /// # Panics
     /// If the image size differs from the configured one (the patch count would not match the
-    /// position embeddings).
-    pub fn forward(&self, images: Tensor<4>) -> ImageFeatures {
+    /// position embeddings), or if the stem is conditioned and `prompt` is `None`.
+    pub fn forward(&self, images: Tensor<4>, prompt: Option<Tensor<2>>) -> ImageFeatures {
         let mut x = images;
         let last = self.stem.len() - 1;
         for (i, conv) in self.stem.iter().enumerate() {
             x = conv.forward(x);
+            let stage_end = (i + 1) % self.stem_depth == 0;
+            if stage_end && let Some(film) = self.film.get(i / self.stem_depth) {
+                let p = prompt
+                    .clone()
+                    .expect("a FiLM-conditioned image encoder needs the prompt vectors");
+                let gb = film.forward(p);
+                let [b, c2] = gb.dims();
+                let c = c2 / 2;
+                let gamma = gb.clone().narrow(1, 0, c).reshape([b, c, 1, 1]);
+                let beta = gb.narrow(1, c, c).reshape([b, c, 1, 1]);
+                x = x.clone() * gamma.add_scalar(1.0) + beta;
+            }
             if i != last {
-                x = self.act.forward(x);
+                x = if self.relu {
+                    burn::tensor::activation::relu(x)
+                } else {
+                    self.act.forward(x)
+                };
             }
         }
         let [b, d, gh, gw] = x.dims();
@@ -129,7 +179,7 @@ mod tests {
                 Distribution::Uniform(-1.0, 1.0),
                 &device,
             );
-            let out = enc.forward(img);
+            let out = enc.forward(img, None);
             let p = cfg.patch_grid * cfg.patch_grid;
             assert_eq!(out.tokens.dims(), [2, p, cfg.d_model]);
             assert_eq!(out.pooled.dims(), [2, cfg.d_model]);

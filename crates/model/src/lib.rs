@@ -37,11 +37,16 @@ mod reward_model;
 pub mod text_encoder;
 pub mod tokenizer;
 
-pub use config::{FusionKind, LikertLoss, LikertScale, LossWeights, ModelConfig};
+pub use config::{
+    AlignmentReadout, FusionKind, LikertLoss, LikertScale, LossWeights, ModelConfig, StemActivation,
+};
 pub use criterion::{Criterion, PerCriterion};
 pub use error::ModelError;
+pub use fusion::Fused;
 pub use image_encoder::{ImageEncoder, ImageFeatures};
-pub use losses::{LikertLabels, LikertTarget, LossBreakdown, Pair, Pairs, RatingMode};
+pub use losses::{
+    LikertLabels, LikertTarget, LossBreakdown, Pair, Pairs, RatingMode, matching_loss,
+};
 pub use reward_model::{CONFIG_FILE, RewardModel, RewardOutput, WEIGHTS_FILE};
 pub use text_encoder::{TextEncoder, TextFeatures};
 pub use tokenizer::{EncodedBatch, PromptTokenizer, TOKENIZER_FILE, TokenizerConfig};

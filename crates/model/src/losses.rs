@@ -36,6 +36,17 @@ pub fn bradley_terry(r_better: Tensor<1>, r_worse: Tensor<1>, target: Tensor<1>)
     (win + lose).neg()
 }
 
+/// Image-text matching loss `[1]`, as in BLIP's ITM pretraining but ranked rather than
+/// classified: the mean over images of `-log sigmoid(s(image, own prompt) - s(image, other
+/// prompt))`, where `s` is the alignment head's score. An image drawn for another prompt misses
+/// most of what this one asks for, so this teaches the shared encoder to read the prompt, which
+/// the Likert ratings alone (one noisy rating per image) teach slowly.
+pub fn matching_loss(own: Tensor<1>, other: Tensor<1>) -> Tensor<1> {
+    let [n] = own.dims();
+    let target = Tensor::<1>::ones([n], &own.device());
+    bradley_terry(own, other, target).mean()
+}
+
 /// `sum(values * weights) / max(sum(weights), 1)` as a `[1]` tensor.
 ///
 /// With all weights zero the result is exactly 0 and the gradient is zero, provided `values` is
@@ -500,5 +511,18 @@ mod tests {
             masked_mean(v, Tensor::zeros([3], &device)).into_scalar::<f32>(),
             0.0
         );
+    }
+
+    #[test]
+    fn matching_loss_prefers_the_own_prompt() {
+        let device = dev();
+        let own = Tensor::<1>::from_floats([2.0, 0.0], &device);
+        let other = Tensor::<1>::from_floats([0.0, 0.0], &device);
+        let l = vec1(matching_loss(own.clone(), other.clone()))[0];
+        // mean of -log σ(2) and -log σ(0)
+        let want = (-(1.0f32 / (1.0 + (-2.0f32).exp())).ln() + 2f32.ln()) / 2.0;
+        assert!((l - want).abs() < 1e-5, "{l} vs {want}");
+        let worse = vec1(matching_loss(other, own))[0];
+        assert!(worse > l);
     }
 }

@@ -99,7 +99,8 @@ impl RewardModel {
     }
 
     fn score(&self, images: Tensor<4>, text: TextFeatures) -> RewardOutput {
-        let image = self.image.forward(images);
+        let prompt = self.image.conditioned().then(|| text.pooled.clone());
+        let image = self.image.forward(images, prompt);
         let fused = self.fusion.forward(&image, &text);
         self.heads.forward(fused)
     }
@@ -305,6 +306,48 @@ mod tests {
                 expect.sort();
                 assert_eq!(model.criteria(), expect);
             }
+        }
+    }
+
+    #[test]
+    fn film_token_readout_and_deeper_stem_depend_on_the_prompt_not_its_padding() {
+        let device = Device::flex();
+        let cfg = ModelConfig::tiny()
+            .with_text_film(true)
+            .with_stem_depth(2)
+            .with_alignment_readout(crate::AlignmentReadout::Tokens);
+        let model = cfg.init(&device);
+        // FiLM starts at identity (zero-initialised): perturb it so the prompt reaches the stem.
+        let model = model.map(&mut Nudge);
+        let (img, ids, mask) = batch(&cfg, 2, &device);
+        let img = Tensor::cat(vec![img.clone().slice(0..1), img.slice(0..1)], 0);
+        let out = model.forward(img.clone(), ids.clone(), mask.clone());
+        let a = vec1(out.alignment.clone().unwrap());
+        // Same image, two prompts: the scores differ.
+        assert!((a[0] - a[1]).abs() > 1e-6, "{a:?}");
+        // Changing a padded position changes nothing.
+        let mut ids2: Vec<i64> = ids.clone().into_data().try_into_vec_as::<i64>().unwrap();
+        let l = cfg.max_text_len;
+        ids2[l - 1] = 7; // prompt 0 is 2 tokens long: position L-1 is padding
+        let ids2 = Tensor::<2, Int>::from_data(TensorData::new(ids2, [2, l]), &device);
+        let out2 = model.forward(img, ids2, mask);
+        for c in Criterion::ALL {
+            let (x, y) = (
+                vec1(out.get(c).unwrap().clone()),
+                vec1(out2.get(c).unwrap().clone()),
+            );
+            assert!((x[0] - y[0]).abs() < 1e-5, "{c}: {x:?} vs {y:?}");
+        }
+    }
+
+    /// Adds a small constant to every parameter (moves zero-initialised FiLM off identity).
+    struct Nudge;
+    impl burn::module::ModuleMapper for Nudge {
+        fn map_float<const D: usize>(
+            &mut self,
+            param: burn::module::Param<Tensor<D>>,
+        ) -> burn::module::Param<Tensor<D>> {
+            param.map(|t| t.add_scalar(0.05))
         }
     }
 

@@ -11,7 +11,8 @@
 
 use annotations::splits::SplitSpec;
 use model::{
-    Criterion, FusionKind, LikertLoss, LikertScale, LossWeights, ModelConfig, TokenizerConfig,
+    AlignmentReadout, Criterion, FusionKind, LikertLoss, LikertScale, LossWeights, ModelConfig,
+    StemActivation, TokenizerConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -57,6 +58,24 @@ pub struct DataConfig {
     pub world_prompts: usize,
     /// Seed of the default synthetic world.
     pub world_seed: u64,
+    /// Image-text matching negatives: every `matching_every`-th image of a batch is also scored
+    /// against another prompt of the batch (used when `model.loss_weights.matching` > 0).
+    pub matching_every: usize,
+    /// Which other prompt of the batch an image is matched against.
+    pub matching_negatives: MatchingNegatives,
+}
+
+/// How image-text matching picks the mismatched prompt of an image, among the batch's prompts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchingNegatives {
+    /// Another prompt of the (randomly ordered) batch: easy negatives.
+    #[default]
+    Random,
+    /// The batch's prompt sharing the most words with the image's own (Jaccard overlap of
+    /// token ids): hard negatives that differ in a few attributes, as BLIP mines its ITM
+    /// negatives by similarity.
+    Similar,
 }
 
 impl Default for DataConfig {
@@ -67,6 +86,8 @@ impl Default for DataConfig {
             ties: TiesRule::Drop,
             world_prompts: 1500,
             world_seed: 0,
+            matching_every: 4,
+            matching_negatives: MatchingNegatives::Random,
         }
     }
 }
@@ -79,6 +100,8 @@ pub struct LossWeightsSection {
     pub alignment: f64,
     pub fidelity: f64,
     pub harmlessness: f64,
+    /// Image-text matching loss on the alignment head (0 = off).
+    pub matching: f64,
 }
 
 impl Default for LossWeightsSection {
@@ -88,6 +111,7 @@ impl Default for LossWeightsSection {
             alignment: 1.0,
             fidelity: 1.0,
             harmlessness: 1.0,
+            matching: 0.0,
         }
     }
 }
@@ -101,11 +125,15 @@ pub struct ModelSection {
     pub d_ff: usize,
     pub image_size: usize,
     pub patch_grid: usize,
+    pub stem_depth: usize,
+    pub stem_activation: StemActivation,
+    pub text_film: bool,
     pub image_layers: usize,
     pub text_layers: usize,
     pub fusion: FusionKind,
     pub fusion_layers: usize,
     pub heads: Vec<Criterion>,
+    pub alignment_readout: AlignmentReadout,
     pub head_hidden: usize,
     pub dropout: f64,
     pub likert_loss: LikertLoss,
@@ -120,11 +148,15 @@ impl Default for ModelSection {
             d_ff: 128,
             image_size: 64,
             patch_grid: 8,
+            stem_depth: 1,
+            stem_activation: StemActivation::Gelu,
+            text_film: false,
             image_layers: 1,
             text_layers: 1,
             fusion: FusionKind::CrossAttention,
             fusion_layers: 1,
             heads: Criterion::ALL.to_vec(),
+            alignment_readout: AlignmentReadout::Pooled,
             head_hidden: 64,
             // 0 keeps a resumed run exactly on the path of an uninterrupted one (no random masks).
             dropout: 0.0,
@@ -150,6 +182,9 @@ impl ModelSection {
             .with_d_ff(self.d_ff)
             .with_image_size(self.image_size)
             .with_patch_grid(self.patch_grid)
+            .with_stem_depth(self.stem_depth)
+            .with_stem_activation(self.stem_activation)
+            .with_text_film(self.text_film)
             .with_image_layers(self.image_layers)
             .with_text_layers(self.text_layers)
             .with_vocab_size(vocab_size)
@@ -157,6 +192,7 @@ impl ModelSection {
             .with_fusion(self.fusion)
             .with_fusion_layers(self.fusion_layers)
             .with_heads(self.heads.clone())
+            .with_alignment_readout(self.alignment_readout)
             .with_head_hidden(self.head_hidden)
             .with_dropout(self.dropout)
             .with_likert_loss(self.likert_loss)
@@ -166,7 +202,8 @@ impl ModelSection {
                     .with_overall(w.overall)
                     .with_alignment(w.alignment)
                     .with_fidelity(w.fidelity)
-                    .with_harmlessness(w.harmlessness),
+                    .with_harmlessness(w.harmlessness)
+                    .with_matching(w.matching),
             )
     }
 }
@@ -180,6 +217,18 @@ pub enum StopMetric {
     Loss,
     /// Validation pairwise accuracy of the overall head (higher is better).
     Accuracy,
+}
+
+/// How the learning rate moves over the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LrSchedule {
+    /// `lr` throughout.
+    #[default]
+    Constant,
+    /// Cosine annealing from `lr` down to `min_lr` over all `epochs` (SGDR without restarts):
+    /// large steps while the model is far off, small ones to settle at the end.
+    Cosine,
 }
 
 /// `[optim]`
@@ -197,6 +246,10 @@ pub struct OptimConfig {
     /// Stop after this many epochs without improvement of `stop_metric` (0 = never stop early).
     pub patience: usize,
     pub stop_metric: StopMetric,
+    /// Learning-rate schedule.
+    pub lr_schedule: LrSchedule,
+    /// Final learning rate of the cosine schedule.
+    pub min_lr: f64,
     /// Seed of weight initialisation and of the batch order.
     pub seed: u64,
 }
@@ -210,6 +263,8 @@ impl Default for OptimConfig {
             epochs: 10,
             patience: 0,
             stop_metric: StopMetric::Loss,
+            lr_schedule: LrSchedule::Constant,
+            min_lr: 0.0,
             seed: 0,
         }
     }
@@ -306,8 +361,14 @@ impl TrainConfig {
             ));
         }
         let o = &self.optim;
-        if !(o.lr.is_finite() && o.lr > 0.0) {
-            return bad(format!("optim.lr = {} must be positive", o.lr));
+        if !(o.lr.is_finite() && o.lr > 0.0 && o.lr <= 1.0) {
+            return bad(format!("optim.lr = {} must be in (0, 1]", o.lr));
+        }
+        if !(o.min_lr.is_finite() && o.min_lr >= 0.0 && o.min_lr <= o.lr) {
+            return bad(format!(
+                "optim.min_lr = {} must be between 0 and optim.lr = {}",
+                o.min_lr, o.lr
+            ));
         }
         if !(o.weight_decay.is_finite() && o.weight_decay >= 0.0) {
             return bad(format!(

@@ -20,7 +20,7 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::prelude::*;
 use model::{Criterion, LikertLabels, LikertTarget, LossWeights, Pair, Pairs, PromptTokenizer};
 
-use crate::config::{TiesRule, TrainConfig};
+use crate::config::{MatchingNegatives, TiesRule, TrainConfig};
 use crate::error::{Result, TrainError};
 
 /// The annotations-crate criterion of a model criterion (both enums list the same criteria in
@@ -388,6 +388,10 @@ pub struct GroupBatch {
     pub weights: LossWeights,
     /// Generation index of each image (evaluation maps scores back with it).
     pub generations: Vec<usize>,
+    /// Image-text matching negatives: batch indices of some images `[M]` and, for each, the row
+    /// of another prompt of the batch `[M]` (`None` when matching is off or the batch holds a
+    /// single prompt).
+    pub mismatched: Option<(Tensor<1, Int>, Tensor<1, Int>)>,
 }
 
 /// Turns [`BatchPlan`]s into [`GroupBatch`]es.
@@ -398,9 +402,55 @@ pub struct GroupBatcher {
     pub weights: LossWeights,
     /// Criteria that have a head (labels of the others are not built).
     pub heads: Vec<Criterion>,
+    /// Every how many images a matching negative is built (0 = never; see
+    /// [`crate::DataConfig::matching_every`]).
+    pub matching_every: usize,
+    pub matching_negatives: MatchingNegatives,
 }
 
 impl GroupBatcher {
+    /// For each prompt row of a batch (at least two), the row of the prompt its images are
+    /// mismatched with.
+    fn matching_partners(&self, prompts: &[usize]) -> Vec<usize> {
+        let t = prompts.len();
+        match self.matching_negatives {
+            MatchingNegatives::Random => (0..t).map(|r| (r + 1) % t).collect(),
+            MatchingNegatives::Similar => {
+                let st = &self.store;
+                let sets: Vec<std::collections::BTreeSet<i64>> = prompts
+                    .iter()
+                    .map(|&p| {
+                        st.token_ids[p]
+                            .iter()
+                            .zip(&st.token_mask[p])
+                            .filter(|&(_, &m)| m != 0)
+                            .map(|(&id, _)| id)
+                            .collect()
+                    })
+                    .collect();
+                (0..t)
+                    .map(|r| {
+                        let jaccard = |o: usize| {
+                            let inter = sets[r].intersection(&sets[o]).count();
+                            let union = sets[r].union(&sets[o]).count().max(1);
+                            inter as f64 / union as f64
+                        };
+                        // Identical prompt texts are not negatives; among the rest the most
+                        // similar, the first on ties.
+                        let mut best: Option<(usize, f64)> = None;
+                        for o in (0..t).filter(|&o| o != r && sets[o] != sets[r]) {
+                            let j = jaccard(o);
+                            if best.is_none_or(|(_, b)| j > b) {
+                                best = Some((o, j));
+                            }
+                        }
+                        best.map_or((r + 1) % t, |(o, _)| o)
+                    })
+                    .collect()
+            }
+        }
+    }
+
     /// Builds the batch of the given prompts on `device`.
     pub fn build(&self, prompts: &[usize], device: &Device) -> GroupBatch {
         let st = &self.store;
@@ -460,7 +510,27 @@ impl GroupBatcher {
             *labels.slot_mut(c) = Some(LikertTarget::new(&vals, device));
             label_values[k] = vals;
         }
+        let t = prompts.len() as i64;
+        let mismatched = (self.matching_every > 0
+            && self.weights.matching > 0.0
+            && self.heads.contains(&Criterion::Alignment)
+            && t >= 2)
+            .then(|| {
+                // Deterministic, so a resumed run sees the same negatives; the batch order is
+                // seeded-random, so "the next prompt of the batch" is a random other prompt.
+                let partner = self.matching_partners(prompts);
+                let (idx, other): (Vec<i64>, Vec<i64>) = (0..n)
+                    .step_by(self.matching_every)
+                    .map(|i| (i as i64, partner[prompt_rows[i] as usize] as i64))
+                    .unzip();
+                let m = idx.len();
+                (
+                    Tensor::from_data(TensorData::new(idx, [m]), device),
+                    Tensor::from_data(TensorData::new(other, [m]), device),
+                )
+            });
         GroupBatch {
+            mismatched,
             images: Tensor::from_data(TensorData::new(pixels, [n, 3, s, s]), device),
             token_ids: Tensor::from_data(TensorData::new(ids, [prompts.len(), l]), device),
             attention_mask: Tensor::from_data(TensorData::new(mask, [prompts.len(), l]), device),

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use burn::prelude::*;
-use model::{Criterion, RewardModel};
+use model::{Criterion, RatingMode, RewardModel};
 use serde::Serialize;
 
 use crate::data::{GroupBatcher, ann_criterion, plan_batches};
@@ -85,6 +85,14 @@ pub struct LikertFigures {
     /// Spearman of the head's score with the true latent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spearman_latent: Option<f64>,
+    /// Spearman of the head's predicted rating (its most probable level on the dataset's scale)
+    /// with the true latent. Unlike the continuous score, the rating ties images the head
+    /// judges alike, as the mean human rating of the oracle does; this matters for a latent that
+    /// is itself mostly tied (harmlessness is 1 for every image without the motif, and no
+    /// continuous score, however well it ranks the harmful images, can exceed about 0.47
+    /// against it when it orders the harmless ones arbitrarily).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rating_spearman_latent: Option<f64>,
     /// Spearman of the true latent with the mean rating.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oracle: Option<f64>,
@@ -221,6 +229,19 @@ pub fn evaluate(
         if let Some(lat) = &latents {
             let l: Vec<f64> = lat.iter().map(|l| l[k]).collect();
             f.spearman_latent = ::metrics::spearman(&s, &l);
+            let scores_t = Tensor::<1>::from_data(
+                TensorData::new(s.iter().map(|&v| v as f32).collect::<Vec<f32>>(), [s.len()]),
+                device,
+            );
+            if let Some(r) = model.predict_rating(c, scores_t, RatingMode::Argmax) {
+                let r: Vec<f64> = r
+                    .try_into_vec_as::<f32>()
+                    .map_err(|e| TrainError::Training(e.to_string()))?
+                    .into_iter()
+                    .map(f64::from)
+                    .collect();
+                f.rating_spearman_latent = ::metrics::spearman(&r, &l);
+            }
             let l_rated: Vec<f64> = rated.iter().map(|&i| lat[i][k]).collect();
             f.oracle = ::metrics::spearman(&l_rated, &ratings);
         }
@@ -291,6 +312,15 @@ pub fn heldout_table(h: &Heldout) -> String {
                 "rho true latent",
                 f(l.spearman_latent),
                 format!("{} (rating)", f(l.oracle))
+            ));
+        }
+        if l.rating_spearman_latent.is_some() {
+            s.push_str(&format!(
+                "{:<14}{:>22}{:>10}{:>16}\n",
+                "",
+                "rating rho latent",
+                f(l.rating_spearman_latent),
+                f(l.oracle)
             ));
         }
     }

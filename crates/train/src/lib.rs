@@ -43,7 +43,8 @@ pub mod score;
 pub mod step;
 
 pub use config::{
-    DataConfig, ModelSection, OptimConfig, StopMetric, TiesRule, TokenizerSection, TrainConfig,
+    DataConfig, LrSchedule, MatchingNegatives, ModelSection, OptimConfig, StopMetric, TiesRule,
+    TokenizerSection, TrainConfig,
 };
 pub use error::TrainError;
 pub use eval::{GroundTruthTable, Heldout, LikertFigures, OverallFigures, heldout_table};

@@ -22,6 +22,8 @@ use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataset::InMemDataset;
 use burn::optim::AdamConfig;
 use burn::optim::decay::WeightDecayConfig;
+use burn::optim::lr_scheduler::composed::ComposedLrSchedulerConfig;
+use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
 use burn::prelude::*;
 use burn::train::metric::LossMetric;
 use burn::train::metric::store::{Aggregate, Direction, EventStoreClient, Split as MetricSplit};
@@ -31,8 +33,8 @@ use burn::train::{
 };
 use model::{Criterion, LikertScale, ModelConfig, PromptTokenizer, TOKENIZER_FILE};
 
-use crate::config::{StopMetric, TrainConfig};
-use crate::data::{GroupBatcher, ann_criterion, plan_batches, prepare, train_tokenizer};
+use crate::config::{LrSchedule, StopMetric, TrainConfig};
+use crate::data::{GroupBatcher, Store, ann_criterion, plan_batches, prepare, train_tokenizer};
 use crate::epoch_metrics::{
     ACCURACY, HeadLossMetric, PairAccuracyMetric, SpearmanMetric, head_loss_name, spearman_name,
 };
@@ -47,11 +49,14 @@ pub const CONFIG_FILE: &str = "config.toml";
 pub const METRICS_FILE: &str = "metrics.csv";
 /// Held-out results inside a run folder.
 pub const SUMMARY_FILE: &str = "summary.json";
+/// Every held-out image's head scores inside a run folder.
+pub const HELDOUT_SCORES_FILE: &str = "heldout_scores.csv";
 const CHECKPOINT_DIR: &str = "checkpoint";
 
 /// Everything this crate writes into a run folder (what `force` clears).
-const RUN_ENTRIES: [&str; 10] = [
+const RUN_ENTRIES: [&str; 11] = [
     CONFIG_FILE,
+    HELDOUT_SCORES_FILE,
     TOKENIZER_FILE,
     CHECKPOINT_DIR,
     "train",
@@ -309,9 +314,12 @@ pub fn train(ds: &Dataset, config: &TrainConfig, opts: &TrainOptions) -> Result<
         ties: config.data.ties,
         weights: model_config.loss_weights.clone(),
         heads: model_config.heads.clone(),
+        matching_every: config.data.matching_every,
+        matching_negatives: config.data.matching_negatives,
     };
     let bp = config.optim.batch_prompts;
     let train_plans = plan_batches(store.prompts(Split::Train), bp, Some(config.optim.seed));
+    let n_train_batches = train_plans.len();
     let valid_plans = plan_batches(store.prompts(Split::Validation), bp, None);
     // batch_size 1: each dataset item is already a whole planned batch; no shuffle (see data.rs).
     let dl_train = DataLoaderBuilder::new(batcher.clone())
@@ -384,7 +392,19 @@ pub fn train(ds: &Dataset, config: &TrainConfig, opts: &TrainOptions) -> Result<
             config.optim.weight_decay as f32,
         )));
     }
-    let result = training.launch(Learner::new(Net { model }, adam.init(), config.optim.lr));
+    let schedule = match config.optim.lr_schedule {
+        LrSchedule::Constant => ComposedLrSchedulerConfig::new().constant(config.optim.lr),
+        LrSchedule::Cosine => ComposedLrSchedulerConfig::new().cosine(
+            CosineAnnealingLrSchedulerConfig::new(
+                config.optim.lr,
+                (config.optim.epochs * n_train_batches).max(1),
+            )
+            .with_min_lr(config.optim.min_lr),
+        ),
+    }
+    .init()
+    .map_err(TrainError::Training)?;
+    let result = training.launch(Learner::new(Net { model }, adam.init(), schedule));
     if let Some(e) = &result.error {
         return Err(TrainError::Training(e.to_string()));
     }
@@ -409,6 +429,7 @@ pub fn train(ds: &Dataset, config: &TrainConfig, opts: &TrainOptions) -> Result<
         "heldout": heldout,
         "matrix": heldout.matrix,
     });
+    write_heldout_scores(&dir.join(HELDOUT_SCORES_FILE), &store, &heldout)?;
     let summary_path = dir.join(SUMMARY_FILE);
     let text =
         serde_json::to_string_pretty(&summary).map_err(|e| TrainError::Training(e.to_string()))?;
@@ -421,6 +442,27 @@ pub fn train(ds: &Dataset, config: &TrainConfig, opts: &TrainOptions) -> Result<
         summary,
         wall_seconds,
     })
+}
+
+/// Writes `generation_id,prompt_id,overall,alignment,fidelity,harmlessness` for every held-out
+/// image (empty where the model has no such head), so that a run's scores can be studied image by
+/// image (against `ground_truth.csv` on synthetic data, or with `rewardlab eval --scores`).
+fn write_heldout_scores(path: &Path, store: &Store, heldout: &Heldout) -> Result<()> {
+    use std::fmt::Write as _;
+    let mut s = String::from("generation_id,prompt_id,overall,alignment,fidelity,harmlessness\n");
+    for (g, scores) in &heldout.scores {
+        let gen_ = &store.index.generations[*g];
+        let prompt = &store.index.prompts[gen_.prompt].id;
+        let _ = write!(s, "{},{}", gen_.id, prompt);
+        for v in scores {
+            let _ = match v {
+                Some(v) => write!(s, ",{v}"),
+                None => write!(s, ","),
+            };
+        }
+        s.push('\n');
+    }
+    std::fs::write(path, s).map_err(|e| TrainError::io(path, e))
 }
 
 /// `metrics.csv`'s header for a model with these heads (for tools reading the file).

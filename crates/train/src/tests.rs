@@ -9,7 +9,7 @@ use annotations::splits::Split;
 use burn::prelude::*;
 use model::Criterion;
 
-use crate::config::{TiesRule, TrainConfig};
+use crate::config::{MatchingNegatives, TiesRule, TrainConfig};
 use crate::data::{GroupBatcher, plan_batches, prepare, train_tokenizer};
 use crate::eval::GroundTruthTable;
 use crate::run::{TrainOptions, train};
@@ -64,6 +64,8 @@ fn store_and_batcher(ds: &Dataset, config: &TrainConfig) -> GroupBatcher {
         ties: config.data.ties,
         weights: model::LossWeights::new(),
         heads: Criterion::ALL.to_vec(),
+        matching_every: config.data.matching_every,
+        matching_negatives: config.data.matching_negatives,
     }
 }
 
@@ -121,6 +123,55 @@ fn batches_keep_prompt_groups_whole_and_pairs_in_range() {
             seen += plan.prompts.len();
         }
         assert_eq!(seen, st.train.len());
+    }
+}
+
+#[test]
+fn matching_negatives_pair_each_image_with_another_prompt() {
+    let w = world();
+    let config = TrainConfig::smoke();
+    let mut batcher = store_and_batcher(&w.ds, &config);
+    let st = batcher.store.clone();
+    let plan = &plan_batches(st.prompts(Split::Train), 4, Some(1))[0];
+    let dev = Device::default();
+    // Off while the matching weight is 0.
+    assert!(batcher.build(&plan.prompts, &dev).mismatched.is_none());
+    batcher.weights = model::LossWeights::new().with_matching(1.0);
+    batcher.matching_every = 2;
+    let words = |p: usize| -> std::collections::BTreeSet<i64> {
+        st.token_ids[p]
+            .iter()
+            .zip(&st.token_mask[p])
+            .filter(|&(_, &m)| m != 0)
+            .map(|(&id, _)| id)
+            .collect()
+    };
+    for negatives in [MatchingNegatives::Random, MatchingNegatives::Similar] {
+        batcher.matching_negatives = negatives;
+        let b = batcher.build(&plan.prompts, &dev);
+        let (idx, other) = b.mismatched.expect("matching is on");
+        let idx: Vec<i64> = idx.into_data().try_into_vec_as::<i64>().unwrap();
+        let other: Vec<i64> = other.into_data().try_into_vec_as::<i64>().unwrap();
+        let rows: Vec<i64> = b.prompt_index.into_data().try_into_vec_as::<i64>().unwrap();
+        assert_eq!(idx, (0..rows.len() as i64).step_by(2).collect::<Vec<_>>());
+        for (&i, &o) in idx.iter().zip(&other) {
+            let own = rows[i as usize] as usize;
+            assert_ne!(own, o as usize, "{negatives:?}");
+            if negatives == MatchingNegatives::Similar {
+                // no other prompt of the batch shares more words
+                let jac = |a: &std::collections::BTreeSet<i64>,
+                           b: &std::collections::BTreeSet<i64>| {
+                    a.intersection(b).count() as f64 / a.union(b).count() as f64
+                };
+                let mine = words(plan.prompts[own]);
+                let chosen = jac(&mine, &words(plan.prompts[o as usize]));
+                for (r, &p) in plan.prompts.iter().enumerate() {
+                    if r != own && words(p) != mine {
+                        assert!(jac(&mine, &words(p)) <= chosen + 1e-12);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -207,6 +258,11 @@ fn resume_reaches_the_same_final_numbers() {
     let w = world();
     let mut config = TrainConfig::smoke();
     config.optim.epochs = 3;
+    // The default model's extras must resume exactly too: FiLM, matching negatives, ReLU stem.
+    config.model.text_film = true;
+    config.model.stem_activation = model::StemActivation::Relu;
+    config.model.loss_weights.matching = 1.0;
+    config.data.matching_negatives = MatchingNegatives::Similar;
     let full_dir = tmp("full");
     let full = train(&w.ds, &config, &opts(&full_dir, Some(&w.truth))).unwrap();
 
