@@ -207,8 +207,8 @@ pub struct ModelConfig {
     #[config(default = 8)]
     pub patch_grid: usize,
     /// Convolutions per resolution in the image stem: the stride-2 one that halves the image,
-    /// then `stem_depth - 1` stride-1 ones that widen each patch's receptive field (1 = a plain
-    /// strided stem).
+    /// then `stem_depth - 1` residual stride-1 ones that widen each patch's receptive field
+    /// (1 = a plain strided stem).
     #[config(default = 1)]
     pub stem_depth: usize,
     /// Non-linearity between stem convolutions.

@@ -133,7 +133,10 @@ impl ImageEncoder {
         let mut x = images;
         let last = self.stem.len() - 1;
         for (i, conv) in self.stem.iter().enumerate() {
-            x = conv.forward(x);
+            // The stride-1 convolutions of a stage are residual, as in ResNet, so a deeper stem
+            // starts close to the shallow one instead of training more slowly.
+            let y = conv.forward(x.clone());
+            x = if i % self.stem_depth == 0 { y } else { x + y };
             let stage_end = (i + 1) % self.stem_depth == 0;
             if stage_end && let Some(film) = self.film.get(i / self.stem_depth) {
                 let p = prompt
