@@ -1,6 +1,6 @@
 //! `rewardlab`: the command-line front of the toolkit. Argument parsing and wiring only: every
 //! piece of logic a library user would need lives in the crates (`annotations`, `tables`,
-//! `synth`, `model`, `train`, `eval`).
+//! `synth`, `model`, `train`, `eval`, `experiments`).
 
 use std::process::ExitCode;
 
@@ -38,6 +38,9 @@ enum Command {
     Eval(commands::eval::Args),
     /// Best-of-N selection: a prompt's candidate images best first, with every head's score.
     Rank(commands::rank::Args),
+    /// Run an ablation study: a config grid crossed with seeds, every cell trained and
+    /// evaluated (finished cells skipped), results with bootstrap intervals and plots.
+    Ablate(commands::ablate::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Command::Score(a) => commands::score::run(a),
         Command::Eval(a) => commands::eval::run(a),
         Command::Rank(a) => commands::rank::run(a),
+        Command::Ablate(a) => commands::ablate::run(a),
     };
     match result {
         Ok(code) => code,
