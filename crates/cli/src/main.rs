@@ -1,6 +1,6 @@
 //! `rewardlab`: the command-line front of the toolkit. Argument parsing and wiring only: every
 //! piece of logic a library user would need lives in the crates (`annotations`, `tables`,
-//! `synth`, `model`, `train`, `eval`, `experiments`).
+//! `synth`, `model`, `train`, `eval`, `analysis`, `experiments`).
 
 use std::process::ExitCode;
 
@@ -25,6 +25,9 @@ enum Command {
     Validate(commands::validate::Args),
     /// Convert annotations from a known format into a canonical dataset folder.
     Import(commands::import::Args),
+    /// Annotation statistics of a dataset (distributions, relations between labels, structure,
+    /// annotator agreement, prompt effects): a report with tables and plots.
+    Analyze(commands::analyze::Args),
     /// Benchmarks that print figures (speed targets are checked here, never by timed tests).
     Bench(commands::bench::Args),
     /// Train a multi-head reward model (default: experiments/default.toml on the default
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Synth(a) => commands::synth::run(a),
         Command::Validate(a) => commands::validate::run(a),
         Command::Import(a) => commands::import::run(a),
+        Command::Analyze(a) => commands::analyze::run(a),
         Command::Bench(a) => commands::bench::run(a),
         Command::Train(a) => commands::train::run(a),
         Command::Score(a) => commands::score::run(a),

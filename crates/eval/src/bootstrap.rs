@@ -25,15 +25,10 @@ impl Resamples {
     /// `count` resamples of `prompts` prompts from the stream `prng::Rng::derive(seed,
     /// "bootstrap")`: resample after resample, each prompt index drawn with `Rng::below`.
     pub fn draw(prompts: usize, count: usize, seed: u64) -> Self {
-        let mut rng = prng::Rng::derive(seed, "bootstrap");
-        let draws = if prompts == 0 {
-            Vec::new()
-        } else {
-            (0..count)
-                .map(|_| (0..prompts).map(|_| rng.below(prompts)).collect())
-                .collect()
-        };
-        Self { prompts, draws }
+        Self {
+            prompts,
+            draws: draws(prompts, count, seed).collect(),
+        }
     }
 
     /// The prompt indices of each resample.
@@ -55,6 +50,15 @@ impl Resamples {
         values.sort_by(f64::total_cmp);
         Some([percentile(&values, 2.5), percentile(&values, 97.5)])
     }
+}
+
+/// The draws of [`Resamples::draw`], one at a time: the same stream without holding every
+/// resample in memory (a bootstrap over 100,000 prompts would otherwise keep 10^8 indices).
+/// Empty when there are no prompts.
+pub fn draws(prompts: usize, count: usize, seed: u64) -> impl Iterator<Item = Vec<usize>> {
+    let mut rng = prng::Rng::derive(seed, "bootstrap");
+    let count = if prompts == 0 { 0 } else { count };
+    (0..count).map(move |_| (0..prompts).map(|_| rng.below(prompts)).collect())
 }
 
 /// The `q`-th percentile (0..=100) of sorted values, interpolating linearly between order
@@ -91,5 +95,6 @@ mod tests {
                 .all(|d| d.len() == 10 && d.iter().all(|&i| i < 10))
         );
         assert_eq!(Resamples::draw(0, 5, 3).ci95(|_| Some(1.0)), None);
+        assert_eq!(draws(10, 5, 3).collect::<Vec<_>>(), a.draws());
     }
 }

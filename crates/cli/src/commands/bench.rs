@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -21,6 +21,25 @@ enum What {
         prompts: Option<usize>,
         #[arg(long, default_value_t = 0)]
         seed: u64,
+    },
+    /// Generate a 1,000,000-judgment table, time the full `analyze` statistics on it, and the
+    /// same statistics in pandas/scipy (installed from PyPI into a venv under
+    /// $REWARDLAB_CACHE, default ~/.cache/rewardlab); target: 10x faster than pandas.
+    Analyze {
+        /// Judgments in the generated table.
+        #[arg(long, default_value_t = 1_000_000)]
+        judgments: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Bootstrap resamples of the prompt effects (both sides).
+        #[arg(long, default_value_t = eval::bootstrap::DEFAULT_RESAMPLES)]
+        resamples: usize,
+        /// Time the Rust side only.
+        #[arg(long)]
+        no_pandas: bool,
+        /// Python used to create the venv.
+        #[arg(long, default_value = "python3")]
+        python: String,
     },
 }
 
@@ -62,8 +81,272 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 world.summary.oracle_pairwise_accuracy
             );
         }
+        What::Analyze {
+            judgments,
+            seed,
+            resamples,
+            no_pandas,
+            python,
+        } => bench_analyze(judgments, seed, resamples, no_pandas, &python)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The pandas side of `bench analyze`, kept in the repository as a script and compiled in, so
+/// that the benchmark runs from any folder.
+const PANDAS_SCRIPT: &str = include_str!("../../../../scripts/bench_analyze_pandas.py");
+
+fn bench_analyze(
+    judgments: usize,
+    seed: u64,
+    resamples: usize,
+    no_pandas: bool,
+    python: &str,
+) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("rewardlab-bench-analyze-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.join("data");
+    let t0 = Instant::now();
+    let ds = analysis::bench::table(judgments, seed);
+    tables::write_dataset(&ds, &data)?;
+    let t_make = t0.elapsed().as_secs_f64();
+    drop(ds);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+
+    let (t0, c0) = (Instant::now(), cpu_seconds());
+    let ds = tables::read_dataset(&data)?;
+    let (t_read, c_read) = (t0.elapsed().as_secs_f64(), cpu_seconds() - c0);
+    let options = analysis::Options {
+        effects: analysis::EffectOptions {
+            resamples,
+            ..Default::default()
+        },
+    };
+    let (t0, c0) = (Instant::now(), cpu_seconds());
+    let a = analysis::analyze(&ds, &options)?;
+    let (t_stats, c_stats) = (t0.elapsed().as_secs_f64(), cpu_seconds() - c0);
+    let t0 = Instant::now();
+    analysis::write_outputs(&a, &dir.join("out"))?;
+    let t_write = t0.elapsed().as_secs_f64();
+    let rust_total = t_read + t_stats;
+    let s = &a.structure;
+    println!(
+        "bench analyze: {} judgments, {} prompts, {} images, {} annotators, {threads} core(s) \
+         (table generated and written in {t_make:.1} s)",
+        s.judgments, s.prompts, s.generations, s.annotators
+    );
+    let rust_cpu = c_read + c_stats;
+    println!(
+        "  rewardlab (polars): read {t_read:.2} s + statistics {t_stats:.2} s = {rust_total:.2} s \
+         wall-clock; {rust_cpu:.2} s of CPU"
+    );
+    let sections: Vec<String> = a
+        .timings
+        .iter()
+        .map(|(k, v)| format!("{k} {v:.2}"))
+        .collect();
+    println!("    statistics by section (s): {}", sections.join(", "));
+    println!(
+        "    (report, {} tables as Parquet + CSV and plots written in another {t_write:.2} s)",
+        analysis::report::tables(&a)?.len()
+    );
+
+    let ours = figures(&a);
+    let pandas = if no_pandas {
+        println!("  pandas: skipped (--no-pandas)");
+        None
+    } else {
+        match run_pandas(&data, resamples, python) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                println!("  pandas: skipped: {e:#}");
+                None
+            }
+        }
+    };
+    if let Some(p) = &pandas {
+        let read = p["read_s"].as_f64().unwrap_or(f64::NAN);
+        let stats = p["stats_s"].as_f64().unwrap_or(f64::NAN);
+        let total = read + stats;
+        let cpu = p["read_cpu_s"].as_f64().unwrap_or(f64::NAN)
+            + p["stats_cpu_s"].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "  pandas {} (numpy {}): read {read:.2} s + statistics {stats:.2} s = {total:.2} s \
+             wall-clock; {cpu:.2} s of CPU",
+            p["pandas"].as_str().unwrap_or("?"),
+            p["numpy"].as_str().unwrap_or("?")
+        );
+        println!(
+            "  rewardlab is {:.1}x faster in wall-clock time ({:.1}x on the statistics alone) and \
+             uses {:.1}x less CPU time; target 10x",
+            total / rust_total,
+            stats / t_stats,
+            cpu / rust_cpu
+        );
+        if let Some(load) = load_average() {
+            println!(
+                "  load average {load:.1} on {threads} core(s) during the run{}",
+                if load > threads as f64 * 0.75 {
+                    ": other work shared the cores, so wall-clock figures are inflated (CPU time is \
+                     the steadier comparison)"
+                } else {
+                    ""
+                }
+            );
+        }
+        println!("  the same figures on both sides:");
+        for (k, v) in &ours {
+            let theirs = p["figures"][k].as_f64();
+            println!(
+                "    {k:<28} {:>10}  {:>10}",
+                v.map_or("-".into(), |v| format!("{v:.4}")),
+                theirs.map_or("-".into(), |v| format!("{v:.4}"))
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+/// CPU seconds (user + system, all threads) this process has used, from /proc/self/stat;
+/// NaN where that file does not exist.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    // Fields after the command name (which may hold spaces) start after the last ')'; utime and
+    // stime are fields 14 and 15, in clock ticks of 1/100 s on Linux.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        f.get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The one-minute load average, from /proc/loadavg.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Headline figures both sides compute, for the side-by-side check.
+fn figures(a: &analysis::Analysis) -> Vec<(&'static str, Option<f64>)> {
+    use annotations::Criterion;
+    let rvr = a
+        .rank_vs_rating
+        .iter()
+        .find(|r| r.criterion == Criterion::Overall);
+    let rank = a
+        .agreement
+        .as_ref()
+        .and_then(|g| g.labels.iter().find(|l| l.label == "rank"));
+    let effect = a.effects.as_ref().and_then(|e| {
+        e.effects
+            .iter()
+            .find(|x| x.term == "8k" && x.criterion == Criterion::Fidelity)
+            .and_then(|x| x.difference)
+    });
+    let spearman = a.correlations.as_ref().and_then(|c| {
+        let i = c.criteria.iter().position(|&x| x == Criterion::Overall)?;
+        let j = c.criteria.iter().position(|&x| x == Criterion::Fidelity)?;
+        c.spearman[i][j]
+    });
+    vec![
+        ("tie_rate", a.structure.tie_rate),
+        ("spearman_overall_fidelity", spearman),
+        ("tau_b_mean_overall", rvr.and_then(|r| r.tau_b_mean)),
+        (
+            "contradiction_overall",
+            rvr.and_then(|r| r.contradiction_rate),
+        ),
+        (
+            "pairwise_agreement",
+            rank.and_then(|r| r.pairwise_agreement),
+        ),
+        (
+            "krippendorff_alpha",
+            rank.and_then(|r| r.krippendorff_alpha),
+        ),
+        ("loo_ceiling", rank.and_then(|r| r.loo_ceiling)),
+        (
+            "loo_ceiling_fidelity",
+            a.agreement
+                .as_ref()
+                .and_then(|g| g.labels.iter().find(|l| l.label == "fidelity"))
+                .and_then(|l| l.loo_ceiling),
+        ),
+        ("effect_8k_fidelity", effect),
+    ]
+}
+
+/// `$REWARDLAB_CACHE`, else `~/.cache/rewardlab`.
+fn cache_dir() -> std::path::PathBuf {
+    if let Some(d) = std::env::var_os("REWARDLAB_CACHE") {
+        return d.into();
+    }
+    std::env::var_os("HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| ".".into())
+        .join(".cache")
+        .join("rewardlab")
+}
+
+/// Creates (once) a venv with pandas, scipy and pyarrow from PyPI and runs the pandas script on
+/// the table; an error says why the pandas side cannot run.
+fn run_pandas(data: &std::path::Path, resamples: usize, python: &str) -> Result<serde_json::Value> {
+    use std::process::Command;
+    let venv = cache_dir().join("bench-venv");
+    let py = venv.join("bin").join("python");
+    if !py.exists() {
+        println!(
+            "  creating a venv with pandas, scipy and pyarrow in {} ...",
+            venv.display()
+        );
+        let out = Command::new(python)
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .output()
+            .with_context(|| format!("running {python} -m venv"))?;
+        anyhow::ensure!(
+            out.status.success(),
+            "{python} -m venv failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let out = Command::new(&py)
+        .args([
+            "-m", "pip", "install", "--quiet", "pandas", "scipy", "pyarrow",
+        ])
+        .output()
+        .context("running pip")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "pip could not install pandas, scipy and pyarrow: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    let script = data.with_file_name("bench_analyze_pandas.py");
+    std::fs::write(&script, PANDAS_SCRIPT)?;
+    let out = Command::new(&py)
+        .arg(&script)
+        .arg(data.join(tables::ANNOTATIONS_FILE))
+        .arg(resamples.to_string())
+        .output()
+        .context("running the pandas script")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "the pandas script failed: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    serde_json::from_slice(&out.stdout).context("reading the pandas script's JSON")
 }
 
 fn dir_size(dir: &std::path::Path) -> u64 {
