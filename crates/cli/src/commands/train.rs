@@ -47,7 +47,7 @@ fn cache_dir() -> PathBuf {
 
 /// The default synthetic world folder, generated when absent (written to a temporary sibling
 /// and renamed, so an interrupted generation never leaves a half world behind).
-fn default_world(prompts: usize, seed: u64) -> Result<PathBuf> {
+pub(crate) fn default_world(prompts: usize, seed: u64) -> Result<PathBuf> {
     let dir = cache_dir().join(format!("world-{prompts}-{seed}"));
     if dir.join("dataset.toml").exists() {
         return Ok(dir);
