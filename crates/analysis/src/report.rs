@@ -593,8 +593,8 @@ pub fn markdown_report(a: &Analysis, plots: &[&str]) -> Result<String> {
     r += &format!(
         "{} prompts, {} generations (images), {} judgments, {} named annotators, {} categories. \
          A *ranking* is one annotator's rank tiers for one prompt (one anonymous ranking per \
-         prompt without annotator ids): {}. Its pairs are the C(k,2) pairs of its ranked images; \
-         a pair is *tied* when both share a tier: {} strict, {} tied, tie rate {}.\n\n",
+         prompt without annotator ids); there are {}. Its pairs are the C(k,2) pairs of its ranked \
+         images, and a pair is *tied* when both share a tier: {} strict, {} tied, tie rate {}.\n\n",
         s.prompts,
         s.generations,
         s.judgments,
