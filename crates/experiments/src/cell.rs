@@ -264,16 +264,7 @@ pub fn evaluate_run(
     let model: ScoreTable = ids
         .into_iter()
         .zip(scored)
-        .map(|(id, s)| {
-            let mut out = ImageScores::default();
-            for c in Criterion::ALL {
-                if let Some(h) = s.heads.get(c.name()) {
-                    out.score[c.index()] = Some(h.score);
-                    out.rating[c.index()] = h.rating;
-                }
-            }
-            (id, out)
-        })
+        .map(|(id, s)| (id, image_scores(&s)))
         .collect();
     write_scores(&run_dir.join(SCORES_FILE), &model)?;
 
@@ -340,4 +331,17 @@ pub fn evaluate_run(
     std::fs::write(&report, eval::report::markdown(&evaluation))
         .map_err(StudyError::io(&report))?;
     Ok(evaluation)
+}
+
+/// A trained model's output for one image, as the evaluation reads it: every head's score and,
+/// for Likert heads, its predicted rating.
+pub fn image_scores(s: &train::ImageScore) -> ImageScores {
+    let mut out = ImageScores::default();
+    for c in Criterion::ALL {
+        if let Some(h) = s.heads.get(c.name()) {
+            out.score[c.index()] = Some(h.score);
+            out.rating[c.index()] = h.rating;
+        }
+    }
+    out
 }

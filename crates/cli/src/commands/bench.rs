@@ -351,23 +351,11 @@ fn figures(a: &analysis::Analysis) -> Vec<(&'static str, Option<f64>)> {
     ]
 }
 
-/// `$REWARDLAB_CACHE`, else `~/.cache/rewardlab`.
-fn cache_dir() -> std::path::PathBuf {
-    if let Some(d) = std::env::var_os("REWARDLAB_CACHE") {
-        return d.into();
-    }
-    std::env::var_os("HOME")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| ".".into())
-        .join(".cache")
-        .join("rewardlab")
-}
-
 /// Creates (once) a venv with pandas, scipy and pyarrow from PyPI and runs the pandas script on
 /// the table; an error says why the pandas side cannot run.
 fn run_pandas(data: &std::path::Path, resamples: usize, python: &str) -> Result<serde_json::Value> {
     use std::process::Command;
-    let venv = cache_dir().join("bench-venv");
+    let venv = experiments::world::cache_dir().join("bench-venv");
     let py = venv.join("bin").join("python");
     if !py.exists() {
         println!(

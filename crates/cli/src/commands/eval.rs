@@ -8,11 +8,11 @@ use std::process::ExitCode;
 
 use annotations::splits::{Split, SplitSpec, split_prompts};
 use annotations::validate::{Checks, validate};
-use annotations::{Criterion, Dataset, ImagesState, Index};
+use annotations::{Dataset, ImagesState, Index};
 use anyhow::{Context, Result, bail};
 use eval::{
-    BaselineContext, EvalData, EvalLabels, EvalOptions, ImageScores, PromptRow, Registry,
-    ScoreTable, ScorerInput, TieThreshold,
+    BaselineContext, EvalData, EvalLabels, EvalOptions, PromptRow, Registry, ScoreTable,
+    ScorerInput, TieThreshold,
 };
 use tables::PlainColumn;
 
@@ -126,16 +126,7 @@ fn score_with_run(scorer: &train::Scorer, ds: &Dataset, data: &EvalData) -> Resu
     Ok(ids
         .into_iter()
         .zip(scores)
-        .map(|(id, s)| {
-            let mut out = ImageScores::default();
-            for c in Criterion::ALL {
-                if let Some(h) = s.heads.get(c.name()) {
-                    out.score[c.index()] = Some(h.score);
-                    out.rating[c.index()] = h.rating;
-                }
-            }
-            (id, out)
-        })
+        .map(|(id, s)| (id, experiments::cell::image_scores(&s)))
         .collect())
 }
 

@@ -34,43 +34,14 @@ pub struct Args {
     seed: Option<u64>,
 }
 
-/// `$REWARDLAB_CACHE`, else `~/.cache/rewardlab`.
-fn cache_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("REWARDLAB_CACHE") {
-        return PathBuf::from(d);
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    home.join(".cache").join("rewardlab")
-}
-
-/// The default synthetic world folder, generated when absent (written to a temporary sibling
-/// and renamed, so an interrupted generation never leaves a half world behind).
+/// The default synthetic world folder in the cache, generated when absent.
 pub(crate) fn default_world(prompts: usize, seed: u64) -> Result<PathBuf> {
-    let dir = cache_dir().join(format!("world-{prompts}-{seed}"));
-    if dir.join("dataset.toml").exists() {
-        return Ok(dir);
-    }
-    eprintln!(
-        "generating the synthetic world ({prompts} prompts, seed {seed}) into {}",
-        dir.display()
-    );
-    let tmp = cache_dir().join(format!(".world-{prompts}-{seed}.{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let world = synth::generate(&synth::WorldConfig {
+    Ok(experiments::world::default_world(
+        &experiments::world::cache_dir(),
         prompts,
         seed,
-        ..synth::WorldConfig::default()
-    });
-    world
-        .write_files(&tmp)
-        .with_context(|| format!("writing the world into {}", tmp.display()))?;
-    tables::write_dataset(&world.dataset(&tmp), &tmp)?;
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::rename(&tmp, &dir)
-        .with_context(|| format!("moving the world to {}", dir.display()))?;
-    Ok(dir)
+        true,
+    )?)
 }
 
 /// `runs/<UTC date-time>`, from the system clock without a date library.
