@@ -162,43 +162,59 @@ fn coincidences(f: &Frames, labels: &[String]) -> Result<Vec<(u64, Vec<Vec<f64>>
 /// the columns `n_L` (comparisons), `s_L` (both strict), `as_L` (both strict, same), `ag_L`
 /// (same verdict, ties included).
 ///
-/// Polars sorts the named annotators' pairs by image pair; the comparisons of an image pair are
+/// The named annotators' pairs are ordered by image pair; the comparisons of an image pair are
 /// then the pairs of rows within its run, counted in one pass (a self-join on the image pair
 /// would materialise every ordered annotator pair first, nine rows for three annotators).
 fn annotator_pairs(pairs: &DataFrame, labels: &[String]) -> Result<DataFrame> {
-    let mut cols = vec![col("gg"), col("a")];
-    cols.extend(labels.iter().map(|l| col(verdict(l))));
-    let sorted = pairs
-        .clone()
-        .lazy()
-        .filter(col("a").neq(lit(ANONYMOUS)))
-        .select(cols)
-        .sort(["gg"], SortMultipleOptions::default())
-        .collect()
-        .ctx("pairwise agreement")?;
-    let gg: Vec<u64> = sorted
+    let u32s = |c: &str| -> Result<Vec<u32>> {
+        pairs
+            .column(c)
+            .and_then(|c| {
+                c.u32()
+                    .map(|ca| ca.iter().map(|v| v.unwrap_or(ANONYMOUS)).collect())
+            })
+            .ctx("pairwise agreement")
+    };
+    let (p, a) = (u32s("p")?, u32s("a")?);
+    let gg: Vec<u64> = pairs
         .column("gg")
         .and_then(|c| {
             c.u64()
                 .map(|ca| ca.iter().map(|v| v.unwrap_or(0)).collect())
         })
         .ctx("pairwise agreement")?;
-    let a: Vec<u32> = sorted
-        .column("a")
-        .and_then(|c| {
-            c.u32()
-                .map(|ca| ca.iter().map(|v| v.unwrap_or(ANONYMOUS)).collect())
-        })
-        .ctx("pairwise agreement")?;
     let verdicts: Vec<Vec<Option<i32>>> = labels
         .iter()
         .map(|l| {
-            sorted
+            pairs
                 .column(&verdict(l))
                 .and_then(|c| c.i32().map(|ca| ca.iter().collect()))
                 .ctx("pairwise agreement")
         })
         .collect::<Result<_>>()?;
+    // The named annotators' pairs ordered by image pair. The pair frame comes in runs of one
+    // prompt ([`crate::pairs::pairs`]) and an image pair belongs to one prompt, so sorting each
+    // prompt's run is enough (a sort of the whole frame otherwise).
+    let mut order: Vec<usize> = (0..gg.len()).filter(|&i| a[i] != ANONYMOUS).collect();
+    if p.windows(2).all(|w| w[0] <= w[1]) {
+        let mut s = 0;
+        while s < order.len() {
+            let mut e = s;
+            while e < order.len() && p[order[e]] == p[order[s]] {
+                e += 1;
+            }
+            order[s..e].sort_unstable_by_key(|&i| gg[i]);
+            s = e;
+        }
+    } else {
+        order.sort_unstable_by_key(|&i| gg[i]);
+    }
+    let gg: Vec<u64> = order.iter().map(|&i| gg[i]).collect();
+    let a: Vec<u32> = order.iter().map(|&i| a[i]).collect();
+    let verdicts: Vec<Vec<Option<i32>>> = verdicts
+        .iter()
+        .map(|v| order.iter().map(|&i| v[i]).collect())
+        .collect();
     let nl = labels.len();
     // Counts per annotator pair: a dense table while it is small (60 annotators: 3,600 pairs),
     // a map beyond.

@@ -1,21 +1,9 @@
-//! Small helpers shared by the statistics: a null-preserving sign expression, scalar reads from
+//! Small helpers shared by the statistics: scalar reads from
 //! collected frames, and plain formatting of numbers and frames for the report.
 
 use polars::prelude::*;
 
 use crate::error::{Context, Result};
-
-/// -1, 0 or +1 by the sign of `e`, null where `e` is null (a pair with a missing label takes no
-/// part instead of counting as a tie).
-pub(crate) fn sign(e: Expr) -> Expr {
-    when(e.clone().gt(lit(0.0)))
-        .then(lit(1i32))
-        .when(e.clone().lt(lit(0.0)))
-        .then(lit(-1i32))
-        .when(e.is_not_null())
-        .then(lit(0i32))
-        .otherwise(lit(NULL).cast(DataType::Int32))
-}
 
 /// `x` as a count of rows where the boolean expression holds.
 pub(crate) fn count_if(e: Expr) -> Expr {
