@@ -154,7 +154,104 @@ pub struct RankVsRating {
 /// Pairs are a ranking's pairs (one annotator, one prompt), so tau is computed per ranking;
 /// with one annotator per prompt that is per prompt.
 pub fn rank_vs_rating(f: &Frames, pairs: &DataFrame) -> Result<Vec<RankVsRating>> {
-    // One group-by over the pairs for every criterion: per ranking, its pair counts.
+    let per_ranking = match ranking_counts_in_runs(f, pairs)? {
+        Some(k) => k,
+        None => ranking_counts_grouped(f, pairs)?,
+    };
+    let mut out = Vec::new();
+    for (&c, counts) in f.rated.iter().zip(per_ranking) {
+        let mut pooled = KendallCounts::default();
+        let mut taus = Vec::new();
+        for k in counts {
+            if let Some(t) = k.tau_b() {
+                taus.push(t);
+            }
+            pooled.concordant += k.concordant;
+            pooled.discordant += k.discordant;
+            pooled.pairs += k.pairs;
+            pooled.tied_x += k.tied_x;
+            pooled.tied_y += k.tied_y;
+        }
+        let strict = pooled.pairs - pooled.tied_x;
+        // Among strict rank pairs: concordant = agree, discordant = contradict, the rest tie in
+        // the rating.
+        let share = |k: u64| (strict > 0).then(|| k as f64 / strict as f64);
+        let rating_ties = strict - pooled.concordant - pooled.discordant;
+        out.push(RankVsRating {
+            criterion: c,
+            rankings: taus.len(),
+            tau_b_mean: (!taus.is_empty()).then(|| taus.iter().sum::<f64>() / taus.len() as f64),
+            tau_b_pooled: pooled.tau_b(),
+            strict_pairs: strict,
+            agree_rate: share(pooled.concordant),
+            contradiction_rate: share(pooled.discordant),
+            rating_tie_rate: share(rating_ties),
+        });
+    }
+    Ok(out)
+}
+
+/// Per rated criterion, the Kendall counts of every ranking, when the pair frame comes in runs
+/// of one ranking ([`crate::pairs::pairs`] writes it so): one pass over the runs. `None` when
+/// it does not.
+fn ranking_counts_in_runs(
+    f: &Frames,
+    pairs: &DataFrame,
+) -> Result<Option<Vec<Vec<KendallCounts>>>> {
+    let pa: Vec<u64> = pairs
+        .column("pa")
+        .and_then(|c| {
+            c.u64()
+                .map(|ca| ca.iter().map(|v| v.unwrap_or(0)).collect())
+        })
+        .ctx("rank vs rating")?;
+    if !pa.windows(2).all(|w| w[0] <= w[1]) {
+        return Ok(None);
+    }
+    let verdicts = |label: &str| -> Result<Vec<Option<i32>>> {
+        pairs
+            .column(&verdict(label))
+            .and_then(|c| c.i32().map(|ca| ca.iter().collect()))
+            .ctx("rank vs rating")
+    };
+    let vr = verdicts("rank")?;
+    let mut out = Vec::new();
+    for c in &f.rated {
+        let vc = verdicts(c.name())?;
+        let mut counts = Vec::new();
+        let mut i = 0;
+        while i < pa.len() {
+            let mut j = i;
+            let mut k = KendallCounts::default();
+            let mut any_rank = false;
+            while j < pa.len() && pa[j] == pa[i] {
+                if let Some(r) = vr[j] {
+                    any_rank = true;
+                    if let Some(v) = vc[j] {
+                        k.pairs += 1;
+                        k.concordant += u64::from(r * v > 0);
+                        k.discordant += u64::from(r * v < 0);
+                        k.tied_x += u64::from(r == 0);
+                        k.tied_y += u64::from(v == 0);
+                    }
+                }
+                j += 1;
+            }
+            // A ranking takes part where one of its pairs has a rank verdict (the grouped
+            // query's filter).
+            if any_rank {
+                counts.push(k);
+            }
+            i = j;
+        }
+        out.push(counts);
+    }
+    Ok(Some(out))
+}
+
+/// [`ranking_counts_in_runs`] for a pair frame in any order: one group-by over the pairs for
+/// every criterion.
+fn ranking_counts_grouped(f: &Frames, pairs: &DataFrame) -> Result<Vec<Vec<KendallCounts>>> {
     let vr = col("v_rank");
     // Indicator columns first, then plain sums (polars' fast path for grouped sums).
     let mut indicators = Vec::new();
@@ -209,40 +306,17 @@ pub fn rank_vs_rating(f: &Frames, pairs: &DataFrame) -> Result<Vec<RankVsRating>
             col_u64(&format!("tied_rank_{n}"))?,
             col_u64(&format!("tied_rating_{n}"))?,
         );
-        let mut pooled = KendallCounts::default();
-        let mut taus = Vec::new();
-        for i in 0..np.len() {
-            let k = KendallCounts {
-                concordant: cc[i],
-                discordant: dd[i],
-                pairs: np[i],
-                tied_x: tx[i],
-                tied_y: ty[i],
-            };
-            if let Some(t) = k.tau_b() {
-                taus.push(t);
-            }
-            pooled.concordant += k.concordant;
-            pooled.discordant += k.discordant;
-            pooled.pairs += k.pairs;
-            pooled.tied_x += k.tied_x;
-            pooled.tied_y += k.tied_y;
-        }
-        let strict = pooled.pairs - pooled.tied_x;
-        // Among strict rank pairs: concordant = agree, discordant = contradict, the rest tie in
-        // the rating.
-        let share = |k: u64| (strict > 0).then(|| k as f64 / strict as f64);
-        let rating_ties = strict - pooled.concordant - pooled.discordant;
-        out.push(RankVsRating {
-            criterion: c,
-            rankings: taus.len(),
-            tau_b_mean: (!taus.is_empty()).then(|| taus.iter().sum::<f64>() / taus.len() as f64),
-            tau_b_pooled: pooled.tau_b(),
-            strict_pairs: strict,
-            agree_rate: share(pooled.concordant),
-            contradiction_rate: share(pooled.discordant),
-            rating_tie_rate: share(rating_ties),
-        });
+        out.push(
+            (0..np.len())
+                .map(|i| KendallCounts {
+                    concordant: cc[i],
+                    discordant: dd[i],
+                    pairs: np[i],
+                    tied_x: tx[i],
+                    tied_y: ty[i],
+                })
+                .collect(),
+        );
     }
     Ok(out)
 }
