@@ -99,7 +99,6 @@ pub fn analyze(ds: &Dataset, o: &Options) -> Result<Analysis> {
     if ds.rows.is_empty() {
         return Err(AnalysisError::Empty);
     }
-    tune_allocator();
     let t0 = std::time::Instant::now();
     let ix = ds.index();
     let f = Frames::new(ds, &ix)?;
@@ -107,27 +106,6 @@ pub fn analyze(ds: &Dataset, o: &Options) -> Result<Analysis> {
     let mut a = analyze_frames(&f, &ds.meta.name, &ds.meta.source, o)?;
     a.timings.insert(0, ("frames", frames_s));
     Ok(a)
-}
-
-/// Keeps freed memory in the process instead of handing every large buffer back to the kernel.
-///
-/// The statistics allocate and free many frame-sized buffers (tens of MB each). glibc serves
-/// those with `mmap` and unmaps them on free, so every new buffer is fresh zeroed pages: with
-/// its defaults a fifth of the analysis' CPU time went to page faults. Raising the mmap and
-/// trim thresholds lets the heap reuse the memory; nothing else changes. A no-op elsewhere.
-fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| {
-            // SAFETY: mallopt only sets allocator parameters; it is safe to call at any time.
-            unsafe {
-                libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-                libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
-                libc::mallopt(libc::M_TOP_PAD, 256 << 20);
-            }
-        });
-    }
 }
 
 /// [`analyze`] on frames already built.
