@@ -234,6 +234,31 @@ pub fn to_json(a: &Analysis) -> Value {
     Value::Object(out)
 }
 
+/// One bar panel per run of equal `titles` (rows come sorted by title), each holding the run's
+/// `(label, value)` bars, at most `max_bars` of them.
+fn bar_panels(
+    titles: &[String],
+    bars: impl Iterator<Item = (String, f64)>,
+    max_bars: usize,
+) -> Vec<BarPanel> {
+    let mut panels: Vec<BarPanel> = Vec::new();
+    for (title, (label, value)) in titles.iter().zip(bars) {
+        if panels.last().is_none_or(|p| &p.title != title) {
+            panels.push(BarPanel {
+                title: title.clone(),
+                labels: Vec::new(),
+                values: Vec::new(),
+            });
+        }
+        let p = panels.last_mut().expect("just pushed");
+        if p.values.len() < max_bars {
+            p.labels.push(label);
+            p.values.push(value);
+        }
+    }
+    panels
+}
+
 /// The figures the data allows, by file name.
 pub fn figures(a: &Analysis) -> Result<Vec<(&'static str, Figure)>> {
     let mut out = Vec::new();
@@ -250,19 +275,16 @@ pub fn figures(a: &Analysis) -> Result<Vec<(&'static str, Figure)>> {
             floats(&h, "rating")?,
             floats(&h, "share")?,
         );
-        let mut panels: Vec<BarPanel> = Vec::new();
-        for i in 0..h.height() {
-            if panels.last().is_none_or(|p| p.title != crit[i]) {
-                panels.push(BarPanel {
-                    title: crit[i].clone(),
-                    labels: Vec::new(),
-                    values: Vec::new(),
-                });
-            }
-            let p = panels.last_mut().expect("just pushed");
-            p.labels.push(level[i].map(fmt_num).unwrap_or_default());
-            p.values.push(share[i].unwrap_or(0.0));
-        }
+        let panels = bar_panels(
+            &crit,
+            (0..h.height()).map(|i| {
+                (
+                    level[i].map(fmt_num).unwrap_or_default(),
+                    share[i].unwrap_or(0.0),
+                )
+            }),
+            usize::MAX,
+        );
         out.push((
             "ratings",
             Figure::Bars {
@@ -284,22 +306,12 @@ pub fn figures(a: &Analysis) -> Result<Vec<(&'static str, Figure)>> {
                 strings(&s, "category")?,
                 floats(&s, "mean")?,
             );
-            let mut panels: Vec<BarPanel> = Vec::new();
-            for i in 0..s.height() {
-                if panels.last().is_none_or(|p| p.title != crit[i]) {
-                    panels.push(BarPanel {
-                        title: crit[i].clone(),
-                        labels: Vec::new(),
-                        values: Vec::new(),
-                    });
-                }
-                let p = panels.last_mut().expect("just pushed");
-                // The first 12 categories alphabetically: a bar chart of hundreds reads as noise.
-                if p.values.len() < 12 {
-                    p.labels.push(cat[i].clone());
-                    p.values.push(mean[i].unwrap_or(0.0));
-                }
-            }
+            // The first 12 categories alphabetically: a bar chart of hundreds reads as noise.
+            let panels = bar_panels(
+                &crit,
+                (0..s.height()).map(|i| (cat[i].clone(), mean[i].unwrap_or(0.0))),
+                12,
+            );
             out.push((
                 "ratings_by_category",
                 Figure::Bars {
