@@ -211,6 +211,11 @@ pub struct ModelConfig {
     /// (1 = a plain strided stem).
     #[config(default = 1)]
     pub stem_depth: usize,
+    /// Widening of the stem's early stages: stage `i` of `n` has `d_model / 2^(n-1-i)` channels
+    /// times this (at most `d_model`; the last stage always has `d_model`). 1 = the plain
+    /// doubling-per-halving stem.
+    #[config(default = 1)]
+    pub stem_widen: usize,
     /// Non-linearity between stem convolutions.
     #[config(default = "StemActivation::Gelu")]
     pub stem_activation: StemActivation,
@@ -298,6 +303,7 @@ impl ModelConfig {
             ("image_size", self.image_size),
             ("patch_grid", self.patch_grid),
             ("stem_depth", self.stem_depth),
+            ("stem_widen", self.stem_widen),
             ("vocab_size", self.vocab_size),
             ("max_text_len", self.max_text_len),
             ("head_hidden", self.head_hidden),

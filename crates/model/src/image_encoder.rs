@@ -88,7 +88,7 @@ impl ImageEncoder {
             let c_out = if i + 1 == n {
                 d
             } else {
-                (d >> (n - 1 - i)).max(8)
+                ((d >> (n - 1 - i)) * config.stem_widen.max(1)).clamp(8, d.max(8))
             };
             stem.push(conv(c_in, c_out, 2));
             for _ in 1..depth {

@@ -315,6 +315,7 @@ mod tests {
         let cfg = ModelConfig::tiny()
             .with_text_film(true)
             .with_stem_depth(2)
+            .with_stem_widen(2)
             .with_alignment_readout(crate::AlignmentReadout::Tokens);
         let model = cfg.init(&device);
         // FiLM starts at identity (zero-initialised): perturb it so the prompt reaches the stem.

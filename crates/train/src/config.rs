@@ -126,6 +126,7 @@ pub struct ModelSection {
     pub image_size: usize,
     pub patch_grid: usize,
     pub stem_depth: usize,
+    pub stem_widen: usize,
     pub stem_activation: StemActivation,
     pub text_film: bool,
     pub image_layers: usize,
@@ -149,6 +150,7 @@ impl Default for ModelSection {
             image_size: 64,
             patch_grid: 8,
             stem_depth: 1,
+            stem_widen: 1,
             stem_activation: StemActivation::Gelu,
             text_film: false,
             image_layers: 1,
@@ -183,6 +185,7 @@ impl ModelSection {
             .with_image_size(self.image_size)
             .with_patch_grid(self.patch_grid)
             .with_stem_depth(self.stem_depth)
+            .with_stem_widen(self.stem_widen)
             .with_stem_activation(self.stem_activation)
             .with_text_film(self.text_film)
             .with_image_layers(self.image_layers)
