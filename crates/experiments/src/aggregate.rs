@@ -517,6 +517,40 @@ fn fmt_ci_diff(c: Option<[f64; 2]>) -> String {
     c.map_or("-".into(), |[lo, hi]| format!("[{lo:+.3}, {hi:+.3}]"))
 }
 
+/// A markdown table of contrasts: with `with_metric`, a first column names each one's figure
+/// (the main metrics' tables, one per metric, leave it out); the main metrics' differences are
+/// in bold.
+fn contrast_table(s: &mut String, study: &Study, cs: &[&Contrast], with_metric: bool) {
+    let (head, rule) = if with_metric {
+        ("| figure ", "|---")
+    } else {
+        ("", "")
+    };
+    let _ = writeln!(s, "{head}| axis | compared | at | difference | 95% CI |");
+    let _ = writeln!(s, "{rule}|---|---|---|---|---|");
+    for c in cs {
+        let axis = &study.axes[c.axis];
+        let figure = if with_metric {
+            format!("| `{}` ", c.metric)
+        } else {
+            String::new()
+        };
+        let diff = if with_metric {
+            fmt_diff(c.diff)
+        } else {
+            format!("**{}**", fmt_diff(c.diff))
+        };
+        let _ = writeln!(
+            s,
+            "{figure}| {} | {} vs {} | {} | {diff} | {} |",
+            axis.name,
+            axis.levels[c.level].label,
+            axis.levels[0].label,
+            at_label(study, &c.at, c.axis),
+            fmt_ci_diff(c.ci95)
+        );
+    }
+}
 /// `results.md`.
 pub fn markdown(study: &Study, cells: &[Finished], results: &Results, plots: &[PathBuf]) -> String {
     let mut s = String::new();
@@ -619,21 +653,7 @@ pub fn markdown(study: &Study, cells: &[Finished], results: &Results, plots: &[P
             .collect();
         if !cs.is_empty() {
             let _ = writeln!(s, "\nDifferences (level minus the axis's first level):\n");
-            let _ = writeln!(s, "| axis | compared | at | difference | 95% CI |");
-            let _ = writeln!(s, "|---|---|---|---|---|");
-            for c in cs {
-                let axis = &study.axes[c.axis];
-                let _ = writeln!(
-                    s,
-                    "| {} | {} vs {} | {} | **{}** | {} |",
-                    axis.name,
-                    axis.levels[c.level].label,
-                    axis.levels[0].label,
-                    at_label(study, &c.at, c.axis),
-                    fmt_diff(c.diff),
-                    fmt_ci_diff(c.ci95)
-                );
-            }
+            contrast_table(&mut s, study, &cs, false);
         }
         let prefix = format!("{}-by-", slug(metric));
         for p in plots {
@@ -667,22 +687,7 @@ pub fn markdown(study: &Study, cells: &[Finished], results: &Results, plots: &[P
         .collect();
     if !others.is_empty() {
         let _ = writeln!(s, "\nDifferences of these figures:\n");
-        let _ = writeln!(s, "| figure | axis | compared | at | difference | 95% CI |");
-        let _ = writeln!(s, "|---|---|---|---|---|---|");
-        for c in others {
-            let axis = &study.axes[c.axis];
-            let _ = writeln!(
-                s,
-                "| `{}` | {} | {} vs {} | {} | {} | {} |",
-                c.metric,
-                axis.name,
-                axis.levels[c.level].label,
-                axis.levels[0].label,
-                at_label(study, &c.at, c.axis),
-                fmt_diff(c.diff),
-                fmt_ci_diff(c.ci95)
-            );
-        }
+        contrast_table(&mut s, study, &others, true);
     }
 
     let _ = writeln!(s, "\n## Cells\n");

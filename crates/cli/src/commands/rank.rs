@@ -2,24 +2,18 @@
 //! candidate images best first by the overall head, each with every head's score and predicted
 //! rating.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use serde::Serialize;
-use train::{HeadScore, Scorer};
+use train::HeadScore;
+
+use super::score::{ScoreInput, head_cell};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Run folder written by `rewardlab train`.
-    #[arg(long)]
-    run: PathBuf,
-    /// The prompt the images were generated for.
-    #[arg(long)]
-    prompt: String,
-    /// Candidate image files.
-    #[arg(required = true)]
-    images: Vec<PathBuf>,
+    #[command(flatten)]
+    input: ScoreInput,
     /// Show only the best K images.
     #[arg(long)]
     top: Option<usize>,
@@ -39,13 +33,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if args.top == Some(0) {
         bail!("--top must be at least 1");
     }
-    let scorer = Scorer::load(&args.run)?;
-    let items: Vec<(String, PathBuf)> = args
-        .images
-        .iter()
-        .map(|p| (args.prompt.clone(), p.clone()))
-        .collect();
-    let scores = scorer.score_files(&items)?;
+    let (scorer, scores) = args.input.score()?;
     let heads: Vec<model::Criterion> = model::Criterion::ALL
         .into_iter()
         .filter(|h| scorer.config.heads.contains(h))
@@ -95,15 +83,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     for r in &ranked {
         let mut line = format!("{:>4}  {:<width$}", r.rank, r.image.display().to_string());
         for h in &heads {
-            let cell = match r.heads.get(h.name()) {
-                Some(HeadScore {
-                    score,
-                    rating: Some(rating),
-                }) => format!("{score:.3} ({rating:.2})"),
-                Some(HeadScore { score, .. }) => format!("{score:.3}"),
-                None => "-".into(),
-            };
-            line.push_str(&format!("{cell:>16}"));
+            line.push_str(&format!("{:>16}", head_cell(r.heads.get(h.name()))));
         }
         println!("{line}");
     }

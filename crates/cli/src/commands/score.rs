@@ -5,32 +5,59 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use train::Scorer;
+use train::{HeadScore, ImageScore, Scorer};
+
+/// A run and the images to score under one prompt (shared by `score` and `rank`).
+#[derive(clap::Args)]
+pub struct ScoreInput {
+    /// Run folder written by `rewardlab train`.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// The prompt the images were generated for.
+    #[arg(long)]
+    pub prompt: String,
+    /// Image files to score.
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+}
+
+impl ScoreInput {
+    /// Loads the run and scores every image, in batches.
+    pub fn score(&self) -> Result<(Scorer, Vec<ImageScore>)> {
+        let scorer = Scorer::load(&self.run)?;
+        let items: Vec<(String, PathBuf)> = self
+            .images
+            .iter()
+            .map(|p| (self.prompt.clone(), p.clone()))
+            .collect();
+        let scores = scorer.score_files(&items)?;
+        Ok((scorer, scores))
+    }
+}
+
+/// A table cell: the score, and the predicted rating in parentheses for Likert heads.
+pub fn head_cell(h: Option<&HeadScore>) -> String {
+    match h {
+        Some(HeadScore {
+            score,
+            rating: Some(rating),
+        }) => format!("{score:.3} ({rating:.2})"),
+        Some(HeadScore { score, .. }) => format!("{score:.3}"),
+        None => "-".into(),
+    }
+}
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Run folder written by `rewardlab train`.
-    #[arg(long)]
-    run: PathBuf,
-    /// The prompt the images were generated for.
-    #[arg(long)]
-    prompt: String,
-    /// Image files to score.
-    #[arg(required = true)]
-    images: Vec<PathBuf>,
+    #[command(flatten)]
+    input: ScoreInput,
     /// Print JSON (one object per image) instead of a table.
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let scorer = Scorer::load(&args.run)?;
-    let items: Vec<(String, PathBuf)> = args
-        .images
-        .iter()
-        .map(|p| (args.prompt.clone(), p.clone()))
-        .collect();
-    let scores = scorer.score_files(&items)?;
+    let (scorer, scores) = args.input.score()?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&scores)?);
         return Ok(ExitCode::SUCCESS);
@@ -44,12 +71,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     for s in &scores {
         let mut line = format!("{:<40}", s.image.display().to_string());
         for h in model::Criterion::ALL.iter().filter(|h| heads.contains(h)) {
-            let v = &s.heads[h.name()];
-            let cell = match v.rating {
-                Some(r) => format!("{:.3} ({r:.2})", v.score),
-                None => format!("{:.3}", v.score),
-            };
-            line.push_str(&format!("{cell:>16}"));
+            line.push_str(&format!("{:>16}", head_cell(s.heads.get(h.name()))));
         }
         println!("{line}");
     }
