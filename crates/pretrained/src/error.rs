@@ -1,0 +1,50 @@
+//! The crate's error type: everything that can go wrong when a checkpoint folder, a config file,
+//! a weights file or a tokenizer comes from outside the program.
+
+use std::path::PathBuf;
+
+/// Errors of the `pretrained` crate.
+#[derive(Debug, thiserror::Error)]
+pub enum PretrainedError {
+    /// Reading a file failed at the operating-system level.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A JSON config that does not parse or lacks a field.
+    #[error("{path}: {message}")]
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// Weights that do not fit the module: every missing, unexpected or misshaped tensor is named.
+    #[error("{path}: weights do not match the model:\n{details}")]
+    Weights {
+        /// The weights file.
+        path: PathBuf,
+        /// One line per problem tensor.
+        details: String,
+    },
+    /// A tokenizer file that cannot be loaded, or text it cannot encode.
+    #[error("tokenizer {path}: {message}")]
+    Tokenizer {
+        /// The tokenizer file (or vocabulary) involved.
+        path: PathBuf,
+        /// The tokenizers crate's message.
+        message: String,
+    },
+    /// An image that cannot be decoded.
+    #[error("image {path}: {message}")]
+    Image {
+        /// The image file.
+        path: PathBuf,
+        /// The decoder's message.
+        message: String,
+    },
+}

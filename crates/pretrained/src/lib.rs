@@ -1,0 +1,10 @@
+//! Pretrained encoders imported from the checkpoints researchers already have: BERT-family text
+//! encoders and CLIP from Hugging Face folders (`config.json`, `model.safetensors`,
+//! `tokenizer.json`), and the BLIP backbone of ImageReward from its official checkpoint.
+//!
+//! Every module tree mirrors its checkpoint's key names closely enough that loading is a key
+//! remap, and loading is strict: a missing, unexpected or misshaped tensor is an error naming it.
+
+pub mod error;
+
+pub use error::PretrainedError;
