@@ -6,5 +6,6 @@
 //! remap, and loading is strict: a missing, unexpected or misshaped tensor is an error naming it.
 
 pub mod error;
+pub mod load;
 
 pub use error::PretrainedError;
