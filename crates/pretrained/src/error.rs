@@ -39,6 +39,13 @@ pub enum PretrainedError {
         /// The tokenizers crate's message.
         message: String,
     },
+    /// Model input that the model cannot take (a token id outside the vocabulary, an image of
+    /// the wrong size, a layer range that does not exist), caught before it reaches a tensor op.
+    #[error("invalid input: {message}")]
+    Input {
+        /// What is wrong, with the sizes involved.
+        message: String,
+    },
     /// An image that cannot be decoded.
     #[error("image {path}: {message}")]
     Image {
