@@ -5,7 +5,10 @@
 //! Every module tree mirrors its checkpoint's key names closely enough that loading is a key
 //! remap, and loading is strict: a missing, unexpected or misshaped tensor is an error naming it.
 
+pub mod clip;
+pub mod clip_tokenizer;
 pub mod error;
 pub mod load;
+pub mod preprocess;
 
 pub use error::PretrainedError;
