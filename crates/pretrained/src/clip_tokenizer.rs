@@ -4,8 +4,8 @@
 //! crate; or loaded from a checkpoint's `tokenizer.json`.
 //!
 //! Pipeline: NFC, whitespace runs to one space, lower case; CLIP's split regex (special tokens,
-//! contractions, letter runs, single digits, other symbol runs; whitespace dropped), then the
-//! GPT-2 byte-to-unicode map; BPE with `</w>` marking a word's end; `<|startoftext|>` (49406)
+//! contractions, letter runs, single digits, other symbol runs; whitespace dropped), then
+//! byte-level encoding (GPT-2's byte-to-unicode map); BPE with `</w>` marking a word's end; `<|startoftext|>` (49406)
 //! and `<|endoftext|>` (49407) around the text; truncation to 77 tokens keeping the end token;
 //! padding to 77. OpenAI's own tokenizer also runs `ftfy.fix_text` and `html.unescape`, which
 //! transformers does not; this follows transformers.
@@ -178,27 +178,18 @@ impl ClipTokenizer {
                 // Keep the matches, drop what lies between them (whitespace).
                 {"type": "Split", "pattern": {"Regex": SPLIT_PATTERN}, "behavior": "Removed",
                  "invert": true},
-                // Only the byte-to-unicode map: the pieces are already split.
+                // transformers' CLIP pipeline keeps ByteLevel's own (GPT-2) split too; it only
+                // re-splits pieces such as a lower-cased `<|STARTOFTEXT|>`.
                 {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true,
-                 "use_regex": false},
+                 "use_regex": true},
             ]},
-            "post_processor": {"type": "TemplateProcessing",
-                "single": [{"SpecialToken": {"id": "<|startoftext|>", "type_id": 0}},
-                           {"Sequence": {"id": "A", "type_id": 0}},
-                           {"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}}],
-                "pair": [{"SpecialToken": {"id": "<|startoftext|>", "type_id": 0}},
-                         {"Sequence": {"id": "A", "type_id": 0}},
-                         {"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}},
-                         {"Sequence": {"id": "B", "type_id": 0}},
-                         {"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}}],
-                "special_tokens": {
-                    "<|startoftext|>": {"id": "<|startoftext|>", "ids": [START_OF_TEXT],
-                                        "tokens": ["<|startoftext|>"]},
-                    "<|endoftext|>": {"id": "<|endoftext|>", "ids": [END_OF_TEXT],
-                                      "tokens": ["<|endoftext|>"]}
-                }},
-            "decoder": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true,
-                        "use_regex": false},
+            // transformers' "hack to have a ByteLevel and TemplateProcessor": RoBERTa's
+            // processor with CLIP's tokens puts <|startoftext|> before and <|endoftext|> after.
+            "post_processor": {"type": "RobertaProcessing",
+                "sep": ["<|endoftext|>", END_OF_TEXT], "cls": ["<|startoftext|>", START_OF_TEXT],
+                "trim_offsets": false, "add_prefix_space": false},
+            "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true,
+                        "use_regex": true},
             "model": {"type": "BPE", "dropout": null, "unk_token": "<|endoftext|>",
                       "continuing_subword_prefix": "", "end_of_word_suffix": "</w>",
                       "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,

@@ -111,29 +111,17 @@ impl ClipTextConfig {
     }
 }
 
-impl ClipTextTransformer {
-    /// Number of transformer layers.
-    pub fn num_layers(&self) -> usize {
-        self.encoder.layers.len()
-    }
-
-    /// Embeds `input_ids [B, L]` and prepares the attention mask: the state before layer 0.
-    ///
-    /// `attention_mask [B, L]` holds 1 for real tokens and 0 for padding; `None` means no
-    /// padding. Keys at padded positions are hidden from every query, on top of the causal mask.
+impl ClipTextEmbeddings {
+    /// `input_ids [B, L]` -> token plus position embeddings `[B, L, D]`.
     ///
     /// # Errors
     ///
-    /// When the batch is empty, a row is longer than the position table, an id is outside the
-    /// vocabulary, or the mask's shape differs from the ids'.
-    pub fn embed(
-        &self,
-        input_ids: Tensor<2, Int>,
-        attention_mask: Option<Tensor<2, Int>>,
-    ) -> Result<TextHiddenState, PretrainedError> {
+    /// When the batch is empty, a row is longer than the position table, or an id is outside
+    /// the vocabulary.
+    pub fn forward(&self, input_ids: Tensor<2, Int>) -> Result<Tensor<3>, PretrainedError> {
         let [batch, len] = input_ids.dims();
-        let [vocab, _] = self.embeddings.token_embedding.weight.dims();
-        let [max_len, _] = self.embeddings.position_embedding.weight.dims();
+        let [vocab, _] = self.token_embedding.weight.dims();
+        let [max_len, _] = self.position_embedding.weight.dims();
         if batch == 0 || len == 0 {
             return Err(input_error(format!(
                 "input_ids must be non-empty, got shape [{batch}, {len}]"
@@ -150,6 +138,37 @@ impl ClipTextTransformer {
                 "token id {bad} is outside the vocabulary of {vocab}"
             )));
         }
+        let positions = Tensor::<1, Int>::arange(0..len as i64, &input_ids.device())
+            .unsqueeze::<2>()
+            .expand([batch, len]);
+        Ok(self.token_embedding.forward(input_ids) + self.position_embedding.forward(positions))
+    }
+}
+
+impl ClipTextTransformer {
+    /// Number of transformer layers.
+    pub fn num_layers(&self) -> usize {
+        self.encoder.layers.len()
+    }
+
+    /// Embeds `input_ids [B, L]` and prepares the attention mask: the state before layer 0.
+    ///
+    /// `attention_mask [B, L]` holds 1 for real tokens and 0 for padding; `None` means no
+    /// padding. Keys at padded positions are hidden from every query, on top of the causal mask.
+    ///
+    /// # Errors
+    ///
+    /// As for [`ClipTextEmbeddings::forward`], and when the mask's shape differs from the ids'.
+    pub fn embed(
+        &self,
+        input_ids: Tensor<2, Int>,
+        attention_mask: Option<Tensor<2, Int>>,
+    ) -> Result<TextHiddenState, PretrainedError> {
+        let [batch, len] = input_ids.dims();
+        let device = input_ids.device();
+        // Validates the ids (shape, vocabulary) before anything indexes by them.
+        let ids = int_values(&input_ids)?;
+        let hidden = self.embeddings.forward(input_ids)?;
         let keep = match &attention_mask {
             Some(mask) => {
                 if mask.dims() != [batch, len] {
@@ -166,13 +185,6 @@ impl ClipTextTransformer {
             .chunks(len)
             .map(|row| self.pooled_position(row))
             .collect();
-
-        let device = input_ids.device();
-        let positions = Tensor::<1, Int>::arange(0..len as i64, &device)
-            .unsqueeze::<2>()
-            .expand([batch, len]);
-        let hidden = self.embeddings.token_embedding.forward(input_ids)
-            + self.embeddings.position_embedding.forward(positions);
 
         // Blocked when the key comes after the query (`_create_4d_causal_attention_mask`) or is
         // padding (`_prepare_4d_attention_mask`).

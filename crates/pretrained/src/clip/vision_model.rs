@@ -125,6 +125,48 @@ impl ClipVisionConfig {
     }
 }
 
+impl ClipVisionEmbeddings {
+    /// `pixel_values [B, C, S, S]` -> class token then patches, plus position embeddings
+    /// `[B, 1 + grid², D]` (before `pre_layrnorm`).
+    ///
+    /// # Errors
+    ///
+    /// When the batch is empty or the images are not `C x S x S` for the model's channels and
+    /// image size (transformers refuses other sizes too unless asked to interpolate).
+    pub fn forward(&self, pixel_values: Tensor<4>) -> Result<Tensor<3>, PretrainedError> {
+        let [batch, channels, height, width] = pixel_values.dims();
+        let [_, expected_channels, _, _] = self.patch_embedding.weight.dims();
+        let size = self.image_size;
+        if batch == 0 || channels != expected_channels || height != size || width != size {
+            return Err(input_error(format!(
+                "pixel_values have shape [{batch}, {channels}, {height}, {width}], the model takes \
+                 [B > 0, {expected_channels}, {size}, {size}]"
+            )));
+        }
+        let patches = self.patch_embedding.forward(pixel_values);
+        let [_, width_d, grid_h, grid_w] = patches.dims();
+        let patches = patches
+            .reshape([batch, width_d, grid_h * grid_w])
+            .swap_dims(1, 2);
+        let class = self
+            .class_embedding
+            .val()
+            .reshape([1, 1, width_d])
+            .expand([batch, 1, width_d]);
+        let tokens = Tensor::cat(vec![class, patches], 1);
+        let positions = self.position_embedding.weight.val();
+        let [num_positions, _] = positions.dims();
+        if num_positions != 1 + grid_h * grid_w {
+            // Only reachable with a hand-built module whose table and image size disagree.
+            return Err(input_error(format!(
+                "{} patches plus the class token do not match {num_positions} position embeddings",
+                grid_h * grid_w
+            )));
+        }
+        Ok(tokens + positions.unsqueeze::<3>())
+    }
+}
+
 impl ClipVisionTransformer {
     /// Number of transformer layers.
     pub fn num_layers(&self) -> usize {
@@ -136,40 +178,9 @@ impl ClipVisionTransformer {
     ///
     /// # Errors
     ///
-    /// When the batch is empty or the images are not `C x S x S` for the model's channels and
-    /// image size (transformers refuses other sizes too unless asked to interpolate).
+    /// As for [`ClipVisionEmbeddings::forward`].
     pub fn embed(&self, pixel_values: Tensor<4>) -> Result<VisionHiddenState, PretrainedError> {
-        let [batch, channels, height, width] = pixel_values.dims();
-        let [_, expected_channels, _, _] = self.embeddings.patch_embedding.weight.dims();
-        let size = self.embeddings.image_size;
-        if batch == 0 || channels != expected_channels || height != size || width != size {
-            return Err(input_error(format!(
-                "pixel_values have shape [{batch}, {channels}, {height}, {width}], the model takes \
-                 [B > 0, {expected_channels}, {size}, {size}]"
-            )));
-        }
-        let patches = self.embeddings.patch_embedding.forward(pixel_values);
-        let [_, width_d, grid_h, grid_w] = patches.dims();
-        let patches = patches
-            .reshape([batch, width_d, grid_h * grid_w])
-            .swap_dims(1, 2);
-        let class = self
-            .embeddings
-            .class_embedding
-            .val()
-            .reshape([1, 1, width_d])
-            .expand([batch, 1, width_d]);
-        let tokens = Tensor::cat(vec![class, patches], 1);
-        let positions = self.embeddings.position_embedding.weight.val();
-        let [num_positions, _] = positions.dims();
-        if num_positions != 1 + grid_h * grid_w {
-            // Only reachable with a hand-built module whose table and image size disagree.
-            return Err(input_error(format!(
-                "{} patches plus the class token do not match {num_positions} position embeddings",
-                grid_h * grid_w
-            )));
-        }
-        let hidden = tokens + positions.unsqueeze::<3>();
+        let hidden = self.embeddings.forward(pixel_values)?;
         Ok(VisionHiddenState {
             hidden: self.pre_layrnorm.forward(hidden),
             layers_done: 0,
