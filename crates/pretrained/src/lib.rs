@@ -5,10 +5,13 @@
 //! Every module tree mirrors its checkpoint's key names closely enough that loading is a key
 //! remap, and loading is strict: a missing, unexpected or misshaped tensor is an error naming it.
 
+pub mod bert;
 pub mod clip;
 pub mod clip_tokenizer;
 pub mod error;
 pub mod load;
 pub mod preprocess;
+#[cfg(test)]
+mod test_util;
 
 pub use error::PretrainedError;

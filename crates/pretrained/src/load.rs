@@ -33,7 +33,7 @@ use burn::store::{
     ApplyError, FloatCastAdapter, ModuleAdapter, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter,
     PytorchStore, PytorchStoreError, SafetensorsStore, SafetensorsStoreError,
 };
-use burn::tensor::{DType, Device};
+use burn::tensor::DType;
 use regex::Regex;
 
 use crate::PretrainedError;
@@ -293,7 +293,7 @@ pub fn safetensors_shapes(path: &Path) -> Result<BTreeMap<String, Vec<usize>>, P
 mod tests {
     use super::*;
     use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
-    use burn::tensor::Tensor;
+    use burn::tensor::{Device, Tensor};
     use safetensors::Dtype;
     use safetensors::tensor::TensorView;
     use std::path::PathBuf;
@@ -512,6 +512,43 @@ mod tests {
             load_pytorch(tiny(), &not_torch, REMAP, &[]),
             Err(PretrainedError::Weights { .. })
         ));
+    }
+
+    /// `tests/fixtures/pretrained/load/tiny_state_dict.pt`, written by `torch.save` (see
+    /// `make_tiny_state_dict.py` beside it): the weights of [`torch_entries`] with the norm's
+    /// weight in f16 and bias in bf16, plus an int64 `position_ids` buffer.
+    fn torch_file() -> PathBuf {
+        crate::test_util::fixtures_dir().join("pretrained/load/tiny_state_dict.pt")
+    }
+
+    #[test]
+    fn loads_a_torch_save_state_dict() {
+        let model = load_pytorch(tiny(), &torch_file(), REMAP, &[r"^position_ids$"]).unwrap();
+        let x = Tensor::<2>::from_floats([[1.0, 0.0, -1.0]], &Device::default());
+        assert_eq!(values(model.dense.forward(x)), vec![-2.0 + 0.5, -2.0 - 0.5]);
+        let gamma = model.layer_norm.gamma.val();
+        assert_eq!(gamma.dtype(), DType::F32);
+        assert_eq!(values(gamma), vec![2.0, 3.0]);
+        assert_eq!(
+            values(model.layer_norm.beta.unwrap().val()),
+            vec![0.25, 0.75]
+        );
+    }
+
+    #[test]
+    fn torch_checkpoint_problems_are_named() {
+        let message = match load_pytorch(tiny(), &torch_file(), &[], &[]) {
+            Err(e @ PretrainedError::Weights { .. }) => e.to_string(),
+            other => panic!("expected a weights error, got {other:?}"),
+        };
+        assert!(message.contains("tiny_state_dict.pt"), "{message}");
+        for expected in [
+            "unexpected: checkpoint key `position_ids`",
+            "unexpected: checkpoint key `LayerNorm.weight`",
+            "missing: no checkpoint key (after remapping) for parameter `layer_norm.weight`",
+        ] {
+            assert!(message.contains(expected), "{expected} not in {message}");
+        }
     }
 
     #[test]
