@@ -30,8 +30,8 @@ use std::path::Path;
 use burn::module::Module;
 use burn::store::burn_pack::Tensor as PackTensor;
 use burn::store::{
-    ApplyError, FloatCastAdapter, ModuleAdapter, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter,
-    PytorchStore, PytorchStoreError, SafetensorsStore, SafetensorsStoreError,
+    ApplyError, BurnToPyTorchAdapter, FloatCastAdapter, ModuleAdapter, ModuleSnapshot, ModuleStore,
+    PyTorchToBurnAdapter, PytorchStore, PytorchStoreError, SafetensorsStore, SafetensorsStoreError,
 };
 use burn::tensor::DType;
 use regex::Regex;
@@ -171,6 +171,8 @@ fn load_tensors<M: Module>(
             origin.get(&format!("{parent}.{torch}"))
         })
     };
+    // Shapes of the module's parameters in PyTorch's layout, worked out only if needed.
+    let mut torch_shapes: Option<HashMap<String, Vec<usize>>> = None;
     for (module_path, containers) in &result.missing {
         let is_norm = containers
             .rsplit('.')
@@ -201,12 +203,13 @@ fn load_tensors<M: Module>(
                 let (key, file_shape) = source_of(module_path)
                     .map(|(key, shape)| (key.clone(), shape.clone()))
                     .unwrap_or_else(|| (module_path.clone(), found.to_vec()));
-                // The adapter transposed a Linear weight before the check: transpose the
-                // expectation back so that both shapes are in the file's layout.
-                let mut expected = expected.to_vec();
-                if file_shape != found.to_vec() {
-                    expected.reverse();
-                }
+                // Both shapes in the file's layout: the adapter transposed a Linear weight
+                // before the check, so the expectation is the parameter as PyTorch lays it out.
+                let expected = torch_shapes
+                    .get_or_insert_with(|| torch_layout_shapes(&module))
+                    .get(&torch_name(module_path))
+                    .cloned()
+                    .unwrap_or_else(|| expected.to_vec());
                 format!(
                     "  misshaped: checkpoint key `{key}` has shape {file_shape:?}, the model \
                      expects {expected:?}"
@@ -242,6 +245,25 @@ fn load_tensors<M: Module>(
     } else {
         problems.sort();
         Err(weights_error(problems.join("\n")))
+    }
+}
+
+/// The module's parameters by their PyTorch names (`weight`/`bias` for a norm's `gamma`/`beta`)
+/// with their shapes in PyTorch's layout (`[out, in]` for a Linear weight).
+fn torch_layout_shapes<M: Module>(module: &M) -> HashMap<String, Vec<usize>> {
+    module
+        .collect(None, Some(Box::new(BurnToPyTorchAdapter)), true)
+        .into_iter()
+        .map(|tensor| (tensor.name, tensor.shape.to_vec()))
+        .collect()
+}
+
+/// A module path with a norm's `gamma`/`beta` spelled as PyTorch spells them.
+fn torch_name(module_path: &str) -> String {
+    match module_path.rsplit_once('.') {
+        Some((parent, "gamma")) => format!("{parent}.weight"),
+        Some((parent, "beta")) => format!("{parent}.bias"),
+        _ => module_path.to_string(),
     }
 }
 
@@ -452,7 +474,8 @@ mod tests {
         for expected in [
             "missing: no checkpoint key (after remapping) for parameter `dense.bias`",
             "unexpected: checkpoint key `head.weight`",
-            "misshaped: checkpoint key `dense.weight` has shape [3, 3]",
+            // A square file shape gives no hint of the transposition: still the [out, in] layout.
+            "misshaped: checkpoint key `dense.weight` has shape [3, 3], the model expects [2, 3]",
         ] {
             assert!(message.contains(expected), "{expected} not in {message}");
         }
