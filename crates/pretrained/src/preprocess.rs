@@ -22,9 +22,13 @@ use serde_json::Value;
 
 use crate::PretrainedError;
 
+// The decimals exactly as transformers writes them (`OPENAI_CLIP_MEAN`/`_STD`); the f32
+// nearest to each is what numpy's `np.array(mean, dtype=np.float32)` holds too.
 /// OpenAI's CLIP normalisation mean (RGB).
+#[allow(clippy::excessive_precision)]
 pub const OPENAI_CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
 /// OpenAI's CLIP normalisation standard deviation (RGB).
+#[allow(clippy::excessive_precision)]
 pub const OPENAI_CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
 
 /// Pillow's resampling filters that go through `ImagingResample` (PIL's `Resampling` codes in

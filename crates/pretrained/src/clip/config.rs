@@ -257,13 +257,13 @@ impl ClipConfig {
         if let Some((name, _)) = positive.iter().find(|(_, n)| *n == 0) {
             return Err(format!("{name} must be positive"));
         }
-        if t.hidden_size % t.num_attention_heads != 0 {
+        if !t.hidden_size.is_multiple_of(t.num_attention_heads) {
             return Err(format!(
                 "text_config.hidden_size {} is not a multiple of num_attention_heads {}",
                 t.hidden_size, t.num_attention_heads
             ));
         }
-        if v.hidden_size % v.num_attention_heads != 0 {
+        if !v.hidden_size.is_multiple_of(v.num_attention_heads) {
             return Err(format!(
                 "vision_config.hidden_size {} is not a multiple of num_attention_heads {}",
                 v.hidden_size, v.num_attention_heads

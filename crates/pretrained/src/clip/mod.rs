@@ -20,6 +20,8 @@
 
 pub mod config;
 pub mod encoder;
+#[cfg(test)]
+mod parity_tests;
 pub mod text_model;
 pub mod vision_model;
 
@@ -155,9 +157,22 @@ impl ClipModel {
     ///
     /// As for [`load::load_safetensors`]; a missing or non-scalar `logit_scale` is named too.
     pub fn load_safetensors(self, path: &Path) -> Result<Self, PretrainedError> {
-        let device = self.logit_scale.val().device();
-        let mut model = load::load_safetensors(
-            self,
+        let Self {
+            text_model,
+            vision_model,
+            visual_projection,
+            text_projection,
+            logit_scale,
+        } = self;
+        let device = logit_scale.val().device();
+        // Everything but the scalar goes through the strict loader, under the same key names.
+        let towers = load::load_safetensors(
+            Towers {
+                text_model,
+                vision_model,
+                visual_projection,
+                text_projection,
+            },
             path,
             &[],
             &[
@@ -166,11 +181,16 @@ impl ClipModel {
             ],
         )?;
         let scale = read_scalar(path, "logit_scale")?;
-        model.logit_scale = Param::from_tensor(Tensor::from_data(
-            TensorData::new(vec![scale], [1]),
-            &device,
-        ));
-        Ok(model)
+        Ok(Self {
+            text_model: towers.text_model,
+            vision_model: towers.vision_model,
+            visual_projection: towers.visual_projection,
+            text_projection: towers.text_projection,
+            logit_scale: Param::from_tensor(Tensor::from_data(
+                TensorData::new(vec![scale], [1]),
+                &device,
+            )),
+        })
     }
 
     /// Projected text features `[B, P]` (not normalised, as transformers'
@@ -251,6 +271,15 @@ impl ClipModel {
             vision_output,
         })
     }
+}
+
+/// [`ClipModel`] without `logit_scale`: what the strict loader fills.
+#[derive(Module, Debug)]
+struct Towers {
+    text_model: ClipTextTransformer,
+    vision_model: ClipVisionTransformer,
+    visual_projection: Linear,
+    text_projection: Linear,
 }
 
 /// Divides each row by its L2 norm (transformers' `_get_vector_norm`: no epsilon).
