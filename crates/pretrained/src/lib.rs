@@ -6,9 +6,11 @@
 //! remap, and loading is strict: a missing, unexpected or misshaped tensor is an error naming it.
 
 pub mod bert;
+pub mod blip;
 pub mod clip;
 pub mod clip_tokenizer;
 pub mod error;
+pub mod imagereward;
 pub mod load;
 pub mod preprocess;
 #[cfg(test)]
