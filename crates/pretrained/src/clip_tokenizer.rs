@@ -226,10 +226,12 @@ impl ClipTokenizer {
     ///
     /// When the file exists but cannot be used.
     pub fn from_shared_data() -> Result<Option<Self>, PretrainedError> {
-        default_bpe_path()
-            .filter(|p| p.exists())
-            .map(Self::from_bpe_file)
-            .transpose()
+        let path = default_bpe_path();
+        if path.exists() {
+            Self::from_bpe_file(path).map(Some)
+        } else {
+            Ok(None)
+        }
     }
 
     /// Sets truncation and padding to the context length.
@@ -389,11 +391,11 @@ impl ClipTokenizer {
 
 /// `$REWARDLAB_SHARED/data/clip-bpe/bpe_simple_vocab_16e6.txt.gz`, else the same under
 /// `shared/` beside the workspace root.
-pub fn default_bpe_path() -> Option<PathBuf> {
+pub fn default_bpe_path() -> PathBuf {
     let shared = std::env::var_os("REWARDLAB_SHARED")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    Some(shared.join("data/clip-bpe/bpe_simple_vocab_16e6.txt.gz"))
+    shared.join("data/clip-bpe/bpe_simple_vocab_16e6.txt.gz")
 }
 
 /// GPT-2's reversible byte-to-unicode map, in OpenAI's order: the printable bytes `!`..`~`,
@@ -439,6 +441,31 @@ mod tests {
         // The first unprintable byte (0) maps to U+0100, space (32) to U+0120 'Ġ'.
         assert_eq!(chars[188], '\u{100}');
         assert!(chars.contains(&'Ġ'));
+    }
+
+    #[test]
+    fn a_saved_tokenizer_json_loads_back_with_its_padding() {
+        let Some(bpe) = crate::test_util::shared_path("data/clip-bpe/bpe_simple_vocab_16e6.txt.gz")
+        else {
+            return;
+        };
+        let built = ClipTokenizer::from_bpe_file(bpe).unwrap();
+        let dir = std::env::temp_dir().join(format!("pretrained-clip-tok-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tokenizer.json");
+        built.inner().save(&path, false).unwrap();
+        let loaded = ClipTokenizer::from_file(&path).unwrap();
+        // The saved file pads with OpenAI's 0, so the loaded tokenizer does too.
+        assert_eq!(loaded.pad_id(), OPENAI_PAD_ID);
+        let text = ["a photo of a cat, 8k", "Crème brûlée"];
+        assert_eq!(
+            loaded.encode_batch(&text).unwrap(),
+            built.encode_batch(&text).unwrap()
+        );
+        assert!(ClipTokenizer::from_file(dir.join("absent.json")).is_err());
+        std::fs::write(&path, "{}").unwrap();
+        let err = ClipTokenizer::from_file(&path).unwrap_err().to_string();
+        assert!(err.contains("tokenizer.json"), "{err}");
     }
 
     #[test]
