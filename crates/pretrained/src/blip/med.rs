@@ -13,6 +13,7 @@
 //! The layers are public and can be run one range at a time ([`MedTextEncoder::forward_layers`]),
 //! so that a caller can freeze the first layers and cache their output.
 
+use std::ops::Range;
 use std::path::Path;
 
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
@@ -20,6 +21,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{gelu, softmax};
 use serde::{Deserialize, Serialize};
 
+use super::check_range;
 use crate::PretrainedError;
 
 /// `(pattern, replacement)` regexes from checkpoint keys to this module tree's paths, for
@@ -233,17 +235,33 @@ impl MedTextEncoder {
     ) -> Tensor<3> {
         let mask = extended_attention_mask(attention_mask);
         let hidden = self.embeddings.forward(input_ids);
-        self.forward_layers(hidden, &mask, &image_embeds, 0..self.encoder.layer.len())
+        self.run_layers(hidden, &mask, &image_embeds, 0..self.encoder.layer.len())
     }
 
     /// Runs layers `range` (indices into `encoder.layer`) on their input; `mask` comes from
-    /// [`extended_attention_mask`].
+    /// [`extended_attention_mask`]. `forward_layers(embeddings.forward(ids), .., 0..k)` then
+    /// `forward_layers(.., k..layers)` is [`Self::forward`].
+    ///
+    /// # Errors
+    ///
+    /// [`PretrainedError::Input`] when `range` reaches past the last layer.
     pub fn forward_layers(
         &self,
         hidden: Tensor<3>,
         mask: &Tensor<4>,
         image_embeds: &Tensor<3>,
-        range: std::ops::Range<usize>,
+        range: Range<usize>,
+    ) -> Result<Tensor<3>, PretrainedError> {
+        check_range(&range, self.encoder.layer.len(), "text encoder layers")?;
+        Ok(self.run_layers(hidden, mask, image_embeds, range))
+    }
+
+    fn run_layers(
+        &self,
+        hidden: Tensor<3>,
+        mask: &Tensor<4>,
+        image_embeds: &Tensor<3>,
+        range: Range<usize>,
     ) -> Tensor<3> {
         self.encoder.layer[range]
             .iter()

@@ -8,12 +8,17 @@
 //! [`BlipVisionTransformer::final_norm`]), so that a caller can freeze the first blocks and cache
 //! their output.
 
+use std::ops::Range;
+
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{gelu, softmax};
 use serde::{Deserialize, Serialize};
+
+use super::check_range;
+use crate::PretrainedError;
 
 /// The sizes of a BLIP vision transformer (the arguments of `vit.py`'s `VisionTransformer`).
 ///
@@ -189,7 +194,7 @@ impl BlipVisionTransformer {
     /// (`VisionTransformer.forward`, what ImageReward calls `image_embeds`).
     pub fn forward(&self, pixels: Tensor<4>) -> Tensor<3> {
         let tokens = self.embed(pixels);
-        let tokens = self.forward_blocks(tokens, 0..self.blocks.len());
+        let tokens = self.run_blocks(tokens, 0..self.blocks.len());
         self.final_norm(tokens)
     }
 
@@ -205,8 +210,23 @@ impl BlipVisionTransformer {
         tokens + pos
     }
 
-    /// Runs blocks `range` (indices into [`Self::blocks`]) on their input tokens.
-    pub fn forward_blocks(&self, tokens: Tensor<3>, range: std::ops::Range<usize>) -> Tensor<3> {
+    /// Runs blocks `range` (indices into [`Self::blocks`]) on their input tokens:
+    /// `forward_blocks(embed(x), 0..k)` then `forward_blocks(.., k..depth)` and [`Self::final_norm`]
+    /// is [`Self::forward`].
+    ///
+    /// # Errors
+    ///
+    /// [`PretrainedError::Input`] when `range` reaches past the last block.
+    pub fn forward_blocks(
+        &self,
+        tokens: Tensor<3>,
+        range: Range<usize>,
+    ) -> Result<Tensor<3>, PretrainedError> {
+        check_range(&range, self.blocks.len(), "vision transformer blocks")?;
+        Ok(self.run_blocks(tokens, range))
+    }
+
+    fn run_blocks(&self, tokens: Tensor<3>, range: Range<usize>) -> Tensor<3> {
         self.blocks[range]
             .iter()
             .fold(tokens, |tokens, block| block.forward(tokens))
