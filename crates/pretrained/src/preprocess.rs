@@ -188,10 +188,9 @@ fn clip8(acc: i64) -> u8 {
 /// Pillow's `Image.resize(size, filter)` resizes an 8-bit image of that many bands (no
 /// premultiplication: see [`resize`] for images with alpha).
 ///
-/// # Panics
+/// # Errors
 ///
-/// Never for consistent arguments; `data.len()` must be `width * height * channels`, which the
-/// image types guarantee (checked in debug builds).
+/// When `data.len()` is not `width * height * channels`.
 pub fn resize_interleaved(
     data: &[u8],
     width: usize,
@@ -200,10 +199,17 @@ pub fn resize_interleaved(
     new_width: usize,
     new_height: usize,
     filter: PilFilter,
-) -> Vec<u8> {
-    debug_assert_eq!(data.len(), width * height * channels);
+) -> Result<Vec<u8>, PretrainedError> {
+    if data.len() != width * height * channels {
+        return Err(PretrainedError::Input {
+            message: format!(
+                "{} bytes are not {width} x {height} pixels of {channels} channels",
+                data.len()
+            ),
+        });
+    }
     if new_width == 0 || new_height == 0 || width == 0 || height == 0 {
-        return vec![0; new_width * new_height * channels];
+        return Ok(vec![0; new_width * new_height * channels]);
     }
     let half = 1i64 << (PRECISION_BITS - 1);
     let vertical = coefficients(height, new_height, filter);
@@ -255,7 +261,7 @@ pub fn resize_interleaved(
         current_width = new_width;
     }
     debug_assert_eq!(current.len(), current_width * new_height * channels);
-    current
+    Ok(current)
 }
 
 /// Resizes one typed 8-bit image with [`resize_interleaved`].
@@ -273,7 +279,8 @@ fn resize_buffer<P: Pixel<Subpixel = u8>>(
         width as usize,
         height as usize,
         filter,
-    );
+    )
+    .expect("an ImageBuffer holds width * height * channels bytes");
     ImageBuffer::from_raw(width, height, data).expect("resize_interleaved returns w*h*channels")
 }
 
@@ -953,7 +960,8 @@ mod tests {
         // 4 -> 2 pixels, bicubic: scale 2, support 4, each output sees all 4 inputs with
         // weights cubic((x - center + 0.5) / 2), normalised.
         let data = [0u8, 100, 200, 255];
-        let out = resize_interleaved(&data, 4, 1, 1, 2, 1, PilFilter::Bicubic);
+        let out = resize_interleaved(&data, 4, 1, 1, 2, 1, PilFilter::Bicubic).unwrap();
+        assert!(resize_interleaved(&data, 3, 1, 1, 2, 1, PilFilter::Bicubic).is_err());
         let expect = |center: f64| {
             let w: Vec<f64> = (0..4)
                 .map(|x| PilFilter::Bicubic.weight((x as f64 - center + 0.5) / 2.0))
