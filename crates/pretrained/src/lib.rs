@@ -5,6 +5,7 @@
 //! Every module tree mirrors its checkpoint's key names closely enough that loading is a key
 //! remap, and loading is strict: a missing, unexpected or misshaped tensor is an error naming it.
 
+pub mod bench;
 pub mod bert;
 pub mod blip;
 pub mod clip;
