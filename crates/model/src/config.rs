@@ -263,6 +263,11 @@ pub struct ModelConfig {
     /// Weights of the per-head losses in the total loss.
     #[config(default = "LossWeights::new()")]
     pub loss_weights: LossWeights,
+    /// Pretrained towers (CLIP or BERT) instead of the scratch encoders, cut at a freeze ratio;
+    /// `None`: both towers train from scratch. The image-stem fields above (and `text_film`)
+    /// then describe only a scratch tower that remains (BERT keeps the scratch image encoder).
+    #[config(default = "None")]
+    pub pretrained: Option<crate::towers::PretrainedSpec>,
 }
 
 impl ModelConfig {

@@ -22,6 +22,10 @@ pub enum ModelError {
         /// The accepted spellings, comma separated.
         expected: String,
     },
+    /// A pretrained checkpoint that cannot be loaded or run (reported by the `pretrained`
+    /// crate, boxed to keep this error small).
+    #[error(transparent)]
+    Pretrained(Box<pretrained::PretrainedError>),
     /// Reading or writing a file failed at the operating-system level.
     #[error("{path}: {source}")]
     Io {

@@ -36,6 +36,7 @@ pub mod losses;
 mod reward_model;
 pub mod text_encoder;
 pub mod tokenizer;
+pub mod towers;
 
 pub use config::{
     AlignmentReadout, FusionKind, LikertLoss, LikertScale, LossWeights, ModelConfig, StemActivation,
@@ -50,3 +51,7 @@ pub use losses::{
 pub use reward_model::{CONFIG_FILE, RewardModel, RewardOutput, WEIGHTS_FILE};
 pub use text_encoder::{TextEncoder, TextFeatures};
 pub use tokenizer::{EncodedBatch, PromptTokenizer, TOKENIZER_FILE, TokenizerConfig};
+pub use towers::{
+    FrozenEncoder, FrozenPrompts, ImageInput, ImageTower, PretrainedKind, PretrainedParts,
+    PretrainedSpec, TextInput, TextTower, load_pretrained,
+};

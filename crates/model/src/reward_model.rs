@@ -12,9 +12,9 @@ use crate::{
     Criterion, LossWeights, ModelConfig, ModelError, PerCriterion,
     fusion::Fusion,
     heads::{Heads, LikertHead},
-    image_encoder::ImageEncoder,
     losses::{LikertLabels, LossBreakdown, Pairs, RatingMode, masked_mean},
-    text_encoder::{TextEncoder, TextFeatures},
+    text_encoder::TextFeatures,
+    towers::{ImageInput, ImageTower, TextInput, TextTower},
 };
 
 /// File name of the weights inside a model directory written by [`RewardModel::save`].
@@ -33,8 +33,8 @@ pub type RewardOutput = PerCriterion<Tensor<1>>;
 /// Built with [`ModelConfig::init`]; see the crate docs for the data flow.
 #[derive(Module, Debug)]
 pub struct RewardModel {
-    image: ImageEncoder,
-    text: TextEncoder,
+    image: ImageTower,
+    text: TextTower,
     fusion: Fusion,
     heads: Heads,
 }
@@ -55,8 +55,8 @@ impl ModelConfig {
     pub fn try_init(&self, device: &Device) -> Result<RewardModel, ModelError> {
         self.validate()?;
         Ok(RewardModel {
-            image: ImageEncoder::new(self, device),
-            text: TextEncoder::new(self, device),
+            image: ImageTower::new(self, device)?,
+            text: TextTower::new(self, device)?,
             fusion: Fusion::new(self, device),
             heads: Heads::new(self, device),
         })
@@ -75,8 +75,16 @@ impl RewardModel {
         token_ids: Tensor<2, Int>,
         attention_mask: Tensor<2, Int>,
     ) -> RewardOutput {
-        let text = self.text.forward(token_ids, attention_mask);
-        self.score(images, text)
+        let [t, _] = token_ids.dims();
+        let index = Tensor::arange(0..t as i64, &token_ids.device());
+        self.forward_inputs(
+            ImageInput::Pixels(images),
+            TextInput::Ids {
+                ids: token_ids,
+                mask: attention_mask,
+            },
+            index,
+        )
     }
 
     /// Like [`forward`](Self::forward), but encodes each distinct prompt once: `token_ids` and
@@ -89,20 +97,47 @@ impl RewardModel {
         attention_mask: Tensor<2, Int>,
         prompt_index: Tensor<1, Int>,
     ) -> RewardOutput {
-        let text = self.text.forward(token_ids, attention_mask);
+        self.forward_inputs(
+            ImageInput::Pixels(images),
+            TextInput::Ids {
+                ids: token_ids,
+                mask: attention_mask,
+            },
+            prompt_index,
+        )
+    }
+
+    /// The general form of [`forward_with_prompts`](Self::forward_with_prompts): images and
+    /// prompts as pixels and token ids (scratch towers) or as the hidden states of a pretrained
+    /// encoder's frozen layers ([`FrozenEncoder`](crate::FrozenEncoder)); `prompt_index` `[B]`
+    /// gives each image's prompt row.
+    pub fn forward_inputs(
+        &self,
+        images: ImageInput,
+        text: TextInput,
+        prompt_index: Tensor<1, Int>,
+    ) -> RewardOutput {
+        let text = self.text.forward(text);
         let text = TextFeatures {
             tokens: text.tokens.select(0, prompt_index.clone()),
             pad_mask: text.pad_mask.select(0, prompt_index.clone()),
             pooled: text.pooled.select(0, prompt_index),
         };
-        self.score(images, text)
-    }
-
-    fn score(&self, images: Tensor<4>, text: TextFeatures) -> RewardOutput {
         let prompt = self.image.conditioned().then(|| text.pooled.clone());
         let image = self.image.forward(images, prompt);
         let fused = self.fusion.forward(&image, &text);
         self.heads.forward(fused)
+    }
+
+    /// Replaces the towers with pretrained ones (from [`load_pretrained`](crate::load_pretrained),
+    /// with the checkpoint's weights); `None` keeps the current image tower. The model must have
+    /// been built from the config whose `pretrained` spec describes them.
+    pub fn with_towers(mut self, image: Option<ImageTower>, text: TextTower) -> Self {
+        if let Some(image) = image {
+            self.image = image;
+        }
+        self.text = text;
+        self
     }
 
     /// The criteria this model scores, in [`Criterion::ALL`] order (always includes `overall`).
@@ -169,7 +204,11 @@ impl RewardModel {
     /// Writes the weights to a safetensors file, replacing any existing file.
     pub fn save_weights(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
         let path = path.as_ref();
-        let mut store = SafetensorsStore::from_file(path).overwrite(true);
+        // Without enum variant names, so the scratch towers keep the key names of models saved
+        // before the towers became an enum.
+        let mut store = SafetensorsStore::from_file(path)
+            .overwrite(true)
+            .skip_enum_variants(true);
         self.save_into(&mut store)
             .map_err(|e| weights_error(path, e.to_string()))
     }
@@ -187,7 +226,7 @@ impl RewardModel {
                 source,
             });
         }
-        let mut store = SafetensorsStore::from_file(path);
+        let mut store = SafetensorsStore::from_file(path).skip_enum_variants(true);
         let result = self
             .load_from(&mut store)
             .map_err(|e| weights_error(path, e.to_string()))?;

@@ -31,6 +31,62 @@ pub struct TrainConfig {
     pub model: ModelSection,
     pub optim: OptimConfig,
     pub tokenizer: TokenizerSection,
+    pub encoder: EncoderSection,
+}
+
+/// Where the shared encoder's towers come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EncoderKind {
+    /// The small image and text encoders of `[model]`, trained from scratch.
+    #[default]
+    Scratch,
+    /// A Hugging Face CLIP checkpoint: its vision tower encodes the images, its text tower the
+    /// prompts (HPSv2, PickScore and MPS start from CLIP).
+    Clip,
+    /// A Hugging Face BERT-family checkpoint (sentence-transformers folders included) encodes the
+    /// prompts; the images keep the scratch image encoder.
+    Bert,
+}
+
+/// `[encoder]`: a pretrained shared encoder, the share of its layers kept frozen, and the
+/// embedding cache of the frozen part.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EncoderSection {
+    pub kind: EncoderKind,
+    /// The checkpoint folder (`config.json`, `model.safetensors`); required unless `scratch`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<std::path::PathBuf>,
+    /// Share of each tower's transformer layers kept frozen, counted from the input side with
+    /// the embeddings (ImageReward froze 70%). 1.0 trains only the projections, fusion and heads.
+    pub freeze: f64,
+    /// An embedding cache written by `rewardlab embed` for this encoder, freeze and dataset: the
+    /// frozen layers' outputs are read from it instead of being computed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<std::path::PathBuf>,
+}
+
+impl EncoderKind {
+    /// The name used in config files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Scratch => "scratch",
+            Self::Clip => "clip",
+            Self::Bert => "bert",
+        }
+    }
+}
+
+impl Default for EncoderSection {
+    fn default() -> Self {
+        Self {
+            kind: EncoderKind::Scratch,
+            path: None,
+            freeze: 0.7,
+            cache: None,
+        }
+    }
 }
 
 /// What ties in the rankings become.
@@ -387,6 +443,19 @@ impl TrainConfig {
         }
         if self.tokenizer.max_len < 2 {
             return bad("tokenizer.max_len must be at least 2 ([CLS] and [SEP])".into());
+        }
+        let e = &self.encoder;
+        if !(e.freeze.is_finite() && (0.0..=1.0).contains(&e.freeze)) {
+            return bad(format!("encoder.freeze = {} must be in [0, 1]", e.freeze));
+        }
+        if e.kind != EncoderKind::Scratch && e.path.is_none() {
+            return bad(format!(
+                "encoder.kind = \"{}\" needs encoder.path (a checkpoint folder)",
+                e.kind.name()
+            ));
+        }
+        if e.kind == EncoderKind::Scratch && (e.path.is_some() || e.cache.is_some()) {
+            return bad("encoder.path and encoder.cache need a pretrained encoder.kind".into());
         }
         if self.tokenizer.vocab_size < 8 {
             return bad("tokenizer.vocab_size must be at least 8".into());

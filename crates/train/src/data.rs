@@ -18,9 +18,13 @@ use annotations::splits::{Split, split_prompts};
 use annotations::{Dataset, ImagesState, Index};
 use burn::data::dataloader::batcher::Batcher;
 use burn::prelude::*;
-use model::{Criterion, LikertLabels, LikertTarget, LossWeights, Pair, Pairs, PromptTokenizer};
+use model::{
+    Criterion, ImageInput, LikertLabels, LikertTarget, LossWeights, Pair, Pairs, PromptTokenizer,
+    TextInput,
+};
 
-use crate::config::{MatchingNegatives, TiesRule, TrainConfig};
+use crate::config::{EncoderKind, MatchingNegatives, TiesRule, TrainConfig};
+use crate::embed_cache::HiddenRows;
 use crate::error::{Result, TrainError};
 
 /// The annotations-crate criterion of a model criterion (both enums list the same criteria in
@@ -59,6 +63,20 @@ pub struct Store {
     pub token_ids: Vec<Vec<i64>>,
     pub token_mask: Vec<Vec<i64>>,
     pub seq_len: usize,
+    /// With a pretrained encoder: its frozen layers' outputs, which the model reads instead of
+    /// pixels (CLIP) and token ids.
+    pub frozen: Option<FrozenStore>,
+}
+
+/// Hidden states of a pretrained encoder's frozen layers for the images and prompts of a store
+/// (computed by [`crate::embed::embed_store`] or read from an embedding cache).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrozenStore {
+    /// Image rows and the row of each generation (`None` for unused generations); `None` when
+    /// the images go through the scratch encoder (BERT).
+    pub image: Option<(HiddenRows, Vec<Option<usize>>)>,
+    /// Prompt rows (with their token mask) and the row of each prompt.
+    pub text: (HiddenRows, Vec<Option<usize>>),
 }
 
 impl Store {
@@ -270,7 +288,9 @@ pub fn prepare(ds: &Dataset, config: &TrainConfig, tokenizer: &PromptTokenizer) 
     let (splits, train, valid, test) = split(ds, &ix, config)?;
     let used: HashSet<usize> = train.iter().chain(&valid).chain(&test).copied().collect();
 
-    // Images of the used prompts, decoded once.
+    // Images of the used prompts, decoded once (not needed when CLIP's frozen layers encode them:
+    // those read the files themselves, at the checkpoint's resolution).
+    let pixels_needed = config.encoder.kind != EncoderKind::Clip;
     let size = config.model.image_size;
     let mut wanted = Vec::new();
     let mut paths = Vec::new();
@@ -286,6 +306,10 @@ pub fn prepare(ds: &Dataset, config: &TrainConfig, tokenizer: &PromptTokenizer) 
         };
         wanted.push(g);
         paths.push(ds.image_path(rel));
+    }
+    if !pixels_needed {
+        paths.clear();
+        wanted.clear();
     }
     let decoded = load_images(&paths, size)?;
     let mut images = vec![Vec::new(); ix.generations.len()];
@@ -342,7 +366,46 @@ pub fn prepare(ds: &Dataset, config: &TrainConfig, tokenizer: &PromptTokenizer) 
         token_ids,
         token_mask,
         seq_len,
+        frozen: None,
     })
+}
+
+impl Store {
+    /// Generations of the used prompts (those of a split), in index order.
+    pub fn used_generations(&self) -> Vec<usize> {
+        let mut prompts: Vec<usize> = self
+            .train
+            .iter()
+            .chain(&self.valid)
+            .chain(&self.test)
+            .copied()
+            .collect();
+        prompts.sort_unstable();
+        prompts
+            .into_iter()
+            .flat_map(|p| self.index.prompts[p].generations.iter().copied())
+            .collect()
+    }
+
+    /// Attaches a pretrained encoder's frozen outputs; the prompts' token ids become the
+    /// checkpoint tokenizer's (the similar-prompt negatives compare those).
+    pub fn attach_frozen(&mut self, frozen: FrozenStore) {
+        let (rows, of_prompt) = &frozen.text;
+        if let Some(mask) = &rows.mask {
+            self.seq_len = rows.tokens;
+            for (p, row) in of_prompt.iter().enumerate() {
+                if let Some(r) = row {
+                    let m = mask[r * rows.tokens..(r + 1) * rows.tokens].to_vec();
+                    self.token_ids[p] = rows.ids_of(*r).unwrap_or_else(|| m.clone());
+                    self.token_mask[p] = m;
+                } else {
+                    self.token_ids[p] = vec![0; rows.tokens];
+                    self.token_mask[p] = vec![0; rows.tokens];
+                }
+            }
+        }
+        self.frozen = Some(frozen);
+    }
 }
 
 /// One planned batch: the prompts it holds (an item of burn's dataset; the batcher turns it into
@@ -370,11 +433,10 @@ pub fn plan_batches(prompts: &[usize], batch_prompts: usize, seed: Option<u64>) 
 /// The tensors of one batch of whole prompt groups.
 #[derive(Clone, Debug)]
 pub struct GroupBatch {
-    /// `[B, 3, S, S]` in `[-1, 1]`.
-    pub images: Tensor<4>,
-    /// `[T, L]` tokens of the T prompts, and their attention mask.
-    pub token_ids: Tensor<2, Int>,
-    pub attention_mask: Tensor<2, Int>,
+    /// `[B, 3, S, S]` pixels in `[-1, 1]`, or a pretrained encoder's frozen outputs.
+    pub images: ImageInput,
+    /// The T prompts: token ids `[T, L]` and mask, or a pretrained encoder's frozen outputs.
+    pub text: TextInput,
     /// `[B]`: which prompt row belongs to each image.
     pub prompt_index: Tensor<1, Int>,
     /// Pairs for the overall head's loss (strict, plus ties if the config keeps them).
@@ -479,26 +541,72 @@ impl GroupBatcher {
             }
         }
         let n = generations.len();
-        // HWC u8 -> CHW f32 in [-1, 1].
-        let mut pixels = vec![0f32; n * 3 * plane];
-        for (i, &g) in generations.iter().enumerate() {
-            let src = &st.images[g];
-            let dst = &mut pixels[i * 3 * plane..(i + 1) * 3 * plane];
-            for (k, px) in src.chunks_exact(3).enumerate().take(plane) {
-                for c in 0..3 {
-                    dst[c * plane + k] = f32::from(px[c]) / 127.5 - 1.0;
+        let frozen = st.frozen.as_ref();
+        let images = match frozen.and_then(|f| f.image.as_ref()) {
+            Some((rows, of_gen)) => {
+                let mut data = Vec::with_capacity(n * rows.tokens * rows.dim);
+                for &g in &generations {
+                    let r = of_gen[g].expect("every generation of a used prompt has a row");
+                    data.extend_from_slice(rows.row(r));
                 }
+                ImageInput::Hidden(Tensor::from_data(
+                    TensorData::new(data, [n, rows.tokens, rows.dim]),
+                    device,
+                ))
             }
-        }
+            None => {
+                // HWC u8 -> CHW f32 in [-1, 1].
+                let mut pixels = vec![0f32; n * 3 * plane];
+                for (i, &g) in generations.iter().enumerate() {
+                    let src = &st.images[g];
+                    let dst = &mut pixels[i * 3 * plane..(i + 1) * 3 * plane];
+                    for (k, px) in src.chunks_exact(3).enumerate().take(plane) {
+                        for c in 0..3 {
+                            dst[c * plane + k] = f32::from(px[c]) / 127.5 - 1.0;
+                        }
+                    }
+                }
+                ImageInput::Pixels(Tensor::from_data(
+                    TensorData::new(pixels, [n, 3, s, s]),
+                    device,
+                ))
+            }
+        };
         let l = st.seq_len;
-        let ids: Vec<i64> = prompts
-            .iter()
-            .flat_map(|&p| st.token_ids[p].iter().copied())
-            .collect();
         let mask: Vec<i64> = prompts
             .iter()
             .flat_map(|&p| st.token_mask[p].iter().copied())
             .collect();
+        let mask = Tensor::from_data(TensorData::new(mask, [prompts.len(), l]), device);
+        let text = match frozen {
+            Some(FrozenStore {
+                text: (rows, of_prompt),
+                ..
+            }) => {
+                let mut data = Vec::with_capacity(prompts.len() * rows.tokens * rows.dim);
+                for &p in prompts {
+                    let r = of_prompt[p].expect("every used prompt has a row");
+                    data.extend_from_slice(rows.row(r));
+                }
+                TextInput::Hidden {
+                    hidden: Tensor::from_data(
+                        TensorData::new(data, [prompts.len(), rows.tokens, rows.dim]),
+                        device,
+                    ),
+                    mask,
+                }
+            }
+            None => {
+                let ids: Vec<i64> = prompts
+                    .iter()
+                    .flat_map(|&p| st.token_ids[p].iter().copied())
+                    .collect();
+                TextInput::Ids {
+                    ids: Tensor::from_data(TensorData::new(ids, [prompts.len(), l]), device),
+                    mask,
+                }
+            }
+        };
         let mut labels = LikertLabels::default();
         let mut label_values: [Vec<Option<f32>>; 4] = Default::default();
         for c in Criterion::LIKERT {
@@ -531,9 +639,8 @@ impl GroupBatcher {
             });
         GroupBatch {
             mismatched,
-            images: Tensor::from_data(TensorData::new(pixels, [n, 3, s, s]), device),
-            token_ids: Tensor::from_data(TensorData::new(ids, [prompts.len(), l]), device),
-            attention_mask: Tensor::from_data(TensorData::new(mask, [prompts.len(), l]), device),
+            images,
+            text,
             prompt_index: Tensor::from_data(TensorData::new(prompt_rows, [n]), device),
             pairs: Pairs::new(&pairs, device),
             strict,

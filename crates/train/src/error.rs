@@ -34,6 +34,12 @@ pub enum TrainError {
     /// `ground_truth.csv` of a synthetic world that cannot be read.
     #[error("ground truth: {0}")]
     GroundTruth(String),
+    /// An embedding cache that cannot be read, or that was made for another encoder or dataset.
+    #[error("embedding cache {path}: {message}")]
+    Cache { path: PathBuf, message: String },
+    /// A pretrained encoder that cannot be loaded (reported by the `pretrained` crate).
+    #[error(transparent)]
+    Pretrained(#[from] pretrained::PretrainedError),
     /// burn-train stopped with an error.
     #[error("training failed: {0}")]
     Training(String),

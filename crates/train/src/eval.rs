@@ -143,8 +143,7 @@ pub fn score_prompts(
     let mut out = Vec::new();
     for plan in plan_batches(prompts, batch_prompts, None) {
         let b = batcher.build(&plan.prompts, device);
-        let res =
-            model.forward_with_prompts(b.images, b.token_ids, b.attention_mask, b.prompt_index);
+        let res = model.forward_inputs(b.images, b.text, b.prompt_index);
         let mut per_head: [Option<Vec<f32>>; 4] = Default::default();
         for c in Criterion::ALL {
             if let Some(s) = res.get(c) {

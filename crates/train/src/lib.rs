@@ -22,6 +22,8 @@
 //!
 //! * [`config`]: `TrainConfig`, read from TOML (`experiments/default.toml` is compiled in);
 //! * [`data`]: prompt split, images decoded once, tokenizer, batches of whole prompt groups;
+//! * [`embed`], [`embed_cache`]: a pretrained encoder's frozen layers run once, in memory or
+//!   into an embedding cache on disk;
 //! * [`step`]: burn-train's `TrainStep`/`InferenceStep` on the reward model;
 //! * [`epoch_metrics`]: per-head losses, pairwise accuracy, Spearman per Likert head;
 //! * [`render`]: one line per epoch and `metrics.csv`;
@@ -34,6 +36,8 @@
 
 pub mod config;
 pub mod data;
+pub mod embed;
+pub mod embed_cache;
 pub mod epoch_metrics;
 pub mod error;
 pub mod eval;
@@ -43,8 +47,8 @@ pub mod score;
 pub mod step;
 
 pub use config::{
-    DataConfig, LrSchedule, MatchingNegatives, ModelSection, OptimConfig, StopMetric, TiesRule,
-    TokenizerSection, TrainConfig,
+    DataConfig, EncoderKind, EncoderSection, LrSchedule, MatchingNegatives, ModelSection,
+    OptimConfig, StopMetric, TiesRule, TokenizerSection, TrainConfig,
 };
 pub use error::TrainError;
 pub use eval::{GroundTruthTable, Heldout, LikertFigures, OverallFigures, heldout_table};

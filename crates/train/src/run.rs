@@ -31,9 +31,12 @@ use burn::train::{
     EarlyStoppingStrategy, Learner, MetricEarlyStoppingStrategy, StoppingCondition,
     SupervisedTraining,
 };
-use model::{Criterion, LikertScale, ModelConfig, PromptTokenizer, TOKENIZER_FILE};
+use model::{
+    Criterion, LikertScale, ModelConfig, PretrainedKind, PromptTokenizer, TOKENIZER_FILE,
+    load_pretrained,
+};
 
-use crate::config::{LrSchedule, StopMetric, TrainConfig};
+use crate::config::{EncoderKind, LrSchedule, StopMetric, TrainConfig};
 use crate::data::{GroupBatcher, Store, ann_criterion, plan_batches, prepare, train_tokenizer};
 use crate::epoch_metrics::{
     ACCURACY, HeadLossMetric, PairAccuracyMetric, SpearmanMetric, head_loss_name, spearman_name,
@@ -283,7 +286,7 @@ pub fn train(ds: &Dataset, config: &TrainConfig, opts: &TrainOptions) -> Result<
         std::fs::write(&cfg_path, config.to_toml()).map_err(|e| TrainError::io(&cfg_path, e))?;
         tok
     };
-    let store = Arc::new(prepare(ds, config, &tokenizer)?);
+    let mut store = prepare(ds, config, &tokenizer)?;
     if store.valid.is_empty() {
         return Err(TrainError::Dataset {
             name: ds.meta.name.clone(),
@@ -293,21 +296,57 @@ pub fn train(ds: &Dataset, config: &TrainConfig, opts: &TrainOptions) -> Result<
         });
     }
     let scale = LikertScale::new(i32::from(ds.meta.scale.min), i32::from(ds.meta.scale.max));
-    let model_config =
+    let mut model_config =
         config
             .model
             .to_model_config(tokenizer.vocab_size(), tokenizer.max_len(), scale);
 
     let device = Device::default();
     let ad = device.clone().autodiff();
-    let model = {
+    let (model, frozen) = {
         let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         device.seed(config.optim.seed);
+        let parts = match (config.encoder.kind, &config.encoder.path) {
+            (EncoderKind::Scratch, _) | (_, None) => None,
+            (EncoderKind::Clip, Some(path)) => Some(load_pretrained(
+                PretrainedKind::Clip,
+                path,
+                config.encoder.freeze,
+                model_config.d_model,
+                &device,
+            )?),
+            (EncoderKind::Bert, Some(path)) => Some(load_pretrained(
+                PretrainedKind::Bert,
+                path,
+                config.encoder.freeze,
+                model_config.d_model,
+                &device,
+            )?),
+        };
+        model_config.pretrained = parts.as_ref().map(|p| p.spec.clone());
         let model = model_config.try_init(&ad)?;
+        let (model, frozen) = match parts {
+            // The frozen layers stay on the plain device (an embedding cache is computed there
+            // too, so both give identical rows); the tops train on the autodiff one.
+            Some(p) => (
+                model.with_towers(p.image.map(|t| t.fork(&ad)), p.text.fork(&ad)),
+                Some(p.frozen),
+            ),
+            None => (model, None),
+        };
         // Parameters are initialised lazily, on first use: force it now, under the lock.
         model.visit(&mut Materialize);
-        model
+        (model, frozen)
     };
+    if let Some(frozen) = &frozen {
+        let outputs = match &config.encoder.cache {
+            Some(cache) => crate::embed::load_store(cache, &store, frozen.spec())?,
+            None => crate::embed::embed_store(ds, &store, frozen, opts.print)?,
+        };
+        store.attach_frozen(outputs);
+    }
+    drop(frozen);
+    let store = Arc::new(store);
 
     let batcher = GroupBatcher {
         store: store.clone(),

@@ -5,10 +5,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use model::{Criterion, ModelConfig, PromptTokenizer, RatingMode, RewardModel, TOKENIZER_FILE};
+use model::{
+    Criterion, FrozenEncoder, ImageInput, ModelConfig, PromptTokenizer, RatingMode, RewardModel,
+    TOKENIZER_FILE, TextInput,
+};
 use serde::Serialize;
 
-use crate::data::{load_image, to_pixels};
+use crate::data::to_pixels;
 use crate::error::{Result, TrainError};
 
 /// Images per forward pass.
@@ -39,6 +42,8 @@ pub struct Scorer {
     pub model: RewardModel,
     pub config: ModelConfig,
     pub tokenizer: PromptTokenizer,
+    /// The frozen layers of a pretrained encoder, reloaded from its checkpoint folder.
+    pub frozen: Option<FrozenEncoder>,
     pub device: Device,
 }
 
@@ -64,10 +69,15 @@ impl Scorer {
         let (model, config) = RewardModel::load(run_dir, &device)?;
         let tokenizer = PromptTokenizer::load(run_dir.join(TOKENIZER_FILE))?
             .with_max_len(config.max_text_len)?;
+        let frozen = match &config.pretrained {
+            Some(spec) => Some(FrozenEncoder::load(spec, &device)?),
+            None => None,
+        };
         Ok(Self {
             model,
             config,
             tokenizer,
+            frozen,
             device,
         })
     }
@@ -77,12 +87,17 @@ impl Scorer {
     pub fn score_files(&self, items: &[(String, PathBuf)]) -> Result<Vec<ImageScore>> {
         let mut out = Vec::with_capacity(items.len());
         for chunk in items.chunks(SCORE_BATCH) {
-            let pixels = chunk
+            let images = chunk
                 .iter()
-                .map(|(_, p)| load_image(p, self.config.image_size))
+                .map(|(_, p)| {
+                    image::open(p).map_err(|e| TrainError::Image {
+                        path: p.clone(),
+                        message: e.to_string(),
+                    })
+                })
                 .collect::<Result<Vec<_>>>()?;
             let prompts: Vec<&str> = chunk.iter().map(|(t, _)| t.as_str()).collect();
-            let heads = self.score_pixels(&prompts, &pixels)?;
+            let heads = self.score_batch(&prompts, images)?;
             for ((prompt, image), heads) in chunk.iter().zip(heads) {
                 out.push(ImageScore {
                     prompt: prompt.clone(),
@@ -100,24 +115,23 @@ impl Scorer {
         prompts: &[&str],
         images: Vec<image::DynamicImage>,
     ) -> Result<Vec<BTreeMap<String, HeadScore>>> {
-        let pixels: Vec<Vec<u8>> = images
-            .into_iter()
-            .map(|i| to_pixels(i, self.config.image_size))
-            .collect();
-        let mut out = Vec::with_capacity(pixels.len());
-        for (p, px) in prompts.chunks(SCORE_BATCH).zip(pixels.chunks(SCORE_BATCH)) {
-            out.extend(self.score_pixels(p, px)?);
+        let mut out = Vec::with_capacity(images.len());
+        let mut images = images.into_iter();
+        for p in prompts.chunks(SCORE_BATCH) {
+            let batch: Vec<_> = images.by_ref().take(p.len()).collect();
+            out.extend(self.score_batch(p, batch)?);
         }
         Ok(out)
     }
 
-    /// One forward pass over RGB u8 pixels (HWC, `image_size`²), prompts deduplicated.
-    fn score_pixels(
+    /// One forward pass, prompts deduplicated: images go to the scratch encoder as pixels or
+    /// through a pretrained encoder's frozen layers.
+    fn score_batch(
         &self,
         prompts: &[&str],
-        pixels: &[Vec<u8>],
+        images: Vec<image::DynamicImage>,
     ) -> Result<Vec<BTreeMap<String, HeadScore>>> {
-        let n = pixels.len();
+        let n = images.len();
         if n == 0 {
             return Ok(Vec::new());
         }
@@ -135,18 +149,40 @@ impl Scorer {
             };
             rows.push(row as i64);
         }
-        let mut data = vec![0f32; n * 3 * plane];
-        for (i, px) in pixels.iter().enumerate() {
-            for (k, rgb) in px.chunks_exact(3).enumerate().take(plane) {
-                for c in 0..3 {
-                    data[i * 3 * plane + c * plane + k] = f32::from(rgb[c]) / 127.5 - 1.0;
+        let frozen = self.frozen.as_ref();
+        let images = match frozen.filter(|f| f.has_vision()) {
+            Some(f) => ImageInput::Hidden(f.image_hidden(&images)?),
+            None => {
+                let mut data = vec![0f32; n * 3 * plane];
+                for (i, img) in images.into_iter().enumerate() {
+                    let px = to_pixels(img, s);
+                    for (k, rgb) in px.chunks_exact(3).enumerate().take(plane) {
+                        for c in 0..3 {
+                            data[i * 3 * plane + c * plane + k] = f32::from(rgb[c]) / 127.5 - 1.0;
+                        }
+                    }
+                }
+                ImageInput::Pixels(Tensor::<4>::from_data(
+                    TensorData::new(data, [n, 3, s, s]),
+                    &self.device,
+                ))
+            }
+        };
+        let text = match frozen {
+            Some(f) => {
+                let t = f.text_hidden(&distinct)?;
+                TextInput::Hidden {
+                    hidden: t.hidden,
+                    mask: t.mask,
                 }
             }
-        }
-        let images = Tensor::<4>::from_data(TensorData::new(data, [n, 3, s, s]), &self.device);
-        let (ids, mask) = self.tokenizer.encode_tensors(&distinct, &self.device)?;
+            None => {
+                let (ids, mask) = self.tokenizer.encode_tensors(&distinct, &self.device)?;
+                TextInput::Ids { ids, mask }
+            }
+        };
         let index = Tensor::<1, Int>::from_data(TensorData::new(rows, [n]), &self.device);
-        let out = self.model.forward_with_prompts(images, ids, mask, index);
+        let out = self.model.forward_inputs(images, text, index);
         let read = |t: Tensor<1>| -> Result<Vec<f32>> {
             t.try_into_vec_as::<f32>()
                 .map_err(|e| TrainError::Training(e.to_string()))

@@ -22,22 +22,16 @@ pub struct Net {
 impl Net {
     /// Scores and losses of a batch.
     pub fn forward_batch(&self, batch: GroupBatch) -> StepOutput {
-        let out: RewardOutput = self.model.forward_with_prompts(
-            batch.images.clone(),
-            batch.token_ids.clone(),
-            batch.attention_mask.clone(),
-            batch.prompt_index,
-        );
+        let out: RewardOutput =
+            self.model
+                .forward_inputs(batch.images.clone(), batch.text.clone(), batch.prompt_index);
         let mut losses = self
             .model
             .loss(&out, &batch.pairs, &batch.labels, &batch.weights);
         if let (Some((idx, other)), Some(own)) = (batch.mismatched, out.get(Criterion::Alignment)) {
-            let neg = self.model.forward_with_prompts(
-                batch.images.select(0, idx.clone()),
-                batch.token_ids,
-                batch.attention_mask,
-                other,
-            );
+            let neg =
+                self.model
+                    .forward_inputs(batch.images.select(idx.clone()), batch.text, other);
             if let Some(neg) = neg.get(Criterion::Alignment) {
                 let m = model::matching_loss(own.clone().select(0, idx), neg.clone());
                 losses.total = losses.total + m.mul_scalar(batch.weights.matching);

@@ -84,7 +84,10 @@ fn batches_keep_prompt_groups_whole_and_pairs_in_range() {
         for plan in &plans {
             let b = batcher.build(&plan.prompts, &dev);
             let n = b.generations.len();
-            assert_eq!(b.images.dims(), [n, 3, 32, 32]);
+            let model::ImageInput::Pixels(pixels) = &b.images else {
+                panic!("a scratch model's batch holds pixels")
+            };
+            assert_eq!(pixels.dims(), [n, 3, 32, 32]);
             // every generation of every planned prompt, consecutive, in prompt order
             let expect: Vec<usize> = plan
                 .prompts
@@ -113,12 +116,7 @@ fn batches_keep_prompt_groups_whole_and_pairs_in_range() {
                 n_strict
             };
             assert_eq!(pairs_in_loss, expected.max(1));
-            let px = b
-                .images
-                .clone()
-                .into_data()
-                .try_into_vec_as::<f32>()
-                .unwrap();
+            let px = pixels.clone().into_data().try_into_vec_as::<f32>().unwrap();
             assert!(px.iter().all(|v| (-1.0..=1.0).contains(v)));
             seen += plan.prompts.len();
         }
@@ -401,4 +399,123 @@ fn training_beats_chance_and_shuffled_labels_do_not() {
     assert!(acc > 0.56, "real labels: {acc}");
     assert!(fake_acc < 0.55, "shuffled labels: {fake_acc}");
     assert!(acc - fake_acc > 0.04, "real {acc} vs shuffled {fake_acc}");
+}
+
+/// `../shared` beside the checkout (or `$REWARDLAB_SHARED`), when present.
+fn shared_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("REWARDLAB_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    dir.is_dir().then_some(dir)
+}
+
+fn tiny_clip() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/pretrained/tiny-clip")
+}
+
+fn pretrained_config(kind: crate::config::EncoderKind, path: &Path, freeze: f64) -> TrainConfig {
+    let mut config = TrainConfig::smoke();
+    config.encoder.kind = kind;
+    config.encoder.path = Some(path.to_path_buf());
+    config.encoder.freeze = freeze;
+    config.optim.epochs = 2;
+    config
+}
+
+fn heldout_scores(run: &Path) -> String {
+    std::fs::read_to_string(run.join("heldout_scores.csv")).unwrap()
+}
+
+#[test]
+fn clip_towers_train_and_the_embedding_cache_gives_the_same_run() {
+    // The tiny CLIP has no tokenizer.json: its tokenizer is built from OpenAI's BPE merges in
+    // ../shared/data/clip-bpe.
+    if shared_dir().is_none() {
+        eprintln!("skipped: ../shared (CLIP's BPE merges) not found; set REWARDLAB_SHARED");
+        return;
+    }
+    let w = world();
+    let config = pretrained_config(crate::config::EncoderKind::Clip, &tiny_clip(), 0.5);
+    let direct = tmp("clip-direct");
+    let report = train(&w.ds, &config, &opts(&direct, Some(&w.truth))).unwrap();
+    let spec = report.model_config.pretrained.clone().unwrap();
+    assert_eq!((spec.image_frozen, spec.text_frozen), (Some(1), 1));
+    assert!(report.heldout.overall.pairwise_accuracy.is_some());
+    // The tops (CLIP layers after the cut, projections) and heads learn.
+    let loss = |e: usize| report.history[e].train["loss"];
+    assert!(loss(1) < loss(0), "{} -> {}", loss(0), loss(1));
+
+    // The same run from a cache written by `rewardlab embed`.
+    let cache = tmp("clip-cache");
+    let parts = model::load_pretrained(
+        model::PretrainedKind::Clip,
+        &tiny_clip(),
+        0.5,
+        config.model.d_model,
+        &Device::default(),
+    )
+    .unwrap();
+    let written = crate::embed::write_cache(&w.ds, &parts.frozen, &cache, false, false).unwrap();
+    assert_eq!(written.images, w.ds.index().generations.len());
+    assert_eq!(written.chunks_reused, 0);
+    // Resuming finds every chunk complete.
+    let again = crate::embed::write_cache(&w.ds, &parts.frozen, &cache, false, false).unwrap();
+    assert_eq!(again.chunks_written, 0);
+    assert_eq!(again.chunks_reused, written.chunks_written);
+
+    let mut cached_config = config.clone();
+    cached_config.encoder.cache = Some(cache.clone());
+    let cached = tmp("clip-cached");
+    train(&w.ds, &cached_config, &opts(&cached, Some(&w.truth))).unwrap();
+    assert_eq!(heldout_scores(&direct), heldout_scores(&cached));
+
+    // A cache of another cut is refused, naming the mismatch.
+    let mut other = config.clone();
+    other.encoder.freeze = 1.0;
+    other.encoder.cache = Some(cache.clone());
+    let err = train(&w.ds, &other, &opts(&tmp("clip-other"), None)).unwrap_err();
+    assert!(err.to_string().contains("frozen layers"), "{err}");
+
+    // The run scores new images through the checkpoint's frozen layers, like the held-out ones.
+    let scorer = Scorer::load(&direct).unwrap();
+    let ix = w.ds.index();
+    let g = &ix.generations[ix.prompts[0].generations[0]];
+    let path = w.ds.image_path(g.image.as_ref().unwrap());
+    let scored = scorer
+        .score_files(&[(ix.prompts[0].text.clone(), path)])
+        .unwrap();
+    assert!(scored[0].heads["overall"].score.is_finite());
+    for d in [direct, cache, cached] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
+fn a_bert_text_tower_trains_and_scores() {
+    let Some(shared) = shared_dir() else {
+        eprintln!("skipped: ../shared (all-MiniLM-L6-v2) not found; set REWARDLAB_SHARED");
+        return;
+    };
+    let w = world();
+    let minilm = shared.join("models/all-MiniLM-L6-v2");
+    let config = pretrained_config(crate::config::EncoderKind::Bert, &minilm, 0.7);
+    let out = tmp("bert");
+    let report = train(&w.ds, &config, &opts(&out, Some(&w.truth))).unwrap();
+    let spec = report.model_config.pretrained.clone().unwrap();
+    // int(0.7 * 6) = 4 frozen layers; the images keep the scratch encoder.
+    assert_eq!((spec.image_frozen, spec.text_frozen), (None, 4));
+    let scorer = Scorer::load(&out).unwrap();
+    let ix = w.ds.index();
+    let g = &ix.generations[ix.prompts[1].generations[0]];
+    let path = w.ds.image_path(g.image.as_ref().unwrap());
+    let scored = scorer
+        .score_files(&[(ix.prompts[1].text.clone(), path)])
+        .unwrap();
+    // Scoring a held-out-style image agrees with the run's own batch scoring of it.
+    let csv = heldout_scores(&out);
+    if let Some(line) = csv.lines().find(|l| l.starts_with(&format!("{},", g.id))) {
+        let overall: f64 = line.split(',').nth(2).unwrap().parse().unwrap();
+        assert!((overall - scored[0].heads["overall"].score).abs() < 1e-4);
+    }
+    let _ = std::fs::remove_dir_all(out);
 }
