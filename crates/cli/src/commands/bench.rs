@@ -14,6 +14,11 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 enum What {
+    /// Scoring throughput of a real-size ImageReward (random weights, made once by the official
+    /// code under $REWARDLAB_CACHE/imagereward-random, default cache ~/.cache/rewardlab) beside the
+    /// official code (PyPI image-reward 1.5 in a venv there), with both sides' rewards compared;
+    /// target: faster than the official code.
+    Imagereward(super::bench_imagereward::Args),
     /// Train the default experiment (or --config) on the default synthetic world into a
     /// temporary folder and time it; target < 300 s wall on 2 cores after the build.
     Train {
@@ -91,6 +96,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 world.summary.oracle_pairwise_accuracy
             );
         }
+        What::Imagereward(a) => super::bench_imagereward::run(a)?,
         What::Analyze {
             judgments,
             seed,

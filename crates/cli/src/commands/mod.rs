@@ -3,6 +3,7 @@
 pub mod ablate;
 pub mod analyze;
 pub mod bench;
+pub mod bench_imagereward;
 pub mod eval;
 pub mod import;
 pub mod rank;

@@ -39,6 +39,7 @@ use crate::preprocess::{
     load_image, resize, shortest_edge_size, stack_prepared, to_chw, to_rgb,
 };
 
+pub mod bench;
 #[cfg(test)]
 mod parity_tests;
 

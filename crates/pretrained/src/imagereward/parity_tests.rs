@@ -109,7 +109,7 @@ fn tiny_config(dir: &Path) -> ImageRewardConfig {
     config
 }
 
-fn tiny_model(dir: &Path, weights: &str) -> ImageReward {
+pub(super) fn tiny_model(dir: &Path, weights: &str) -> ImageReward {
     let config = tiny_config(dir);
     let tokenizer =
         BlipTokenizer::from_file(dir.join("tokenizer.json"), config.max_length).unwrap();
