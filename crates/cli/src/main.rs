@@ -33,6 +33,9 @@ enum Command {
     /// Train a multi-head reward model (default: experiments/default.toml on the default
     /// synthetic world) and print its held-out figures next to the oracle ceilings.
     Train(commands::train::Args),
+    /// Run a pretrained encoder's frozen layers once over a dataset and store their outputs (an
+    /// embedding cache), so training reads them instead of recomputing them every epoch.
+    Embed(commands::embed::Args),
     /// Score images for a prompt with a trained run: each head's score and predicted rating.
     Score(commands::score::Args),
     /// Evaluate a trained run (or an external model's scores) on a dataset under the field's
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Command::Analyze(a) => commands::analyze::run(a),
         Command::Bench(a) => commands::bench::run(a),
         Command::Train(a) => commands::train::run(a),
+        Command::Embed(a) => commands::embed::run(a),
         Command::Score(a) => commands::score::run(a),
         Command::Eval(a) => commands::eval::run(a),
         Command::Rank(a) => commands::rank::run(a),

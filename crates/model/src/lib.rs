@@ -53,5 +53,5 @@ pub use text_encoder::{TextEncoder, TextFeatures};
 pub use tokenizer::{EncodedBatch, PromptTokenizer, TOKENIZER_FILE, TokenizerConfig};
 pub use towers::{
     FrozenEncoder, FrozenPrompts, ImageInput, ImageTower, PretrainedKind, PretrainedParts,
-    PretrainedSpec, TextInput, TextTower, load_pretrained,
+    PretrainedSpec, TextInput, TextTower, cut_spec, load_pretrained,
 };

@@ -434,6 +434,39 @@ fn pretrained_error(e: PretrainedError) -> ModelError {
     ModelError::Pretrained(Box::new(e))
 }
 
+/// Where [`load_pretrained`] would cut the checkpoint in `dir`, from its `config.json` alone
+/// (cheap: no weights are read), e.g. to check an embedding cache before a run starts.
+pub fn cut_spec(
+    kind: PretrainedKind,
+    dir: &Path,
+    freeze: f64,
+) -> Result<PretrainedSpec, ModelError> {
+    let checkpoint_config = read_config_json(dir)?;
+    let mut spec = PretrainedSpec {
+        kind,
+        path: dir.to_path_buf(),
+        checkpoint_config,
+        freeze,
+        image_frozen: None,
+        text_frozen: 0,
+        cls_pooling: false,
+    };
+    match kind {
+        PretrainedKind::Clip => {
+            let c = spec.clip_config()?;
+            spec.image_frozen = Some(frozen_layer_count(
+                c.vision_config.num_hidden_layers,
+                freeze,
+            ));
+            spec.text_frozen = frozen_layer_count(c.text_config.num_hidden_layers, freeze);
+        }
+        PretrainedKind::Bert => {
+            spec.text_frozen = frozen_layer_count(spec.bert_config()?.num_hidden_layers, freeze);
+        }
+    }
+    Ok(spec)
+}
+
 /// Loads a pretrained checkpoint folder and cuts it at `freeze`: the frozen bottom runs once per
 /// image and prompt, the tops (with the checkpoint's weights, and fresh projections to
 /// `d_model`) train inside the reward model.

@@ -351,3 +351,31 @@ pub fn write_cache(
     }
     Ok(report)
 }
+
+/// Loads the pretrained encoder of `config`'s `[encoder]` section and writes the embedding cache
+/// of `ds` into `dir` (see [`write_cache`]); returns what it did and where the cut is.
+pub fn write_cache_for(
+    ds: &Dataset,
+    config: &crate::TrainConfig,
+    dir: &Path,
+    force: bool,
+    print: bool,
+) -> Result<(CacheReport, PretrainedSpec)> {
+    let kind = crate::run::pretrained_kind(config.encoder.kind).ok_or_else(|| {
+        TrainError::InvalidConfig(
+            "nothing to cache: encoder.kind = \"scratch\" trains its encoder from scratch".into(),
+        )
+    })?;
+    let path = config.encoder.path.as_ref().ok_or_else(|| {
+        TrainError::InvalidConfig("encoder.path (the checkpoint folder) is required".into())
+    })?;
+    let parts = model::load_pretrained(
+        kind,
+        path,
+        config.encoder.freeze,
+        config.model.d_model,
+        &Device::default(),
+    )?;
+    let report = write_cache(ds, &parts.frozen, dir, force, print)?;
+    Ok((report, parts.spec))
+}

@@ -271,6 +271,15 @@ fn prepare_folder(config: &TrainConfig, opts: &TrainOptions) -> Result<Option<us
 pub fn train(ds: &Dataset, config: &TrainConfig, opts: &TrainOptions) -> Result<TrainReport> {
     let t0 = Instant::now();
     config.validate()?;
+    // A cache that does not fit is refused before the run folder is touched.
+    if let (Some(cache), Some(path), Some(kind)) = (
+        &config.encoder.cache,
+        &config.encoder.path,
+        pretrained_kind(config.encoder.kind),
+    ) {
+        let spec = model::cut_spec(kind, path, config.encoder.freeze)?;
+        crate::embed::check_cache(cache, &spec)?;
+    }
     let resume_from = prepare_folder(config, opts)?;
     let dir = opts.out.clone();
 
@@ -306,22 +315,15 @@ pub fn train(ds: &Dataset, config: &TrainConfig, opts: &TrainOptions) -> Result<
     let (model, frozen) = {
         let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         device.seed(config.optim.seed);
-        let parts = match (config.encoder.kind, &config.encoder.path) {
-            (EncoderKind::Scratch, _) | (_, None) => None,
-            (EncoderKind::Clip, Some(path)) => Some(load_pretrained(
-                PretrainedKind::Clip,
+        let parts = match (pretrained_kind(config.encoder.kind), &config.encoder.path) {
+            (Some(kind), Some(path)) => Some(load_pretrained(
+                kind,
                 path,
                 config.encoder.freeze,
                 model_config.d_model,
                 &device,
             )?),
-            (EncoderKind::Bert, Some(path)) => Some(load_pretrained(
-                PretrainedKind::Bert,
-                path,
-                config.encoder.freeze,
-                model_config.d_model,
-                &device,
-            )?),
+            _ => None,
         };
         model_config.pretrained = parts.as_ref().map(|p| p.spec.clone());
         let model = model_config.try_init(&ad)?;
@@ -481,6 +483,15 @@ pub fn train(ds: &Dataset, config: &TrainConfig, opts: &TrainOptions) -> Result<
         summary,
         wall_seconds,
     })
+}
+
+/// The pretrained checkpoint kind of an `[encoder]` kind (`None`: scratch).
+pub fn pretrained_kind(kind: EncoderKind) -> Option<PretrainedKind> {
+    match kind {
+        EncoderKind::Scratch => None,
+        EncoderKind::Clip => Some(PretrainedKind::Clip),
+        EncoderKind::Bert => Some(PretrainedKind::Bert),
+    }
 }
 
 /// Writes `generation_id,prompt_id,overall,alignment,fidelity,harmlessness` for every held-out

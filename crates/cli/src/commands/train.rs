@@ -32,6 +32,46 @@ pub struct Args {
     /// Override the seed of weight initialisation and batch order ([optim] seed).
     #[arg(long)]
     seed: Option<u64>,
+    /// Shared encoder ([encoder] kind): scratch, clip (a Hugging Face CLIP folder encodes images
+    /// and prompts) or bert (a BERT-family folder encodes the prompts).
+    #[arg(long, value_parser = ["scratch", "clip", "bert"])]
+    encoder: Option<String>,
+    /// The pretrained checkpoint folder ([encoder] path): config.json, model.safetensors.
+    #[arg(long)]
+    encoder_path: Option<PathBuf>,
+    /// Share of the pretrained layers kept frozen ([encoder] freeze; ImageReward: 0.7).
+    #[arg(long)]
+    freeze: Option<f64>,
+    /// An embedding cache written by `rewardlab embed` for this encoder and freeze ([encoder]
+    /// cache): the frozen layers' outputs are read from it instead of computed.
+    #[arg(long)]
+    embed_cache: Option<PathBuf>,
+}
+
+/// Applies the `[encoder]` overrides of the command line to `config`.
+pub(crate) fn apply_encoder_flags(
+    config: &mut TrainConfig,
+    kind: Option<&str>,
+    path: Option<&Path>,
+    freeze: Option<f64>,
+    cache: Option<&Path>,
+) {
+    if let Some(kind) = kind {
+        config.encoder.kind = match kind {
+            "clip" => train::EncoderKind::Clip,
+            "bert" => train::EncoderKind::Bert,
+            _ => train::EncoderKind::Scratch,
+        };
+    }
+    if let Some(path) = path {
+        config.encoder.path = Some(path.to_path_buf());
+    }
+    if let Some(freeze) = freeze {
+        config.encoder.freeze = freeze;
+    }
+    if let Some(cache) = cache {
+        config.encoder.cache = Some(cache.to_path_buf());
+    }
 }
 
 /// The default synthetic world folder in the cache, generated when absent.
@@ -97,6 +137,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
         config.optim.seed = s;
     }
+    let encoder_flags = args.encoder.is_some()
+        || args.encoder_path.is_some()
+        || args.freeze.is_some()
+        || args.embed_cache.is_some();
+    if args.resume && encoder_flags {
+        bail!("the encoder cannot change on --resume (the run's config.toml says which it uses)");
+    }
+    apply_encoder_flags(
+        &mut config,
+        args.encoder.as_deref(),
+        args.encoder_path.as_deref(),
+        args.freeze,
+        args.embed_cache.as_deref(),
+    );
     config.validate()?;
     let dataset_dir = match &args.dataset {
         Some(d) => d.clone(),

@@ -1,0 +1,96 @@
+//! `rewardlab embed`: runs a pretrained encoder's frozen layers once over a dataset and stores
+//! their outputs in an embedding cache, which `rewardlab train --embed-cache DIR` (or `[encoder]
+//! cache`) then reads at memory speed instead of running those layers every epoch.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use train::TrainConfig;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Training config (TOML) whose [encoder] section says which encoder and freeze ratio; the
+    /// flags below override it. Default: the built-in experiments/default.toml.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Canonical dataset folder; default: the config's default synthetic world.
+    #[arg(long)]
+    dataset: Option<PathBuf>,
+    /// The cache folder to write (resumed if an earlier run was interrupted).
+    #[arg(long)]
+    out: PathBuf,
+    /// Replace a cache folder that holds another encoder's, cut's or dataset's outputs.
+    #[arg(long)]
+    force: bool,
+    /// clip or bert ([encoder] kind).
+    #[arg(long, value_parser = ["clip", "bert"])]
+    encoder: Option<String>,
+    /// The pretrained checkpoint folder ([encoder] path).
+    #[arg(long)]
+    encoder_path: Option<PathBuf>,
+    /// Share of the layers kept frozen ([encoder] freeze).
+    #[arg(long)]
+    freeze: Option<f64>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let mut config = match &args.config {
+        Some(path) => TrainConfig::from_file(path)?,
+        None => TrainConfig::default_experiment(),
+    };
+    super::train::apply_encoder_flags(
+        &mut config,
+        args.encoder.as_deref(),
+        args.encoder_path.as_deref(),
+        args.freeze,
+        None,
+    );
+    config.validate()?;
+    if config.encoder.kind == train::EncoderKind::Scratch {
+        bail!(
+            "nothing to cache: the encoder is trained from scratch; pass --encoder clip|bert \
+             --encoder-path DIR (or set [encoder] in --config)"
+        );
+    }
+    let dataset_dir = match &args.dataset {
+        Some(d) => d.clone(),
+        None => super::train::default_world(config.data.world_prompts, config.data.world_seed)?,
+    };
+    let ds = tables::read_dataset(&dataset_dir)
+        .with_context(|| format!("reading {}", dataset_dir.display()))?;
+    println!(
+        "embedding {} with the frozen layers of {} -> {}",
+        dataset_dir.display(),
+        config
+            .encoder
+            .path
+            .as_ref()
+            .map_or_else(String::new, |p| p.display().to_string()),
+        args.out.display()
+    );
+    let t0 = std::time::Instant::now();
+    let (report, spec) = train::embed::write_cache_for(&ds, &config, &args.out, args.force, true)?;
+    println!(
+        "{} prompts, {} images ({} chunks written, {} reused from an earlier run) in {:.1} s",
+        report.prompts,
+        report.images,
+        report.chunks_written,
+        report.chunks_reused,
+        t0.elapsed().as_secs_f64()
+    );
+    println!(
+        "frozen layers: {} of the image tower, {} of the text tower",
+        spec.image_frozen
+            .map_or_else(|| "none (scratch images)".to_string(), |k| k.to_string()),
+        spec.text_frozen
+    );
+    println!(
+        "train on it with: rewardlab train --encoder {} --encoder-path {} --freeze {} --embed-cache {}",
+        spec.kind.name(),
+        spec.path.display(),
+        spec.freeze,
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
