@@ -32,7 +32,7 @@ use std::path::Path;
 
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::{gelu, gelu_approximate, relu, silu, softmax};
+use burn::tensor::activation::{gelu_approximate, relu, silu, softmax};
 use burn::tensor::{Device, Int, Tensor};
 
 pub use config::{BertConfig, HiddenAct};
@@ -168,7 +168,8 @@ impl BertIntermediate {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let x = self.dense.forward(x);
         match self.activation {
-            HiddenAct::Gelu => gelu(x),
+            // The flex backend's own GELU is a scalar libm call per element; see kernels.
+            HiddenAct::Gelu => crate::kernels::gelu(x),
             HiddenAct::GeluTanh => gelu_approximate(x),
             HiddenAct::Relu => relu(x),
             HiddenAct::Silu => silu(x),
