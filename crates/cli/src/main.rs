@@ -36,13 +36,15 @@ enum Command {
     /// Run a pretrained encoder's frozen layers once over a dataset and store their outputs (an
     /// embedding cache), so training reads them instead of recomputing them every epoch.
     Embed(commands::embed::Args),
-    /// Score images for a prompt with a trained run: each head's score and predicted rating.
+    /// Score images for a prompt with a trained run (each head's score and predicted rating) or
+    /// a pretrained model (ImageReward's reward, CLIP score).
     Score(commands::score::Args),
-    /// Evaluate a trained run (or an external model's scores) on a dataset under the field's
-    /// protocols, with bootstrap intervals and baselines; writes metrics.json, a report and a
-    /// per-prompt table.
+    /// Evaluate a trained run, a pretrained model (ImageReward, CLIP score) or an external
+    /// model's scores on a dataset under the field's protocols, with bootstrap intervals and
+    /// baselines; writes metrics.json, a report and a per-prompt table.
     Eval(commands::eval::Args),
-    /// Best-of-N selection: a prompt's candidate images best first, with every head's score.
+    /// Best-of-N selection: a prompt's candidate images best first (rank 1 = best), with every
+    /// head's score, by a trained run or a pretrained model (ImageReward, CLIP score).
     Rank(commands::rank::Args),
     /// Run an ablation study: a config grid crossed with seeds, every cell trained and
     /// evaluated (finished cells skipped), results with bootstrap intervals and plots.

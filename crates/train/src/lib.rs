@@ -34,6 +34,7 @@
 //! The crate reads a [`annotations::Dataset`] handed to it; it has no Parquet or data-frame code
 //! (the CLI reads dataset folders with the `tables` crate).
 
+pub mod baselines;
 pub mod config;
 pub mod data;
 pub mod embed;

@@ -1,6 +1,8 @@
 //! `rewardlab eval`: every figure of the `eval` crate, with bootstrap intervals, for a trained
-//! run (or an external model's scores file) on a dataset's prompts, next to baselines; writes
-//! `metrics.json`, `report.md`, `per_prompt.parquet` (and the run's `scores.csv`).
+//! run, a pretrained model (ImageReward, CLIP score) or an external model's scores file on a
+//! dataset's prompts, next to baselines (among them the pretrained ones); writes
+//! `metrics.json`, `report.md`, `per_prompt.parquet`, the scored model's `scores.csv` and each
+//! pretrained baseline's `scores-NAME.csv`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,12 +17,22 @@ use eval::{
     ScorerInput, TieThreshold,
 };
 use tables::PlainColumn;
+use train::baselines::{PretrainedKind, PretrainedScorer};
+
+use super::score::{ModelKind, PretrainedArgs, model_flag_value};
 
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("scorer").required(true).args(["run", "scores", "model"])))]
 pub struct Args {
     /// Run folder written by `rewardlab train` (its model scores the dataset's images).
-    #[arg(long, required_unless_present = "scores", conflicts_with = "scores")]
+    #[arg(long)]
     run: Option<PathBuf>,
+    /// A pretrained model instead of a run: imagereward (with --checkpoint FILE) or clip (CLIP
+    /// score, with --encoder DIR).
+    #[arg(long, value_enum)]
+    model: Option<ModelKind>,
+    #[command(flatten)]
+    pretrained: PretrainedArgs,
     /// Canonical dataset folder to evaluate on.
     #[arg(long)]
     dataset: PathBuf,
@@ -30,21 +42,24 @@ pub struct Args {
     #[arg(long)]
     scores: Option<PathBuf>,
     /// Prompts to evaluate: test, validation, train or all. Default: test with --run (the split
-    /// of the run's config.toml), all with --scores.
+    /// of the run's config.toml), all with --scores or --model.
     #[arg(long)]
     split: Option<String>,
-    /// With --scores: take the split from this run folder (its config.toml) or training config
-    /// file; default: the default split (0.8/0.1/0.1, seed 0, stratified by category).
+    /// With --scores or --model: take the split from this run folder (its config.toml) or
+    /// training config file; default: the default split (0.8/0.1/0.1, seed 0, stratified by
+    /// category).
     #[arg(long, conflicts_with = "run")]
     split_from: Option<PathBuf>,
-    /// Output folder; default: RUN/eval-SPLIT, or SCORES-eval beside the scores file.
+    /// Output folder; default: RUN/eval-SPLIT, SCORES-eval beside the scores file, or
+    /// eval-MODEL-DATASET-SPLIT in the current folder with --model.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Overwrite a non-empty output folder.
     #[arg(long)]
     force: bool,
-    /// A baseline to compare with (repeatable): random, oracle (synthetic data only), or none.
-    /// Default: every baseline that can run on the dataset.
+    /// A baseline to compare with (repeatable): random, oracle (synthetic data only),
+    /// clip-score (with --encoder DIR), imagereward (with --checkpoint FILE), or none. Default:
+    /// every baseline that can run on the dataset (the pretrained ones when their flag is given).
     #[arg(long = "baseline")]
     baselines: Vec<String>,
     /// Bootstrap resamples of the prompts.
@@ -130,6 +145,34 @@ fn score_with_run(scorer: &train::Scorer, ds: &Dataset, data: &EvalData) -> Resu
         .collect())
 }
 
+/// A pretrained model's scores of every image of `data`.
+fn score_with_pretrained(
+    scorer: &PretrainedScorer,
+    ds: &Dataset,
+    data: &EvalData,
+) -> Result<ScoreTable> {
+    let refs = data.image_refs(&ds.root);
+    let scores = scorer.score_refs(&refs)?;
+    Ok(refs
+        .iter()
+        .zip(scores)
+        .map(|(r, s)| (r.generation_id.to_string(), s))
+        .collect())
+}
+
+/// A dataset name as part of a folder name: path separators and spaces replaced.
+fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// True latents of a synthetic world, by generation id.
 fn ground_truth(dir: &Path) -> Result<Option<HashMap<String, [Option<f64>; 4]>>> {
     let path = dir.join("ground_truth.csv");
@@ -187,8 +230,72 @@ pub fn run(args: Args) -> Result<ExitCode> {
         bail!("--tie-threshold must be a number >= 0");
     }
 
-    // The model: a run (and its split) or a scores file; the default output folder beside it.
+    let paths = args.pretrained.paths()?;
+    let model_kind = args.model.map(ModelKind::pretrained);
+    // A model flag that nothing uses is a mistake worth saying before anything is loaded (with
+    // no --baseline, the pretrained baselines whose flag is given run by default).
+    for kind in PretrainedKind::ALL {
+        let used = model_kind == Some(kind)
+            || args.baselines.is_empty()
+            || args.baselines.iter().any(|n| n == kind.name());
+        if paths.path(kind).is_some() && !used {
+            bail!(
+                "{} is given, but neither --model {} nor --baseline {} uses it",
+                PretrainedArgs::flag(kind),
+                model_flag_value(kind),
+                kind.name()
+            );
+        }
+    }
+    // A split for a scorer that was not trained here: --split-from's, else the default one.
+    let given_split = || -> Result<SplitSpec> {
+        Ok(match &args.split_from {
+            None => SplitSpec::default(),
+            Some(p) if p.is_dir() => {
+                train::run_config(p)
+                    .with_context(|| format!("reading the run's config in {}", p.display()))?
+                    .data
+                    .split
+            }
+            Some(p) => train::TrainConfig::from_file(p)?.data.split,
+        })
+    };
+
+    // The model: a run (and its split), a pretrained model or a scores file; the default output
+    // folder beside it.
+    let mut pretrained: Option<PretrainedScorer> = None;
     let (spec, scorer, file_scores, scored_by, default_out) = match (&args.run, &args.scores) {
+        (None, None) => {
+            let Some(kind) = model_kind else {
+                bail!("give --run DIR, --model imagereward|clip or --scores FILE");
+            };
+            if ds.meta.images == ImagesState::Absent {
+                bail!(
+                    "{} is annotation-only (its images are absent), so {} cannot score it; \
+                     evaluate an external model's scores with --scores FILE instead",
+                    args.dataset.display(),
+                    kind.name()
+                );
+            }
+            let spec = given_split()?;
+            let loaded = args.pretrained.load(kind)?;
+            pretrained = Some(loaded);
+            let path = paths
+                .path(kind)
+                .map_or(String::new(), |p| p.display().to_string());
+            let folder = format!(
+                "eval-{}-{}-{split_name}",
+                kind.name(),
+                file_safe(&ds.meta.name)
+            );
+            (
+                spec,
+                None,
+                None,
+                format!("{} ({path})", kind.name()),
+                PathBuf::from(folder),
+            )
+        }
         (Some(run), _) => {
             if ds.meta.images == ImagesState::Absent {
                 bail!(
@@ -216,16 +323,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let stem = file
                 .file_stem()
                 .map_or("scores".into(), |s| s.to_string_lossy().to_string());
-            let spec = match &args.split_from {
-                None => SplitSpec::default(),
-                Some(p) if p.is_dir() => {
-                    train::run_config(p)
-                        .with_context(|| format!("reading the run's config in {}", p.display()))?
-                        .data
-                        .split
-                }
-                Some(p) => train::TrainConfig::from_file(p)?.data.split,
-            };
+            let spec = given_split()?;
             (
                 spec,
                 None,
@@ -234,7 +332,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 file.with_file_name(format!("{stem}-eval")),
             )
         }
-        (None, None) => bail!("give --run DIR or --scores FILE"),
     };
     let out = args.out.clone().unwrap_or(default_out);
     super::ensure_writable(&out, args.force)?;
@@ -257,13 +354,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
         _ => None,
     };
 
-    let registry = Registry::builtin();
+    let mut registry = Registry::builtin();
+    train::baselines::register(&mut registry, &paths);
     let ctx = BaselineContext {
         seed: args.seed,
         truth: ground_truth(&args.dataset)?,
     };
     let names: Vec<String> = if args.baselines.is_empty() {
-        registry.defaults(&ctx)
+        let mut names = registry.defaults(&ctx);
+        // The evaluated pretrained model is not its own baseline.
+        names.retain(|n| model_kind.is_none_or(|k| k.name() != n));
+        names
     } else {
         let mut names: Vec<String> = Vec::new();
         for b in &args.baselines {
@@ -279,13 +380,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .collect::<Result<Vec<_>, _>>()?;
 
     let model_scores = |d: &EvalData| -> Result<ScoreTable> {
-        match (&scorer, &file_scores) {
-            (Some(s), _) => {
+        match (&scorer, &pretrained, &file_scores) {
+            (Some(s), _, _) => {
                 eprintln!("scoring {} images with the run's model", d.images());
                 score_with_run(s, &ds, d)
             }
-            (None, Some(t)) => Ok(t.clone()),
-            (None, None) => bail!("no scores"),
+            (None, Some(p), _) => {
+                eprintln!("scoring {} images with {}", d.images(), p.kind().name());
+                score_with_pretrained(p, &ds, d)
+            }
+            (None, None, Some(t)) => Ok(t.clone()),
+            (None, None, None) => bail!("no scores"),
         }
     };
     let test = score_all(&data, &ds, &model_scores, &baselines)?;
@@ -346,16 +451,26 @@ pub fn run(args: Args) -> Result<ExitCode> {
         rows.extend(eval::prompt_rows(&data, input.name, input.scores, args.k)?);
     }
     write_prompt_table(&out.join("per_prompt.parquet"), &rows)?;
-    if scorer.is_some() {
-        let ids: Vec<(&str, &str)> = data
-            .prompts
-            .iter()
-            .flat_map(|p| p.generations.iter().map(|g| (g.as_str(), p.id.as_str())))
-            .collect();
+    let ids: Vec<(&str, &str)> = data
+        .prompts
+        .iter()
+        .flat_map(|p| p.generations.iter().map(|g| (g.as_str(), p.id.as_str())))
+        .collect();
+    if scorer.is_some() || pretrained.is_some() {
         write(
             &out.join("scores.csv"),
             &eval::scores_csv(&ids, &test.model),
         )?;
+    }
+    // A pretrained baseline's scores cost a model's forward passes: they are kept, in the form
+    // `--scores` reads back.
+    for (name, table) in &test.baselines {
+        if PretrainedKind::ALL.iter().any(|k| k.name() == name) {
+            write(
+                &out.join(format!("scores-{name}.csv")),
+                &eval::scores_csv(&ids, table),
+            )?;
+        }
     }
     if args.json {
         println!("{json}");

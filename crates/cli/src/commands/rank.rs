@@ -1,6 +1,7 @@
 //! `rewardlab rank`: best-of-N selection, the use ImageReward was built for: a prompt's
-//! candidate images best first by the overall head, each with every head's score and predicted
-//! rating.
+//! candidate images best first by the overall head (rank 1 = best, as ImageReward's
+//! `inference_rank` numbers them), each with every head's score and predicted rating; with a
+//! trained run or a pretrained model.
 
 use std::process::ExitCode;
 
@@ -8,7 +9,7 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 use train::HeadScore;
 
-use super::score::{ScoreInput, head_cell};
+use super::score::{ScoreInput, Scored, head_cell};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -33,11 +34,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if args.top == Some(0) {
         bail!("--top must be at least 1");
     }
-    let (scorer, scores) = args.input.score()?;
-    let heads: Vec<model::Criterion> = model::Criterion::ALL
-        .into_iter()
-        .filter(|h| scorer.config.heads.contains(h))
-        .collect();
+    let Scored {
+        heads,
+        scores,
+        legend,
+    } = args.input.score()?;
     // Images are ordered by the overall head, the preference head trained on rankings; a model
     // trained without it is ordered by its first head, and says so.
     let Some(&by) = heads
@@ -87,9 +88,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
         println!("{line}");
     }
-    println!(
-        "(best first by the {} head; score, and predicted rating in parentheses for the Likert heads)",
-        by.name()
-    );
+    println!("(best first by the {} head; {legend})", by.name());
     Ok(ExitCode::SUCCESS)
 }

@@ -1,18 +1,105 @@
 //! `rewardlab score`: every head's score and predicted rating for images under one prompt, with
-//! a trained run folder.
+//! a trained run folder or a pretrained model (ImageReward, CLIP score).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
+use train::baselines::{PretrainedKind, PretrainedPaths, PretrainedScorer};
 use train::{HeadScore, ImageScore, Scorer};
 
-/// A run and the images to score under one prompt (shared by `score` and `rank`).
+/// A pretrained model that scores without a training run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModelKind {
+    /// ImageReward (THUDM) from its official ImageReward.pt; give --checkpoint FILE.
+    Imagereward,
+    /// CLIP score, 2.5 * max(cosine, 0), with a Hugging Face CLIP folder; give --encoder DIR.
+    Clip,
+}
+
+impl ModelKind {
+    pub fn pretrained(self) -> PretrainedKind {
+        match self {
+            ModelKind::Imagereward => PretrainedKind::ImageReward,
+            ModelKind::Clip => PretrainedKind::ClipScore,
+        }
+    }
+}
+
+/// Where the pretrained models are (shared by `score`, `rank` and `eval`).
+#[derive(clap::Args, Clone, Debug)]
+pub struct PretrainedArgs {
+    /// ImageReward checkpoint: the official ImageReward.pt (or a .safetensors copy of its state
+    /// dict), with med_config.json and bert-base-uncased's vocab.txt (or tokenizer.json) beside
+    /// it.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// Hugging Face CLIP folder (config.json, model.safetensors, preprocessor_config.json, and
+    /// tokenizer.json or OpenAI's bpe_simple_vocab_16e6.txt.gz).
+    #[arg(long, value_name = "DIR")]
+    pub encoder: Option<PathBuf>,
+    /// Images per forward pass of a pretrained model.
+    #[arg(long, default_value_t = train::baselines::DEFAULT_BATCH)]
+    pub batch_size: usize,
+}
+
+impl PretrainedArgs {
+    pub fn paths(&self) -> Result<PretrainedPaths> {
+        if self.batch_size == 0 {
+            bail!("--batch-size must be at least 1");
+        }
+        Ok(PretrainedPaths {
+            encoder: self.encoder.clone(),
+            checkpoint: self.checkpoint.clone(),
+            batch_size: self.batch_size,
+        })
+    }
+
+    /// The flag that gives a kind's model.
+    pub fn flag(kind: PretrainedKind) -> &'static str {
+        match kind {
+            PretrainedKind::ImageReward => "--checkpoint FILE",
+            PretrainedKind::ClipScore => "--encoder DIR",
+        }
+    }
+
+    /// Loads `--model KIND` from its flag, with the error naming the flag when it is missing.
+    pub fn load(&self, kind: PretrainedKind) -> Result<PretrainedScorer> {
+        let paths = self.paths()?;
+        let Some(path) = paths.path(kind) else {
+            bail!(
+                "--model {} needs {}",
+                model_flag_value(kind),
+                Self::flag(kind)
+            );
+        };
+        eprintln!("loading {} from {}", kind.name(), path.display());
+        // The error names the file at fault.
+        Ok(PretrainedScorer::load(kind, path, paths.batch_size)?)
+    }
+}
+
+/// How `--model` spells a kind.
+pub fn model_flag_value(kind: PretrainedKind) -> &'static str {
+    match kind {
+        PretrainedKind::ImageReward => "imagereward",
+        PretrainedKind::ClipScore => "clip",
+    }
+}
+
+/// The scorer and the images to score under one prompt (shared by `score` and `rank`).
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("scorer").required(true).args(["run", "model"])))]
 pub struct ScoreInput {
     /// Run folder written by `rewardlab train`.
     #[arg(long)]
-    pub run: PathBuf,
+    pub run: Option<PathBuf>,
+    /// A pretrained model instead of a run: imagereward (with --checkpoint FILE) or clip (with
+    /// --encoder DIR).
+    #[arg(long, value_enum)]
+    pub model: Option<ModelKind>,
+    #[command(flatten)]
+    pub pretrained: PretrainedArgs,
     /// The prompt the images were generated for.
     #[arg(long)]
     pub prompt: String,
@@ -21,17 +108,75 @@ pub struct ScoreInput {
     pub images: Vec<PathBuf>,
 }
 
+/// Scores of every image, with what the table needs to show them.
+pub struct Scored {
+    /// The heads the scorer fills, in criterion order.
+    pub heads: Vec<model::Criterion>,
+    pub scores: Vec<ImageScore>,
+    /// What the numbers are, printed under the table.
+    pub legend: &'static str,
+}
+
 impl ScoreInput {
-    /// Loads the run and scores every image, in batches.
-    pub fn score(&self) -> Result<(Scorer, Vec<ImageScore>)> {
-        let scorer = Scorer::load(&self.run)?;
+    /// Loads the run or the pretrained model and scores every image, in batches.
+    pub fn score(&self) -> Result<Scored> {
         let items: Vec<(String, PathBuf)> = self
             .images
             .iter()
             .map(|p| (self.prompt.clone(), p.clone()))
             .collect();
-        let scores = scorer.score_files(&items)?;
-        Ok((scorer, scores))
+        let stray = |flag: &str, wanted: &str| {
+            anyhow::anyhow!("{flag} is for {wanted}; drop it or use that model")
+        };
+        match (&self.run, self.model.map(ModelKind::pretrained)) {
+            (Some(run), _) => {
+                if self.pretrained.checkpoint.is_some() {
+                    return Err(stray("--checkpoint", "--model imagereward"));
+                }
+                if self.pretrained.encoder.is_some() {
+                    return Err(stray("--encoder", "--model clip"));
+                }
+                let scorer = Scorer::load(run)
+                    .with_context(|| format!("loading the model of {}", run.display()))?;
+                let scores = scorer.score_files(&items)?;
+                let heads = model::Criterion::ALL
+                    .into_iter()
+                    .filter(|h| scorer.config.heads.contains(h))
+                    .collect();
+                Ok(Scored {
+                    heads,
+                    scores,
+                    legend: "score, and predicted rating in parentheses for the Likert heads",
+                })
+            }
+            (None, Some(kind)) => {
+                match kind {
+                    PretrainedKind::ImageReward if self.pretrained.encoder.is_some() => {
+                        return Err(stray("--encoder", "--model clip"));
+                    }
+                    PretrainedKind::ClipScore if self.pretrained.checkpoint.is_some() => {
+                        return Err(stray("--checkpoint", "--model imagereward"));
+                    }
+                    _ => {}
+                }
+                let scorer = self.pretrained.load(kind)?;
+                let scores = scorer.score_files(&items)?;
+                let legend = match kind {
+                    PretrainedKind::ImageReward => {
+                        "ImageReward's reward, normalised as the official code does"
+                    }
+                    PretrainedKind::ClipScore => {
+                        "CLIP score, 2.5 * max(cosine, 0); the same number for both heads"
+                    }
+                };
+                Ok(Scored {
+                    heads: kind.heads().to_vec(),
+                    scores,
+                    legend,
+                })
+            }
+            (None, None) => bail!("give --run DIR or --model imagereward|clip"),
+        }
     }
 }
 
@@ -57,24 +202,27 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let (scorer, scores) = args.input.score()?;
+    let Scored {
+        heads,
+        scores,
+        legend,
+    } = args.input.score()?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&scores)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let heads: Vec<model::Criterion> = scorer.config.heads.clone();
     let mut header = format!("{:<40}", "image");
-    for h in model::Criterion::ALL.iter().filter(|h| heads.contains(h)) {
+    for h in &heads {
         header.push_str(&format!("{:>16}", h.name()));
     }
     println!("{header}");
     for s in &scores {
         let mut line = format!("{:<40}", s.image.display().to_string());
-        for h in model::Criterion::ALL.iter().filter(|h| heads.contains(h)) {
+        for h in &heads {
             line.push_str(&format!("{:>16}", head_cell(s.heads.get(h.name()))));
         }
         println!("{line}");
     }
-    println!("(score, and predicted rating in parentheses for the Likert heads)");
+    println!("({legend})");
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,536 @@
+//! End-to-end tests of the pretrained scorers in the CLI: `score`/`rank --model imagereward|clip`
+//! and `eval --model ...`/`--baseline clip-score|imagereward`, with the tiny random CLIP of
+//! `tests/fixtures/pretrained/tiny-clip` and the tiny ImageReward of
+//! `shared/fixtures/tiny-imagereward`, on real images of `shared/data`. ImageReward's scores are
+//! held to the official code's rewards (`reference.json`), CLIP score to the library's. Skipped,
+//! with the reason printed, when the shared folder is absent.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use train::baselines::{PretrainedKind, PretrainedScorer};
+
+mod common;
+use common::{json, ok, run, tmp};
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// `$REWARDLAB_SHARED`, else `shared/` beside this workspace (found from this crate, not from a
+/// dependency compiled elsewhere).
+fn shared_root() -> PathBuf {
+    std::env::var_os("REWARDLAB_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+}
+
+/// A path under the shared folder, or `None` with the reason printed.
+fn shared(relative: &str) -> Option<PathBuf> {
+    let path = shared_root().join(relative);
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!(
+            "skipped: {} is absent (set REWARDLAB_SHARED to the shared folder)",
+            path.display()
+        );
+        None
+    }
+}
+
+fn tiny_clip() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/pretrained/tiny-clip")
+}
+
+/// The tiny CLIP with OpenAI's merges file beside it (the fixture has no tokenizer.json), as a
+/// user without one would lay it out; `None` when the shared merges file is absent.
+fn tiny_clip_folder(dir: &Path) -> Option<PathBuf> {
+    let bpe = shared("data/clip-bpe/bpe_simple_vocab_16e6.txt.gz")?;
+    std::fs::create_dir_all(dir).unwrap();
+    for file in [
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+    ] {
+        std::fs::copy(tiny_clip().join(file), dir.join(file)).unwrap();
+    }
+    std::fs::copy(bpe, dir.join("bpe_simple_vocab_16e6.txt.gz")).unwrap();
+    Some(dir.to_path_buf())
+}
+
+/// The tiny ImageReward as a user would lay it out: the checkpoint with `med_config.json` and
+/// `vocab.txt` beside it, plus `vit_config.json`, since its 40-wide image encoder is not one of
+/// BLIP's (the number of heads is in no tensor). Returns the checkpoint's path in `dir`.
+fn tiny_imagereward(fixture: &Path, dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    for file in ["ImageReward.pt", "med_config.json", "vocab.txt"] {
+        std::fs::copy(fixture.join(file), dir.join(file)).unwrap();
+    }
+    let config: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture.join("fixture_config.json")).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("vit_config.json"),
+        config["model"]["vit"].to_string(),
+    )
+    .unwrap();
+    dir.join("ImageReward.pt")
+}
+
+fn reference(fixture: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture.join("reference.json")).unwrap()).unwrap()
+}
+
+/// The official reward of prompt `p` with image `i`.
+fn official(reference: &Value, p: usize, i: usize) -> f64 {
+    reference["reward"]["values"][p][i].as_f64().unwrap()
+}
+
+/// `generation_id -> (score, the other columns)` of a scores file `rewardlab eval` wrote.
+fn read_scores(path: &Path) -> HashMap<String, Vec<f64>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.starts_with("generation_id,prompt_id,score"),
+        "{header}"
+    );
+    lines
+        .map(|line| {
+            let fields: Vec<&str> = line.split(',').collect();
+            let values = fields[2..].iter().map(|v| v.parse().unwrap()).collect();
+            (fields[0].to_string(), values)
+        })
+        .collect()
+}
+
+/// Tolerance against the official rewards: exact to float rounding, except that the fixture's
+/// one JPEG may decode a level apart from Pillow here and there (the pretrained crate's parity
+/// tests measure 2e-6).
+const OFFICIAL_TOLERANCE: f64 = 1e-5;
+
+#[test]
+fn score_and_rank_with_imagereward_reproduce_the_official_inference_rank() {
+    let (Some(fixture), Some(data)) = (shared("fixtures/tiny-imagereward"), shared("data")) else {
+        return;
+    };
+    let dir = tmp("pretrained-rank");
+    let checkpoint = tiny_imagereward(&fixture, &dir.join("model"));
+    let r = reference(&fixture);
+    let group = &r["inference_rank"][0];
+    let p = group["prompt_index"].as_u64().unwrap() as usize;
+    let prompt = r["prompts"][p]["prompt"].as_str().unwrap();
+    let indices: Vec<usize> = group["image_indices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_u64().unwrap() as usize)
+        .collect();
+    let images: Vec<String> = indices
+        .iter()
+        .map(|&i| s(&data.join(r["images"][i]["file"].as_str().unwrap())).to_string())
+        .collect();
+    let call = |command: &str, flags: &[&str]| -> Vec<String> {
+        [
+            command,
+            "--model",
+            "imagereward",
+            "--checkpoint",
+            s(&checkpoint),
+        ]
+        .iter()
+        .chain(flags)
+        .map(|a| a.to_string())
+        .chain(["--prompt".to_string(), prompt.to_string()])
+        .chain(images.iter().cloned())
+        .collect()
+    };
+
+    // Batches of 3 over 4 images: two forward passes.
+    let scored = json(&refs(&call("score", &["--json", "--batch-size", "3"])));
+    for (k, &i) in indices.iter().enumerate() {
+        let row = &scored[k];
+        assert_eq!(row["image"].as_str().unwrap(), images[k]);
+        assert_eq!(row["heads"].as_object().unwrap().len(), 1, "{row}");
+        let got = row["heads"]["overall"]["score"].as_f64().unwrap();
+        let want = official(&r, p, i);
+        assert!(
+            (got - want).abs() < OFFICIAL_TOLERANCE,
+            "image {i}: {got} vs official {want}"
+        );
+    }
+
+    // rank: best first; image k's place is the official rank[k].
+    let ranked = json(&refs(&call("rank", &["--json"])));
+    let ranked = ranked.as_array().unwrap();
+    let official_rank: Vec<u64> = group["rank"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(ranked.len(), images.len());
+    for (k, image) in images.iter().enumerate() {
+        let place = official_rank[k] as usize;
+        assert_eq!(ranked[place - 1]["rank"], place);
+        assert_eq!(ranked[place - 1]["image"].as_str().unwrap(), image);
+    }
+    let table = ok(&refs(&call("rank", &["--top", "2"])));
+    assert_eq!(table.lines().count(), 4, "{table}");
+    assert!(table.contains("ImageReward's reward"), "{table}");
+
+    // The tiny checkpoint alone cannot be sized: the error says which file gives the sizes.
+    let out = run(&[
+        "score",
+        "--model",
+        "imagereward",
+        "--checkpoint",
+        s(&fixture.join("ImageReward.pt")),
+        "--prompt",
+        prompt,
+        &images[0],
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("number of heads") && err.contains("vit_config.json"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn score_with_clip_gives_the_librarys_clip_score_on_both_heads() {
+    let dir = tmp("pretrained-clip");
+    let (Some(images), Some(encoder)) = (
+        shared("data/captioned-images"),
+        tiny_clip_folder(&dir.join("clip")),
+    ) else {
+        return;
+    };
+    let prompt = "a facial photo of a tabby cat";
+    let files: Vec<PathBuf> = ["chelsea.png", "rocket.jpg", "horse.png", "page.png"]
+        .iter()
+        .map(|f| images.join(f))
+        .collect();
+    let mut cmd = vec![
+        "score",
+        "--model",
+        "clip",
+        "--encoder",
+        s(&encoder),
+        "--prompt",
+        prompt,
+        "--json",
+    ];
+    cmd.extend(files.iter().map(|f| s(f)));
+    let scored = json(&cmd);
+    let items: Vec<(String, PathBuf)> = files
+        .iter()
+        .map(|f| (prompt.to_string(), f.clone()))
+        .collect();
+    let want = PretrainedScorer::load(PretrainedKind::ClipScore, &encoder, 1)
+        .unwrap()
+        .score_values(&items)
+        .unwrap();
+    for (k, w) in want.iter().enumerate() {
+        let heads = &scored[k]["heads"];
+        assert_eq!(heads.as_object().unwrap().len(), 2, "{heads}");
+        for head in ["overall", "alignment"] {
+            let got = heads[head]["score"].as_f64().unwrap();
+            assert!((got - w).abs() < 1e-6, "{head} of image {k}: {got} vs {w}");
+        }
+        assert!(*w >= 0.0);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The reference grid (every prompt of `reference.json` with every image) as a dataset: the
+/// images copied beside a CSV, imported with `import table`, ranked by image number.
+fn reference_grid(r: &Value, data: &Path, dir: &Path) -> PathBuf {
+    let mut csv = String::from("prompt,id,image,rank\n");
+    for (i, image) in r["images"].as_array().unwrap().iter().enumerate() {
+        let file = image["file"].as_str().unwrap();
+        std::fs::create_dir_all(dir.join(file).parent().unwrap()).unwrap();
+        std::fs::copy(data.join(file), dir.join(file)).unwrap();
+        for (p, prompt) in r["prompts"].as_array().unwrap().iter().enumerate() {
+            let text = prompt["prompt"].as_str().unwrap().replace('"', "\"\"");
+            csv.push_str(&format!("\"{text}\",p{p}-i{i},{file},{}\n", i + 1));
+        }
+    }
+    let src = dir.join("grid.csv");
+    std::fs::write(&src, csv).unwrap();
+    let ds = dir.join("ds");
+    ok(&[
+        "import",
+        "table",
+        s(&src),
+        s(&ds),
+        "--map",
+        "prompt=prompt",
+        "--map",
+        "generation_id=id",
+        "--map",
+        "image=image",
+        "--map",
+        "rank=rank",
+    ]);
+    ds
+}
+
+#[test]
+fn eval_with_imagereward_scores_the_reference_grid_as_the_official_code() {
+    let (Some(fixture), Some(data)) = (shared("fixtures/tiny-imagereward"), shared("data")) else {
+        return;
+    };
+    let dir = tmp("pretrained-grid");
+    let checkpoint = tiny_imagereward(&fixture, &dir.join("model"));
+    let r = reference(&fixture);
+    let ds = reference_grid(&r, &data, &dir);
+    let out = dir.join("out");
+    // Batches of 5 over 4 prompts x 12 images: most batches mix prompts.
+    let m = json(&[
+        "eval",
+        "--dataset",
+        s(&ds),
+        "--model",
+        "imagereward",
+        "--checkpoint",
+        s(&checkpoint),
+        "--batch-size",
+        "5",
+        "--resamples",
+        "50",
+        "--out",
+        s(&out),
+        "--json",
+    ]);
+    assert_eq!(m["split"], "all");
+    assert!(
+        m["scored_by"].as_str().unwrap().starts_with("imagereward"),
+        "{}",
+        m["scored_by"]
+    );
+    // With no --baseline, the evaluated model is not its own baseline.
+    let baselines: Vec<&String> = m["baselines"].as_object().unwrap().keys().collect();
+    assert_eq!(baselines, ["random"]);
+    let scores = read_scores(&out.join("scores.csv"));
+    assert_eq!(scores.len(), 48);
+    let mut worst: f64 = 0.0;
+    for p in 0..4 {
+        for i in 0..12 {
+            let got = scores[&format!("p{p}-i{i}")][0];
+            worst = worst.max((got - official(&r, p, i)).abs());
+        }
+    }
+    println!("eval --model imagereward: max |reward - official| over 48 pairs {worst:.2e}");
+    assert!(worst < OFFICIAL_TOLERANCE, "{worst}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn eval_compares_with_clip_score_and_imagereward_baselines_on_the_hpd_gallery() {
+    let dir = tmp("pretrained-hpd");
+    let (Some(src), Some(fixture), Some(encoder)) = (
+        shared("data/hpd-gallery/annotations.json"),
+        shared("fixtures/tiny-imagereward"),
+        tiny_clip_folder(&dir.join("clip")),
+    ) else {
+        return;
+    };
+    let checkpoint = tiny_imagereward(&fixture, &dir.join("model"));
+    let ds = dir.join("hpd");
+    ok(&["import", "hpd", s(&src), s(&ds)]);
+    // Any external scorer: the image number modulo 7.
+    let ids = ok(&["validate", s(&ds), "--list-generations"]);
+    let mut external = String::from("generation_id,score\n");
+    for line in ids.lines().skip(1) {
+        let id = line.split(',').next().unwrap();
+        external.push_str(&format!("{id},{}\n", id.parse::<u64>().unwrap() % 7));
+    }
+    let file = dir.join("external.csv");
+    std::fs::write(&file, external).unwrap();
+    let out = dir.join("out");
+    let m = json(&[
+        "eval",
+        "--dataset",
+        s(&ds),
+        "--scores",
+        s(&file),
+        "--baseline",
+        "clip-score",
+        "--encoder",
+        s(&encoder),
+        "--baseline",
+        "imagereward",
+        "--checkpoint",
+        s(&checkpoint),
+        "--batch-size",
+        "8",
+        "--resamples",
+        "50",
+        "--out",
+        s(&out),
+        "--json",
+    ]);
+    for name in ["clip-score", "imagereward"] {
+        let b = &m["baselines"][name];
+        let acc = b["pairwise_accuracy_pooled"]["value"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&acc), "{name}: {b}");
+        println!("tiny random {name} on the HPD gallery: pooled pairwise accuracy {acc:.3}");
+    }
+
+    // Each baseline's scores are kept, and they are what the library computes.
+    let clip = read_scores(&out.join("scores-clip-score.csv"));
+    let reward = read_scores(&out.join("scores-imagereward.csv"));
+    assert_eq!((clip.len(), reward.len()), (75, 75));
+    let gallery: Value = serde_json::from_str(&std::fs::read_to_string(&src).unwrap()).unwrap();
+    let mut items = Vec::new();
+    let mut checked = Vec::new();
+    for entry in gallery.as_array().unwrap().iter().take(2) {
+        for image in entry["images"].as_array().unwrap().iter().take(3) {
+            let file = image["file"].as_str().unwrap();
+            let path = src.parent().unwrap().join(file);
+            checked.push(path.file_stem().unwrap().to_string_lossy().into_owned());
+            items.push((entry["prompt"].as_str().unwrap().to_string(), path));
+        }
+    }
+    for (kind, path, table) in [
+        (PretrainedKind::ClipScore, encoder.clone(), &clip),
+        (PretrainedKind::ImageReward, checkpoint.clone(), &reward),
+    ] {
+        let want = PretrainedScorer::load(kind, &path, 4)
+            .unwrap()
+            .score_values(&items)
+            .unwrap();
+        for (id, w) in checked.iter().zip(want) {
+            let row = &table[id];
+            // Batches of 8 and of 4 may round differently in the last bits.
+            assert!(
+                (row[0] - w).abs() < 1e-6,
+                "{}: {id}: {row:?} vs {w}",
+                kind.name()
+            );
+            if kind == PretrainedKind::ClipScore {
+                assert_eq!(row[1], row[0], "the alignment head has the same score");
+            }
+        }
+    }
+
+    // A kept scores file evaluates back to the baseline's figures.
+    let again = json(&[
+        "eval",
+        "--dataset",
+        s(&ds),
+        "--scores",
+        s(&out.join("scores-imagereward.csv")),
+        "--baseline",
+        "none",
+        "--resamples",
+        "50",
+        "--out",
+        s(&dir.join("again")),
+        "--json",
+    ]);
+    assert_eq!(
+        again["pairwise_accuracy_pooled"]["value"],
+        m["baselines"]["imagereward"]["pairwise_accuracy_pooled"]["value"]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn missing_or_stray_model_flags_are_named() {
+    let fail = |args: &[&str], want: &[&str]| {
+        let out = run(args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        for w in want {
+            assert!(err.contains(w), "{args:?}: {err}");
+        }
+    };
+    fail(
+        &["score", "--model", "imagereward", "--prompt", "p", "a.png"],
+        &["--model imagereward needs --checkpoint FILE"],
+    );
+    fail(
+        &["rank", "--prompt", "p", "a.png"],
+        &["--run <RUN>|--model <MODEL>"],
+    );
+    fail(
+        &[
+            "score", "--run", "r", "--model", "clip", "--prompt", "p", "a.png",
+        ],
+        &["cannot be used with"],
+    );
+    let clip = tiny_clip();
+    fail(
+        &[
+            "score",
+            "--model",
+            "imagereward",
+            "--checkpoint",
+            "x.pt",
+            "--encoder",
+            s(&clip),
+            "--prompt",
+            "p",
+            "a.png",
+        ],
+        &["--encoder is for --model clip"],
+    );
+
+    // eval: a baseline without its model, and a model flag nothing uses.
+    let dir = tmp("pretrained-flags");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("test.json");
+    std::fs::write(
+        &src,
+        r#"[{"id": "p1", "prompt": "a red circle", "generations": ["p1/0.webp", "p1/1.webp"], "ranking": [1, 2]}]"#,
+    )
+    .unwrap();
+    let ds = dir.join("ds");
+    ok(&["import", "imagereward-test", s(&src), s(&ds)]);
+    let scores = dir.join("scores.csv");
+    std::fs::write(&scores, "generation_id,score\np1/0,1\np1/1,0\n").unwrap();
+    let eval = |extra: &[&str]| -> Vec<String> {
+        ["eval", "--dataset", s(&ds), "--scores", s(&scores)]
+            .iter()
+            .chain(extra)
+            .map(|a| a.to_string())
+            .collect()
+    };
+    let call = |extra: &[&str], want: &[&str]| fail(&refs(&eval(extra)), want);
+    call(
+        &["--baseline", "clip-score"],
+        &["baseline `clip-score` cannot run here", "--encoder DIR"],
+    );
+    call(
+        &["--baseline", "imagereward"],
+        &[
+            "baseline `imagereward` cannot run here",
+            "--checkpoint FILE",
+        ],
+    );
+    call(
+        &["--baseline", "random", "--encoder", s(&clip)],
+        &["--encoder DIR is given, but neither --model clip nor --baseline clip-score uses it"],
+    );
+    // An annotation-only dataset has no images to score: the error names the baseline.
+    call(
+        &["--baseline", "clip-score", "--encoder", s(&clip)],
+        &["clip-score scores images", "p1/0", "not on disk"],
+    );
+    call(
+        &["--model", "clip", "--encoder", s(&clip)],
+        &["cannot be used with"],
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
