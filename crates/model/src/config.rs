@@ -288,6 +288,13 @@ impl ModelConfig {
             .with_dropout(0.0)
     }
 
+    /// Whether the shared encoder is ImageReward's BLIP (its text encoder is the fusion).
+    pub fn is_blip(&self) -> bool {
+        self.pretrained
+            .as_ref()
+            .is_some_and(|p| p.kind == crate::PretrainedKind::Blip)
+    }
+
     /// Number of stride-2 convolutions in the image stem.
     pub(crate) fn stem_convs(&self) -> usize {
         (self.image_size / self.patch_grid.max(1)).trailing_zeros() as usize
@@ -330,6 +337,15 @@ impl ModelConfig {
                 "image_size {} / patch_grid {} must be a power of two of at least 2",
                 self.image_size, self.patch_grid
             ));
+        }
+        if let Some(spec) = self.pretrained.as_ref().filter(|_| self.is_blip()) {
+            let width = spec.imagereward_config()?.med.hidden_size;
+            if self.d_model != width {
+                return bad(format!(
+                    "with a BLIP backbone d_model must be its text encoder's width {width}, not {}",
+                    self.d_model
+                ));
+            }
         }
         if self.fusion == FusionKind::CrossAttention && self.fusion_layers == 0 {
             return bad("cross_attention fusion needs fusion_layers >= 1".into());

@@ -49,6 +49,38 @@ impl ScoreHead {
     }
 }
 
+/// ImageReward's head on BLIP's 768-d feature: its affine layers, then the reward normalisation
+/// `(mlp(x) - mean) / std`, so that before any training the overall score is ImageReward's
+/// reward.
+#[derive(Module, Debug)]
+pub struct ImageRewardHead {
+    pub mlp: pretrained::imagereward::RewardMlp,
+    pub mean: f64,
+    pub std: f64,
+}
+
+/// The overall head: the usual MLP, or ImageReward's head when the shared encoder is its BLIP.
+#[derive(Module, Debug)]
+pub enum OverallHead {
+    Mlp(ScoreHead),
+    ImageReward(ImageRewardHead),
+}
+
+impl OverallHead {
+    /// `[B, d] -> [B]`.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<1> {
+        match self {
+            Self::Mlp(head) => head.forward(x),
+            Self::ImageReward(head) => head
+                .mlp
+                .forward(x)
+                .sub_scalar(head.mean)
+                .div_scalar(head.std)
+                .flatten::<1>(0, 1),
+        }
+    }
+}
+
 /// A Likert head: a [`ScoreHead`] plus, for the ordinal loss, its cut-point parameters.
 #[derive(Module, Debug)]
 pub struct LikertHead {
@@ -137,7 +169,7 @@ impl LikertHead {
 /// All heads of a model: `overall` always, Likert heads as configured.
 #[derive(Module, Debug)]
 pub struct Heads {
-    overall: ScoreHead,
+    overall: OverallHead,
     alignment: Option<LikertHead>,
     fidelity: Option<LikertHead>,
     harmlessness: Option<LikertHead>,
@@ -150,12 +182,26 @@ impl Heads {
     pub fn new(config: &ModelConfig, device: &Device) -> Self {
         let likert = |c: Criterion| config.has_head(c).then(|| LikertHead::new(config, device));
         Self {
-            overall: ScoreHead::new(config.d_model, config.head_hidden, device),
+            overall: match &config.pretrained {
+                Some(spec) if spec.kind == crate::PretrainedKind::Blip => {
+                    OverallHead::ImageReward(ImageRewardHead {
+                        mlp: pretrained::imagereward::RewardMlp::init(config.d_model, device),
+                        mean: pretrained::imagereward::REWARD_MEAN,
+                        std: pretrained::imagereward::REWARD_STD,
+                    })
+                }
+                _ => OverallHead::Mlp(ScoreHead::new(config.d_model, config.head_hidden, device)),
+            },
             alignment: likert(Criterion::Alignment),
             fidelity: likert(Criterion::Fidelity),
             harmlessness: likert(Criterion::Harmlessness),
             alignment_tokens: config.alignment_readout == AlignmentReadout::Tokens,
         }
+    }
+
+    /// Replaces the overall head (with ImageReward's, for a BLIP backbone).
+    pub fn set_overall(&mut self, head: OverallHead) {
+        self.overall = head;
     }
 
     /// The Likert head for `criterion`, if the model has one.

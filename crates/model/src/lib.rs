@@ -44,6 +44,7 @@ pub use config::{
 pub use criterion::{Criterion, PerCriterion};
 pub use error::ModelError;
 pub use fusion::Fused;
+pub use heads::{ImageRewardHead, OverallHead};
 pub use image_encoder::{ImageEncoder, ImageFeatures};
 pub use losses::{
     LikertLabels, LikertTarget, LossBreakdown, Pair, Pairs, RatingMode, matching_loss,

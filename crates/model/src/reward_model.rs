@@ -35,7 +35,8 @@ pub type RewardOutput = PerCriterion<Tensor<1>>;
 pub struct RewardModel {
     image: ImageTower,
     text: TextTower,
-    fusion: Fusion,
+    /// `None` with BLIP, whose text encoder is the fusion.
+    fusion: Option<Fusion>,
     heads: Heads,
 }
 
@@ -57,7 +58,7 @@ impl ModelConfig {
         Ok(RewardModel {
             image: ImageTower::new(self, device)?,
             text: TextTower::new(self, device)?,
-            fusion: Fusion::new(self, device),
+            fusion: (!self.is_blip()).then(|| Fusion::new(self, device)),
             heads: Heads::new(self, device),
         })
     }
@@ -117,6 +118,23 @@ impl RewardModel {
         text: TextInput,
         prompt_index: Tensor<1, Int>,
     ) -> RewardOutput {
+        if let TextTower::Blip(med) = &self.text {
+            // BLIP: each image's prompt is read by the text encoder while it cross-attends to
+            // the image tokens; the feature is its state at [CLS] (ImageReward's `txt_features`).
+            let TextInput::Ids { ids, mask } = text else {
+                panic!("BLIP's text encoder reads token ids")
+            };
+            let ids = ids.select(0, prompt_index.clone());
+            let mask = mask.select(0, prompt_index);
+            let image = self.image.forward(images, None);
+            let hidden = med.forward(ids, mask, image.tokens);
+            let [b, _, d] = hidden.dims();
+            let joint = hidden.narrow(1, 0, 1).reshape([b, d]);
+            return self.heads.forward(crate::Fused {
+                joint,
+                tokens: None,
+            });
+        }
         let text = self.text.forward(text);
         let text = TextFeatures {
             tokens: text.tokens.select(0, prompt_index.clone()),
@@ -125,8 +143,11 @@ impl RewardModel {
         };
         let prompt = self.image.conditioned().then(|| text.pooled.clone());
         let image = self.image.forward(images, prompt);
-        let fused = self.fusion.forward(&image, &text);
-        self.heads.forward(fused)
+        let fusion = self
+            .fusion
+            .as_ref()
+            .expect("every backbone but BLIP has a fusion module");
+        self.heads.forward(fusion.forward(&image, &text))
     }
 
     /// Replaces the towers with pretrained ones (from [`load_pretrained`](crate::load_pretrained),
@@ -137,6 +158,13 @@ impl RewardModel {
             self.image = image;
         }
         self.text = text;
+        self
+    }
+
+    /// Replaces the overall head (ImageReward's, from [`load_pretrained`](crate::load_pretrained)
+    /// with a BLIP backbone).
+    pub fn with_overall_head(mut self, head: crate::heads::OverallHead) -> Self {
+        self.heads.set_overall(head);
         self
     }
 

@@ -22,12 +22,14 @@ use burn::{
 use pretrained::{
     PretrainedError,
     bert::{BertConfig, BertLayer, BertModel, Pooling, SentenceEncoder},
+    blip::{BlipTokenizer, BlipVisionTransformer, MedTextEncoder, VitBlock},
     clip::{
         ClipConfig, ClipEncoderLayer, ClipModel, ClipTextTransformer, ClipVisionTransformer,
         frozen_layer_count,
     },
     clip_tokenizer::ClipTokenizer,
-    preprocess::{ClipImageProcessor, ResizeTo},
+    imagereward::{ImageReward, ImageRewardConfig, prepare_image},
+    preprocess::{ClipImageProcessor, ResizeTo, stack_prepared},
 };
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +46,10 @@ pub enum PretrainedKind {
     Clip,
     /// A Hugging Face BERT-family folder: the text tower; images keep the scratch encoder.
     Bert,
+    /// ImageReward's BLIP backbone (an `ImageReward.pt` or its safetensors copy): the ViT encodes
+    /// the images, and its text encoder reads the prompt while cross-attending to them, which
+    /// is the fusion; the overall head starts as ImageReward's head.
+    Blip,
 }
 
 impl PretrainedKind {
@@ -52,6 +58,7 @@ impl PretrainedKind {
         match self {
             Self::Clip => "clip",
             Self::Bert => "bert",
+            Self::Blip => "blip",
         }
     }
 }
@@ -62,9 +69,9 @@ impl PretrainedKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PretrainedSpec {
     pub kind: PretrainedKind,
-    /// The checkpoint folder, as given.
+    /// The checkpoint folder (CLIP, BERT) or file (BLIP), as given.
     pub path: PathBuf,
-    /// The checkpoint's `config.json`, verbatim.
+    /// The checkpoint's `config.json`, verbatim (BLIP: the [`ImageRewardConfig`] it was read as).
     pub checkpoint_config: serde_json::Value,
     /// The freeze ratio the cut was computed from.
     pub freeze: f64,
@@ -93,6 +100,11 @@ impl PretrainedSpec {
             &self.path.join("config.json"),
         )
         .map_err(|e| config_error(self, e))
+    }
+
+    /// The sizes of a BLIP / ImageReward backbone.
+    pub fn imagereward_config(&self) -> Result<ImageRewardConfig, ModelError> {
+        serde_json::from_value(self.checkpoint_config.clone()).map_err(|e| config_error(self, e))
     }
 
     fn bert_config(&self) -> Result<BertConfig, ModelError> {
@@ -125,6 +137,39 @@ impl ClipVisionTop {
         let pooled = tokens.clone().narrow(1, 0, 1).reshape([b, d]);
         ImageFeatures { tokens, pooled }
     }
+}
+
+/// Blocks `k..n` of BLIP's ViT and its final norm: the image tokens BLIP's text encoder
+/// cross-attends to (no projection: the text encoder reads the ViT's width).
+#[derive(Module, Debug)]
+pub struct BlipVisionTop {
+    pub blocks: Vec<VitBlock>,
+    pub norm: LayerNorm,
+}
+
+impl BlipVisionTop {
+    /// `hidden` `[B, T, W]` after the frozen blocks -> every token and the class token.
+    pub fn forward(&self, hidden: Tensor<3>) -> ImageFeatures {
+        let x = self.blocks.iter().fold(hidden, |x, block| block.forward(x));
+        let tokens = self.norm.forward(x);
+        let [b, _, d] = tokens.dims();
+        let pooled = tokens.clone().narrow(1, 0, 1).reshape([b, d]);
+        ImageFeatures { tokens, pooled }
+    }
+}
+
+/// BLIP's text encoder with its first `k` layers (and embeddings) frozen in place: they cannot be
+/// cached, since every layer cross-attends to the image tokens that the trainable ViT top makes.
+fn freeze_med(mut med: MedTextEncoder, k: usize) -> MedTextEncoder {
+    med.embeddings = med.embeddings.no_grad();
+    med.encoder.layer = med
+        .encoder
+        .layer
+        .into_iter()
+        .enumerate()
+        .map(|(i, layer)| if i < k { layer.no_grad() } else { layer })
+        .collect();
+    med
 }
 
 /// Layers `k..n` of CLIP's text tower, its final norm and a projection to `d_model`; pooled at
@@ -227,6 +272,7 @@ impl BertTop {
 pub enum ImageTower {
     Scratch(ImageEncoder),
     Clip(ClipVisionTop),
+    Blip(BlipVisionTop),
 }
 
 /// The text tower of a [`RewardModel`](crate::RewardModel).
@@ -235,6 +281,9 @@ pub enum TextTower {
     Scratch(TextEncoder),
     Clip(ClipTextTop),
     Bert(BertTop),
+    /// BLIP's text encoder: it reads token ids and fuses them with the image tokens itself
+    /// ([`RewardModel::forward_inputs`](crate::RewardModel::forward_inputs)).
+    Blip(MedTextEncoder),
 }
 
 /// Images as the model reads them.
@@ -288,6 +337,18 @@ impl ImageTower {
     /// Builds the tower `config` describes (pretrained tops with random weights, to be loaded).
     pub(crate) fn new(config: &ModelConfig, device: &Device) -> Result<Self, ModelError> {
         match &config.pretrained {
+            Some(spec) if spec.kind == PretrainedKind::Blip => {
+                let vit = spec.imagereward_config()?.vit;
+                let k = spec.image_frozen.unwrap_or(0);
+                if k > vit.depth {
+                    return Err(config_error(spec, "more frozen blocks than blocks"));
+                }
+                let full = vit.init(device);
+                Ok(Self::Blip(BlipVisionTop {
+                    blocks: full.blocks.into_iter().skip(k).collect(),
+                    norm: full.norm,
+                }))
+            }
             Some(spec) if spec.image_frozen.is_some() => {
                 let vision = spec.clip_config()?.vision_config;
                 let k = spec.image_frozen.unwrap_or(0);
@@ -319,10 +380,11 @@ impl ImageTower {
         match (self, images) {
             (Self::Scratch(e), ImageInput::Pixels(x)) => e.forward(x, prompt),
             (Self::Clip(top), ImageInput::Hidden(h)) => top.forward(h),
+            (Self::Blip(top), ImageInput::Hidden(h)) => top.forward(h),
             (Self::Scratch(_), ImageInput::Hidden(_)) => {
                 panic!("the scratch image encoder reads pixels, not hidden states")
             }
-            (Self::Clip(_), ImageInput::Pixels(_)) => panic!(
+            (_, ImageInput::Pixels(_)) => panic!(
                 "a pretrained image tower reads its frozen layers' hidden states (FrozenEncoder)"
             ),
         }
@@ -349,6 +411,16 @@ impl TextTower {
                     proj: LinearConfig::new(text.hidden_size, config.d_model).init(device),
                 }))
             }
+            PretrainedKind::Blip => {
+                let cfg = spec.imagereward_config()?;
+                if k > cfg.med.num_hidden_layers {
+                    return Err(config_error(spec, "more frozen layers than layers"));
+                }
+                Ok(Self::Blip(freeze_med(
+                    cfg.med.init(cfg.vit.embed_dim, device),
+                    k,
+                )))
+            }
             PretrainedKind::Bert => {
                 let bert = spec.bert_config()?;
                 if k > bert.num_hidden_layers {
@@ -374,6 +446,9 @@ impl TextTower {
             (Self::Scratch(e), TextInput::Ids { ids, mask }) => e.forward(ids, mask),
             (Self::Clip(top), TextInput::Hidden { hidden, mask }) => top.forward(hidden, mask),
             (Self::Bert(top), TextInput::Hidden { hidden, mask }) => top.forward(hidden, mask),
+            (Self::Blip(_), _) => {
+                panic!("BLIP's text encoder fuses with the image: RewardModel::forward_inputs")
+            }
             (Self::Scratch(_), TextInput::Hidden { .. }) => {
                 panic!("the scratch text encoder reads token ids, not hidden states")
             }
@@ -390,21 +465,30 @@ impl TextTower {
 pub struct FrozenEncoder {
     spec: PretrainedSpec,
     device: Device,
-    vision: Option<(ClipVisionTransformer, ClipImageProcessor)>,
+    vision: Option<FrozenVision>,
     text: FrozenText,
+}
+
+#[derive(Debug)]
+enum FrozenVision {
+    Clip(ClipVisionTransformer, ClipImageProcessor),
+    /// The ViT's embeddings and first blocks, and the side its images are resized to.
+    Blip(BlipVisionTransformer, u32),
 }
 
 #[derive(Debug)]
 enum FrozenText {
     Clip(ClipTextTransformer, ClipTokenizer),
     Bert(BertModel, SentenceEncoder),
+    /// BLIP's text layers cannot run before the image tokens exist: only the tokenizer.
+    Blip(BlipTokenizer),
 }
 
 /// Hidden states of a batch of prompts after the frozen layers, with the tokens they came from.
 #[derive(Debug, Clone)]
 pub struct FrozenPrompts {
-    /// `[T, L, D]`.
-    pub hidden: Tensor<3>,
+    /// `[T, L, D]`; `None` for BLIP, whose text layers run in the model (they read the image).
+    pub hidden: Option<Tensor<3>>,
     /// Token ids `[T, L]` and mask `[T, L]` (1 = token).
     pub ids: Tensor<2, Int>,
     pub mask: Tensor<2, Int>,
@@ -418,6 +502,8 @@ pub struct PretrainedParts {
     /// CLIP's vision top (`None` for BERT).
     pub image: Option<ImageTower>,
     pub text: TextTower,
+    /// BLIP: ImageReward's head, to start the overall head from.
+    pub overall: Option<crate::heads::OverallHead>,
 }
 
 fn read_config_json(dir: &Path) -> Result<serde_json::Value, ModelError> {
@@ -441,6 +527,19 @@ pub fn cut_spec(
     dir: &Path,
     freeze: f64,
 ) -> Result<PretrainedSpec, ModelError> {
+    if kind == PretrainedKind::Blip {
+        let cfg = ImageRewardConfig::beside(dir).map_err(pretrained_error)?;
+        return Ok(PretrainedSpec {
+            kind,
+            path: dir.to_path_buf(),
+            checkpoint_config: serde_json::to_value(&cfg)
+                .map_err(|e| ModelError::InvalidConfig(format!("{}: {e}", dir.display())))?,
+            freeze,
+            image_frozen: Some(frozen_layer_count(cfg.vit.depth, freeze)),
+            text_frozen: frozen_layer_count(cfg.med.num_hidden_layers, freeze),
+            cls_pooling: false,
+        });
+    }
     let checkpoint_config = read_config_json(dir)?;
     let mut spec = PretrainedSpec {
         kind,
@@ -463,6 +562,7 @@ pub fn cut_spec(
         PretrainedKind::Bert => {
             spec.text_frozen = frozen_layer_count(spec.bert_config()?.num_hidden_layers, freeze);
         }
+        PretrainedKind::Blip => {}
     }
     Ok(spec)
 }
@@ -477,7 +577,10 @@ pub fn load_pretrained(
     d_model: usize,
     device: &Device,
 ) -> Result<PretrainedParts, ModelError> {
-    let checkpoint_config = read_config_json(dir)?;
+    let checkpoint_config = match kind {
+        PretrainedKind::Blip => serde_json::Value::Null,
+        _ => read_config_json(dir)?,
+    };
     match kind {
         PretrainedKind::Clip => {
             let ck = ClipModel::from_folder(dir, device).map_err(pretrained_error)?;
@@ -530,11 +633,52 @@ pub fn load_pretrained(
                     spec,
                     device: device.clone(),
                     // Frozen: no gradient is ever taken through them, so no graph is recorded.
-                    vision: Some((vision.no_grad(), processor)),
+                    vision: Some(FrozenVision::Clip(vision.no_grad(), processor)),
                     text: FrozenText::Clip(text.no_grad(), tokenizer),
                 },
                 image: Some(image),
                 text: text_tower,
+                overall: None,
+            })
+        }
+        PretrainedKind::Blip => {
+            let ir = ImageReward::from_checkpoint(dir, device).map_err(pretrained_error)?;
+            let (model, tokenizer, cfg) = ir.into_parts();
+            let mut vit = model.blip.visual_encoder;
+            let kv = frozen_layer_count(vit.blocks.len(), freeze);
+            let kt = frozen_layer_count(cfg.med.num_hidden_layers, freeze);
+            let top_blocks = vit.blocks.split_off(kv);
+            let spec = PretrainedSpec {
+                kind,
+                path: dir.to_path_buf(),
+                checkpoint_config: serde_json::to_value(&cfg)
+                    .map_err(|e| ModelError::InvalidConfig(format!("{}: {e}", dir.display())))?,
+                freeze,
+                image_frozen: Some(kv),
+                text_frozen: kt,
+                cls_pooling: false,
+            };
+            let image = ImageTower::Blip(BlipVisionTop {
+                blocks: top_blocks,
+                norm: vit.norm.clone(),
+            });
+            let text_tower = TextTower::Blip(freeze_med(model.blip.text_encoder, kt));
+            let overall = crate::heads::OverallHead::ImageReward(crate::heads::ImageRewardHead {
+                mlp: model.mlp,
+                mean: model.reward_mean,
+                std: model.reward_std,
+            });
+            Ok(PretrainedParts {
+                spec: spec.clone(),
+                frozen: FrozenEncoder {
+                    spec,
+                    device: device.clone(),
+                    vision: Some(FrozenVision::Blip(vit.no_grad(), cfg.vit.image_size as u32)),
+                    text: FrozenText::Blip(tokenizer),
+                },
+                image: Some(image),
+                text: text_tower,
+                overall: Some(overall),
             })
         }
         PretrainedKind::Bert => {
@@ -568,6 +712,7 @@ pub fn load_pretrained(
                 },
                 image: None,
                 text: text_tower,
+                overall: None,
             })
         }
     }
@@ -600,24 +745,40 @@ impl FrozenEncoder {
 
     /// `(tokens, width)` of an image's hidden state, when the vision tower is pretrained.
     pub fn image_shape(&self) -> Option<(usize, usize)> {
-        let vision = self.spec.clip_config().ok()?.vision_config;
-        self.vision
-            .as_ref()
-            .map(|_| (vision.num_positions(), vision.hidden_size))
+        match self.vision.as_ref()? {
+            FrozenVision::Clip(..) => {
+                let vision = self.spec.clip_config().ok()?.vision_config;
+                Some((vision.num_positions(), vision.hidden_size))
+            }
+            FrozenVision::Blip(..) => {
+                let vit = self.spec.imagereward_config().ok()?.vit;
+                Some((vit.num_tokens(), vit.embed_dim))
+            }
+        }
     }
 
     /// Hidden states `[B, T, D]` of decoded images after the frozen vision layers.
     pub fn image_hidden(&self, images: &[image::DynamicImage]) -> Result<Tensor<3>, ModelError> {
-        let (vision, processor) = self.vision.as_ref().ok_or_else(|| {
+        let vision = self.vision.as_ref().ok_or_else(|| {
             ModelError::InvalidConfig("this encoder has no pretrained vision tower".into())
         })?;
-        let pixels = processor
-            .preprocess(images, &self.device)
-            .map_err(pretrained_error)?;
         let k = self.spec.image_frozen.unwrap_or(0);
-        let state = vision.embed(pixels).map_err(pretrained_error)?;
-        let state = vision.advance(state, k).map_err(pretrained_error)?;
-        Ok(state.hidden)
+        match vision {
+            FrozenVision::Clip(vision, processor) => {
+                let pixels = processor
+                    .preprocess(images, &self.device)
+                    .map_err(pretrained_error)?;
+                let state = vision.embed(pixels).map_err(pretrained_error)?;
+                let state = vision.advance(state, k).map_err(pretrained_error)?;
+                Ok(state.hidden)
+            }
+            FrozenVision::Blip(vit, size) => {
+                let prepared: Vec<_> = images.iter().map(|i| prepare_image(i, *size)).collect();
+                let pixels = stack_prepared(&prepared, &self.device).map_err(pretrained_error)?;
+                vit.forward_blocks(vit.embed(pixels), 0..k)
+                    .map_err(pretrained_error)
+            }
+        }
     }
 
     /// Tokenizes prompts and runs the frozen text layers: hidden states `[T, L, D]`, padded to
@@ -633,7 +794,7 @@ impl FrozenEncoder {
                     .map_err(pretrained_error)?;
                 let state = text.advance(state, k).map_err(pretrained_error)?;
                 Ok(FrozenPrompts {
-                    hidden: state.hidden,
+                    hidden: Some(state.hidden),
                     ids,
                     mask,
                 })
@@ -643,9 +804,23 @@ impl FrozenEncoder {
                 let hidden = bert.embed(batch.ids.clone(), None);
                 let hidden = bert.forward_layers(hidden, batch.mask.clone(), 0..k);
                 Ok(FrozenPrompts {
-                    hidden,
+                    hidden: Some(hidden),
                     ids: batch.ids,
                     mask: batch.mask,
+                })
+            }
+            FrozenText::Blip(tokenizer) => {
+                let (mut ids, mut mask) = (Vec::new(), Vec::new());
+                for text in texts {
+                    let t = tokenizer.encode(text).map_err(pretrained_error)?;
+                    ids.extend(t.input_ids.iter().map(|&i| i64::from(i)));
+                    mask.extend(t.attention_mask.iter().map(|&m| i64::from(m)));
+                }
+                let shape = [texts.len(), tokenizer.max_length()];
+                Ok(FrozenPrompts {
+                    hidden: None,
+                    ids: Tensor::from_data(TensorData::new(ids, shape), &self.device),
+                    mask: Tensor::from_data(TensorData::new(mask, shape), &self.device),
                 })
             }
         }

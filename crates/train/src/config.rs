@@ -47,6 +47,10 @@ pub enum EncoderKind {
     /// A Hugging Face BERT-family checkpoint (sentence-transformers folders included) encodes the
     /// prompts; the images keep the scratch image encoder.
     Bert,
+    /// ImageReward's BLIP backbone (`ImageReward.pt` or its safetensors copy, `med_config.json`
+    /// and the tokenizer beside it): its ViT encodes the images, its text encoder reads the prompt
+    /// while cross-attending to them, and the overall head starts as ImageReward's head.
+    Blip,
 }
 
 /// `[encoder]`: a pretrained shared encoder, the share of its layers kept frozen, and the
@@ -55,7 +59,8 @@ pub enum EncoderKind {
 #[serde(default, deny_unknown_fields)]
 pub struct EncoderSection {
     pub kind: EncoderKind,
-    /// The checkpoint folder (`config.json`, `model.safetensors`); required unless `scratch`.
+    /// The checkpoint folder (`config.json`, `model.safetensors`), or for `blip` the checkpoint
+    /// file; required unless `scratch`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<std::path::PathBuf>,
     /// Share of each tower's transformer layers kept frozen, counted from the input side with
@@ -74,6 +79,7 @@ impl EncoderKind {
             Self::Scratch => "scratch",
             Self::Clip => "clip",
             Self::Bert => "bert",
+            Self::Blip => "blip",
         }
     }
 }

@@ -288,9 +288,12 @@ pub fn prepare(ds: &Dataset, config: &TrainConfig, tokenizer: &PromptTokenizer) 
     let (splits, train, valid, test) = split(ds, &ix, config)?;
     let used: HashSet<usize> = train.iter().chain(&valid).chain(&test).copied().collect();
 
-    // Images of the used prompts, decoded once (not needed when CLIP's frozen layers encode them:
-    // those read the files themselves, at the checkpoint's resolution).
-    let pixels_needed = config.encoder.kind != EncoderKind::Clip;
+    // Images of the used prompts, decoded once (not needed when a pretrained vision tower encodes
+    // them: its frozen layers read the files themselves, at the checkpoint's resolution).
+    let pixels_needed = matches!(
+        config.encoder.kind,
+        EncoderKind::Scratch | EncoderKind::Bert
+    );
     let size = config.model.image_size;
     let mut wanted = Vec::new();
     let mut paths = Vec::new();
@@ -578,7 +581,7 @@ impl GroupBatcher {
             .flat_map(|&p| st.token_mask[p].iter().copied())
             .collect();
         let mask = Tensor::from_data(TensorData::new(mask, [prompts.len(), l]), device);
-        let text = match frozen {
+        let text = match frozen.filter(|f| f.text.0.dim > 0) {
             Some(FrozenStore {
                 text: (rows, of_prompt),
                 ..
@@ -596,6 +599,7 @@ impl GroupBatcher {
                     mask,
                 }
             }
+            // Scratch text encoder, or BLIP's (token ids: it reads the image too).
             None => {
                 let ids: Vec<i64> = prompts
                     .iter()

@@ -38,10 +38,15 @@ fn int_values(t: Tensor<2, Int>) -> Result<Vec<i64>> {
 /// Hidden rows of the given prompt texts (one row per text, in order).
 pub fn embed_texts(encoder: &FrozenEncoder, texts: &[&str]) -> Result<HiddenRows> {
     let out = encoder.text_hidden(texts)?;
-    let [_, tokens, dim] = out.hidden.dims();
+    let [_, tokens] = out.ids.dims();
+    // BLIP's text layers run in the model (they read the image): only the tokens are kept.
+    let (dim, data) = match out.hidden {
+        Some(hidden) => (hidden.dims()[2], tensor_values(hidden)?),
+        None => (0, Vec::new()),
+    };
     let mut rows = HiddenRows::new(tokens, dim, true);
     rows.keys = texts.iter().map(|t| t.to_string()).collect();
-    rows.data = tensor_values(out.hidden)?;
+    rows.data = data;
     rows.mask = Some(int_values(out.mask)?);
     rows.ids = Some(int_values(out.ids)?);
     Ok(rows)
@@ -186,12 +191,23 @@ fn all_texts(ix: &Index) -> Vec<&str> {
     texts
 }
 
+/// The files whose contents the frozen outputs depend on.
+fn checkpoint_files(spec: &PretrainedSpec) -> Vec<PathBuf> {
+    match spec.kind {
+        model::PretrainedKind::Blip => {
+            let med = spec.path.with_file_name("med_config.json");
+            vec![spec.path.clone(), med]
+        }
+        _ => vec![
+            spec.path.join("config.json"),
+            spec.path.join("model.safetensors"),
+        ],
+    }
+}
+
 /// The description a cache made with `encoder` from `ds` carries.
 fn cache_meta(ds: &Dataset, spec: &PretrainedSpec) -> Result<CacheMeta> {
-    let files = [
-        spec.path.join("config.json"),
-        spec.path.join("model.safetensors"),
-    ];
+    let files = checkpoint_files(spec);
     Ok(CacheMeta {
         version: 1,
         encoder: spec.kind.name().to_string(),
@@ -207,10 +223,7 @@ fn cache_meta(ds: &Dataset, spec: &PretrainedSpec) -> Result<CacheMeta> {
 /// Checks that the cache in `dir` was made by this encoder cut at the same layers.
 pub fn check_cache(dir: &Path, spec: &PretrainedSpec) -> Result<CacheMeta> {
     let meta = read_meta(dir)?;
-    let files = [
-        spec.path.join("config.json"),
-        spec.path.join("model.safetensors"),
-    ];
+    let files = checkpoint_files(spec);
     let fp = fingerprint(&files)?;
     let bad = |m: String| {
         Err(TrainError::Cache {

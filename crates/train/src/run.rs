@@ -326,14 +326,23 @@ pub fn train(ds: &Dataset, config: &TrainConfig, opts: &TrainOptions) -> Result<
             _ => None,
         };
         model_config.pretrained = parts.as_ref().map(|p| p.spec.clone());
+        if model_config.is_blip()
+            && let Some(spec) = &model_config.pretrained
+        {
+            // The heads read BLIP's [CLS] feature, as ImageReward's head does.
+            model_config.d_model = spec.imagereward_config()?.med.hidden_size;
+        }
         let model = model_config.try_init(&ad)?;
         let (model, frozen) = match parts {
             // The frozen layers stay on the plain device (an embedding cache is computed there
             // too, so both give identical rows); the tops train on the autodiff one.
-            Some(p) => (
-                model.with_towers(p.image.map(|t| t.fork(&ad)), p.text.fork(&ad)),
-                Some(p.frozen),
-            ),
+            Some(p) => {
+                let mut model = model.with_towers(p.image.map(|t| t.fork(&ad)), p.text.fork(&ad));
+                if let Some(head) = p.overall {
+                    model = model.with_overall_head(head.fork(&ad));
+                }
+                (model, Some(p.frozen))
+            }
             None => (model, None),
         };
         // Parameters are initialised lazily, on first use: force it now, under the lock.
@@ -491,6 +500,7 @@ pub fn pretrained_kind(kind: EncoderKind) -> Option<PretrainedKind> {
         EncoderKind::Scratch => None,
         EncoderKind::Clip => Some(PretrainedKind::Clip),
         EncoderKind::Bert => Some(PretrainedKind::Bert),
+        EncoderKind::Blip => Some(PretrainedKind::Blip),
     }
 }
 

@@ -171,9 +171,15 @@ impl Scorer {
         let text = match frozen {
             Some(f) => {
                 let t = f.text_hidden(&distinct)?;
-                TextInput::Hidden {
-                    hidden: t.hidden,
-                    mask: t.mask,
+                match t.hidden {
+                    Some(hidden) => TextInput::Hidden {
+                        hidden,
+                        mask: t.mask,
+                    },
+                    None => TextInput::Ids {
+                        ids: t.ids,
+                        mask: t.mask,
+                    },
                 }
             }
             None => {

@@ -519,3 +519,109 @@ fn a_bert_text_tower_trains_and_scores() {
     }
     let _ = std::fs::remove_dir_all(out);
 }
+
+/// The tiny ImageReward of `../shared/fixtures` (made with THUDM's code) in a temp folder, with
+/// the `vit_config.json` its 40-wide ViT needs (its number of heads is in no tensor).
+fn tiny_imagereward(shared: &Path) -> PathBuf {
+    let src = shared.join("fixtures/tiny-imagereward");
+    let dir = tmp("tiny-imagereward");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["ImageReward.pt", "med_config.json", "tokenizer.json"] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    let fixture: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(src.join("fixture_config.json")).unwrap())
+            .unwrap();
+    std::fs::write(
+        dir.join("vit_config.json"),
+        fixture["model"]["vit"].to_string(),
+    )
+    .unwrap();
+    dir.join("ImageReward.pt")
+}
+
+#[test]
+fn blip_backbone_starts_as_imagereward_and_trains() {
+    let Some(shared) = shared_dir() else {
+        eprintln!(
+            "skipped: ../shared (the tiny ImageReward fixture) not found; set REWARDLAB_SHARED"
+        );
+        return;
+    };
+    let checkpoint = tiny_imagereward(&shared);
+    let w = world();
+    let ix = w.ds.index();
+    let prompt = &ix.prompts[0];
+    let images: Vec<image::DynamicImage> = prompt
+        .generations
+        .iter()
+        .map(|&g| {
+            let rel = ix.generations[g].image.as_ref().unwrap();
+            image::open(w.ds.image_path(rel)).unwrap()
+        })
+        .collect();
+
+    // Before training, the overall head of the multi-head model is ImageReward: same rewards as
+    // the official computation (pretrained::imagereward, proven against THUDM's code).
+    let device = Device::default();
+    let parts =
+        model::load_pretrained(model::PretrainedKind::Blip, &checkpoint, 0.7, 64, &device).unwrap();
+    assert_eq!(
+        (parts.spec.image_frozen, parts.spec.text_frozen),
+        (Some(2), 2)
+    );
+    let mut mc = TrainConfig::smoke()
+        .model
+        .to_model_config(64, 16, model::LikertScale::new(1, 7));
+    mc.pretrained = Some(parts.spec.clone());
+    mc.d_model = 24;
+    let net = mc
+        .try_init(&device)
+        .unwrap()
+        .with_towers(parts.image, parts.text)
+        .with_overall_head(parts.overall.unwrap());
+    let hidden = parts.frozen.image_hidden(&images).unwrap();
+    let prompts = parts.frozen.text_hidden(&[prompt.text.as_str()]).unwrap();
+    let n = images.len();
+    let out = net.forward_inputs(
+        model::ImageInput::Hidden(hidden),
+        model::TextInput::Ids {
+            ids: prompts.ids,
+            mask: prompts.mask,
+        },
+        Tensor::zeros([n], &device),
+    );
+    let ours = out
+        .get(Criterion::Overall)
+        .unwrap()
+        .clone()
+        .try_into_vec_as::<f32>()
+        .unwrap();
+    let official = pretrained::imagereward::ImageReward::from_checkpoint(&checkpoint, &device)
+        .unwrap()
+        .score(&prompt.text, &images)
+        .unwrap();
+    for (a, b) in ours.iter().zip(&official) {
+        assert!((a - b).abs() < 1e-5, "{ours:?} vs {official:?}");
+    }
+
+    // Training (70% of each tower frozen, as ImageReward) learns, and a run on the embedding
+    // cache of the frozen ViT blocks is the same run.
+    let mut config = pretrained_config(crate::config::EncoderKind::Blip, &checkpoint, 0.7);
+    config.optim.epochs = 2;
+    let direct = tmp("blip-direct");
+    let report = train(&w.ds, &config, &opts(&direct, Some(&w.truth))).unwrap();
+    assert_eq!(report.model_config.d_model, 24);
+    let loss = |e: usize| report.history[e].train["loss"];
+    assert!(loss(1) < loss(0), "{} -> {}", loss(0), loss(1));
+    let cache = tmp("blip-cache");
+    crate::embed::write_cache_for(&w.ds, &config, &cache, false, false).unwrap();
+    let mut cached_config = config.clone();
+    cached_config.encoder.cache = Some(cache.clone());
+    let cached = tmp("blip-cached");
+    train(&w.ds, &cached_config, &opts(&cached, Some(&w.truth))).unwrap();
+    assert_eq!(heldout_scores(&direct), heldout_scores(&cached));
+    for d in [direct, cache, cached] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}

@@ -23,8 +23,8 @@ pub struct Args {
     /// Replace a cache folder that holds another encoder's, cut's or dataset's outputs.
     #[arg(long)]
     force: bool,
-    /// clip or bert ([encoder] kind).
-    #[arg(long, value_parser = ["clip", "bert"])]
+    /// clip, bert or blip ([encoder] kind).
+    #[arg(long, value_parser = ["clip", "bert", "blip"])]
     encoder: Option<String>,
     /// The pretrained checkpoint folder ([encoder] path).
     #[arg(long)]

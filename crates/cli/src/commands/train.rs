@@ -33,10 +33,12 @@ pub struct Args {
     #[arg(long)]
     seed: Option<u64>,
     /// Shared encoder ([encoder] kind): scratch, clip (a Hugging Face CLIP folder encodes images
-    /// and prompts) or bert (a BERT-family folder encodes the prompts).
-    #[arg(long, value_parser = ["scratch", "clip", "bert"])]
+    /// and prompts), bert (a BERT-family folder encodes the prompts) or blip (ImageReward's
+    /// backbone, its head as the starting overall head).
+    #[arg(long, value_parser = ["scratch", "clip", "bert", "blip"])]
     encoder: Option<String>,
-    /// The pretrained checkpoint folder ([encoder] path): config.json, model.safetensors.
+    /// The pretrained checkpoint ([encoder] path): a folder with config.json and
+    /// model.safetensors (clip, bert), or ImageReward.pt / its safetensors copy (blip).
     #[arg(long)]
     encoder_path: Option<PathBuf>,
     /// Share of the pretrained layers kept frozen ([encoder] freeze; ImageReward: 0.7).
@@ -60,6 +62,7 @@ pub(crate) fn apply_encoder_flags(
         config.encoder.kind = match kind {
             "clip" => train::EncoderKind::Clip,
             "bert" => train::EncoderKind::Bert,
+            "blip" => train::EncoderKind::Blip,
             _ => train::EncoderKind::Scratch,
         };
     }

@@ -64,6 +64,9 @@ pub const EXPECTED_UNUSED_KEYS: &[&str] = &[
 /// Dropout(0.1), Linear(64, 16), Linear(16, 1)`).
 const HEAD_WIDTHS: [usize; 5] = [1024, 128, 64, 16, 1];
 
+/// The image encoder's sizes beside a checkpoint, when they cannot be read off its tensors.
+pub const VIT_CONFIG_FILE: &str = "vit_config.json";
+
 /// Positions of the linear layers in the official `nn.Sequential` (the others are dropouts).
 const HEAD_LINEAR_POSITIONS: [usize; 5] = [0, 2, 4, 6, 7];
 
@@ -106,14 +109,32 @@ impl ImageRewardConfig {
     /// The config of the checkpoint at `weights` as the official loader builds it: the text
     /// encoder from `med_config.json` beside the file, the image encoder's sizes from the
     /// checkpoint's tensors ([`vit_config_from_shapes`]).
+    ///
+    /// A checkpoint whose image encoder is not BLIP's ViT-B or ViT-L (the number of heads is in
+    /// no tensor) gives its sizes in a `vit_config.json` beside it ([`BlipVitConfig`]'s fields).
     pub fn beside(weights: &Path) -> Result<Self, PretrainedError> {
         let med_path = sibling(weights, "med_config.json");
         let med = MedConfig::from_file(&med_path)?;
-        let shapes = checkpoint_shapes(weights)?;
-        let vit = vit_config_from_shapes(&shapes).map_err(|message| PretrainedError::Config {
-            path: weights.to_path_buf(),
-            message,
-        })?;
+        let vit_path = sibling(weights, VIT_CONFIG_FILE);
+        let vit = if vit_path.is_file() {
+            let text =
+                std::fs::read_to_string(&vit_path).map_err(|source| PretrainedError::Io {
+                    path: vit_path.clone(),
+                    source,
+                })?;
+            serde_json::from_str(&text).map_err(|e| PretrainedError::Config {
+                path: vit_path.clone(),
+                message: e.to_string(),
+            })?
+        } else {
+            let shapes = checkpoint_shapes(weights)?;
+            vit_config_from_shapes(&shapes).map_err(|message| PretrainedError::Config {
+                path: weights.to_path_buf(),
+                message: format!(
+                    "{message} (give the sizes in {VIT_CONFIG_FILE} beside the checkpoint)"
+                ),
+            })?
+        };
         Ok(Self::new(vit, med))
     }
 
