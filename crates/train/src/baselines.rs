@@ -387,6 +387,9 @@ fn load_with_vit_config(
 }
 
 /// A loaded pretrained scorer of either kind.
+// Both variants are a few kilobytes of module handles (the weights live in tensors), and a
+// program holds one or two scorers: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum PretrainedScorer {
     ClipScore(ClipScore),
