@@ -7,16 +7,20 @@
 //! * `clip-score`: `w * max(cos(image_embeds, text_embeds), 0)` with `w = 2.5`, CLIPScore as
 //!   Hessel et al. define it (their `w` stretches the cosines, which CLIP keeps in roughly
 //!   [0, 0.4], towards [0, 1]). The prompt is encoded as it is, without the paper's "A photo
-//!   depicts" prefix, as text-to-image evaluations (ImageReward, HPS) compute it. It is the
-//!   score of the overall head and of the alignment head; the other heads get none.
+//!   depicts" caption prefix: a generation prompt is not a caption. It is the score of the
+//!   overall head and of the alignment head; the other heads get none.
 //! * `imagereward`: the official reward, `(mlp(features) - mean) / std`, as the overall score;
 //!   the other heads get none.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), train::baselines::BaselineError> {
 //! use train::baselines::{PretrainedKind, PretrainedScorer};
-//! let scorer = PretrainedScorer::load(PretrainedKind::ImageReward, "ImageReward/ImageReward.pt".as_ref(), 16)?;
-//! let items = vec![("a red bicycle".to_string(), "a.png".into()), ("a red bicycle".into(), "b.png".into())];
+//! let checkpoint = std::path::Path::new("ImageReward/ImageReward.pt");
+//! let scorer = PretrainedScorer::load(PretrainedKind::ImageReward, checkpoint, 16)?;
+//! let items = vec![
+//!     ("a red bicycle".to_string(), "a.png".into()),
+//!     ("a red bicycle".to_string(), "b.png".into()),
+//! ];
 //! let rewards = scorer.score_values(&items)?;
 //! # Ok(()) }
 //! ```
