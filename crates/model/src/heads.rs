@@ -60,6 +60,8 @@ pub struct ImageRewardHead {
 }
 
 /// The overall head: the usual MLP, or ImageReward's head when the shared encoder is its BLIP.
+// One per model; burn's `Module` derive does not see through a `Box`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum OverallHead {
     Mlp(ScoreHead),

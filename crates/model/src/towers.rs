@@ -469,6 +469,8 @@ pub struct FrozenEncoder {
     text: FrozenText,
 }
 
+// One value per loaded encoder: the size difference of the variants costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum FrozenVision {
     Clip(ClipVisionTransformer, ClipImageProcessor),
@@ -476,6 +478,7 @@ enum FrozenVision {
     Blip(BlipVisionTransformer, u32),
 }
 
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum FrozenText {
     Clip(ClipTextTransformer, ClipTokenizer),
