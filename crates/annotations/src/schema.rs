@@ -272,19 +272,29 @@ impl Dataset {
     pub fn index(&self) -> Index {
         let mut ix = Index::default();
         let mut annotators: HashMap<&str, ()> = HashMap::new();
+        // Rows usually come prompt by prompt: the previous row's prompt is checked first, and
+        // ids are cloned only for new entries (a million rows would otherwise hash and clone
+        // each id once more).
+        let mut last_prompt: Option<usize> = None;
         for (r, row) in self.rows.iter().enumerate() {
-            let p = *ix
-                .prompt_by_id
-                .entry(row.prompt_id.clone())
-                .or_insert_with(|| {
-                    ix.prompts.push(PromptEntry {
-                        id: row.prompt_id.clone(),
-                        text: row.prompt.clone(),
-                        category: row.category.clone(),
-                        generations: Vec::new(),
-                    });
-                    ix.prompts.len() - 1
-                });
+            let p = match last_prompt {
+                Some(p) if ix.prompts[p].id == row.prompt_id => p,
+                _ => match ix.prompt_by_id.get(&row.prompt_id) {
+                    Some(&p) => p,
+                    None => {
+                        ix.prompts.push(PromptEntry {
+                            id: row.prompt_id.clone(),
+                            text: row.prompt.clone(),
+                            category: row.category.clone(),
+                            generations: Vec::new(),
+                        });
+                        let p = ix.prompts.len() - 1;
+                        ix.prompt_by_id.insert(row.prompt_id.clone(), p);
+                        p
+                    }
+                },
+            };
+            last_prompt = Some(p);
             let g = match ix.generation_by_id.get(&row.generation_id) {
                 Some(&g) => g,
                 None => {
