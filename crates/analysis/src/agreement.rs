@@ -377,9 +377,11 @@ fn leave_one_out(f: &Frames, label: &str) -> Result<Loo> {
     let prompts = ranked_prompts(f, label)?;
     let mut per: HashMap<usize, (usize, usize)> = HashMap::new();
     for p in &prompts {
-        for r in p.rankings() {
+        // One ranking per annotator and prompt ([`ranked_prompts`]), so a ranking's counts are
+        // its annotator's.
+        let counts = eval::annotators::ceiling_counts_by_ranking(p);
+        for (r, (right, n)) in p.rankings().iter().zip(counts) {
             let Some(k) = r.annotator else { continue };
-            let (_, right, n) = eval::annotators::agreement_counts(p, Some(k));
             let e = per.entry(k).or_default();
             e.0 += right;
             e.1 += n;

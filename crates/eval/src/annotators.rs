@@ -48,6 +48,30 @@ pub fn agreement_counts(p: &RankedPrompt, annotator: Option<usize>) -> (usize, u
     (model, ceiling, n)
 }
 
+/// The human ceiling's `(right, pairs)` of one prompt for each of its rankings, in
+/// [`RankedPrompt::rankings`] order: what [`agreement_counts`] counts for the ceiling, for every
+/// ranking in one pass (each leave-one-out mean computed once, not once per annotator asked for).
+pub fn ceiling_counts_by_ranking(p: &RankedPrompt) -> Vec<(usize, usize)> {
+    let rankings = p.rankings();
+    let mut out = vec![(0, 0); rankings.len()];
+    if rankings.len() < 2 {
+        return out;
+    }
+    let loo: Vec<Vec<Option<f64>>> = (0..rankings.len())
+        .map(|k| p.mean_ranks_without(k))
+        .collect();
+    for q in p.pairs().filter(|q| !q.tie) {
+        let others = &loo[q.ranking];
+        let (Some(b), Some(w)) = (others[q.better], others[q.worse]) else {
+            continue;
+        };
+        let o = &mut out[q.ranking];
+        o.1 += 1;
+        o.0 += usize::from(b < w);
+    }
+    out
+}
+
 /// The scorer's accuracy and the human ceiling against one annotator's strict pairs
 /// (`Some(index)`) or against every annotator's pairs pooled (`None`).
 pub fn agreement<'a>(
@@ -110,6 +134,12 @@ mod tests {
         assert_eq!(all.ceiling, Some(6.0 / 9.0));
         assert_eq!(all.model, Some(8.0 / 9.0));
         assert_eq!(agreement([&p], Some(2)).model, Some(2.0 / 3.0));
+        // the one-pass counts are the per-annotator ones
+        let by_ranking = ceiling_counts_by_ranking(&p);
+        for (k, &(right, n)) in by_ranking.iter().enumerate() {
+            let (_, c, m) = agreement_counts(&p, Some(k));
+            assert_eq!((right, n), (c, m));
+        }
         assert_eq!(accuracy_vs_mean_rank([&p]), Some(1.0));
         let single = RankedPrompt::single(vec![1.0, 2.0], vec![Some(1.0), Some(2.0)]).unwrap();
         assert_eq!(agreement([&single], None).pairs, 0);
