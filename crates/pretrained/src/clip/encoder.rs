@@ -8,7 +8,7 @@ use std::ops::Range;
 use burn::{
     nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig},
     prelude::*,
-    tensor::activation::{gelu, gelu_approximate, relu, sigmoid, softmax},
+    tensor::activation::{gelu, gelu_approximate, relu, softmax},
 };
 
 use super::config::Activation;
@@ -16,8 +16,8 @@ use super::config::Activation;
 /// Applies a feed-forward activation.
 pub fn activate<const D: usize>(activation: Activation, x: Tensor<D>) -> Tensor<D> {
     match activation {
-        // OpenAI's `QuickGELU`: x * sigmoid(1.702 x).
-        Activation::QuickGelu => x.clone() * sigmoid(x * 1.702),
+        // OpenAI's `QuickGELU`: x * sigmoid(1.702 x), one vectorised pass on flex (kernels).
+        Activation::QuickGelu => crate::kernels::quick_gelu(x),
         Activation::Gelu => gelu(x),
         Activation::GeluTanh => gelu_approximate(x),
         Activation::Relu => relu(x),
