@@ -251,3 +251,23 @@ fn invalid_table_writes_nothing_or_quarantines() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `bench pretrained` without the MiniLM checkpoint stops with a message that says where it looked
+/// and how to point it elsewhere (the timed run itself is too slow for a test, and speed is never
+/// asserted; the workloads are tested on tiny sizes in `pretrained::bench`).
+#[test]
+fn bench_pretrained_without_minilm_is_a_clear_error() {
+    let missing = tmp("bench-pretrained-no-shared");
+    let out = bin()
+        .args(["bench", "pretrained", "--quick", "--skip-torch"])
+        .env("REWARDLAB_SHARED", &missing)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("all-MiniLM-L6-v2") && err.contains("REWARDLAB_SHARED"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -56,6 +56,22 @@ enum What {
         #[arg(long, default_value = "python3")]
         python: String,
     },
+    /// Throughput of the pretrained encoders (all-MiniLM-L6-v2 sentences, CLIP ViT-B/32 images,
+    /// pair-head training steps) beside the same workloads in PyTorch, run through
+    /// scripts/bench-pretrained-torch (which installs torch from PyPI into a venv under
+    /// $REWARDLAB_CACHE, default ~/.cache/rewardlab); target: 1.5x PyTorch's throughput.
+    Pretrained {
+        /// Time the Rust side only.
+        #[arg(long)]
+        skip_torch: bool,
+        /// One warm-up and two timed repeats instead of two and five (both sides).
+        #[arg(long)]
+        quick: bool,
+        /// Threads on both sides (torch's set_num_threads, the size of burn's rayon pool);
+        /// default: every core.
+        #[arg(long)]
+        threads: Option<usize>,
+    },
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -105,6 +121,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
             python,
         } => bench_analyze(judgments, seed, resamples, no_pandas, &python)?,
         What::Train { config, seed } => bench_train(config.as_deref(), seed)?,
+        What::Pretrained {
+            skip_torch,
+            quick,
+            threads,
+        } => bench_pretrained(skip_torch, quick, threads)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -277,6 +298,174 @@ fn bench_analyze(
     }
     std::fs::remove_dir_all(&dir)?;
     Ok(())
+}
+
+/// The PyTorch throughput target of `bench pretrained`: rewardlab at 1.5x PyTorch or better.
+const PRETRAINED_TARGET: f64 = 1.5;
+
+fn bench_pretrained(skip_torch: bool, quick: bool, threads: Option<usize>) -> Result<()> {
+    use pretrained::bench;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let threads = threads.unwrap_or(cores);
+    let repeats = if quick {
+        bench::Repeats::QUICK
+    } else {
+        bench::Repeats::FULL
+    };
+    let load_start = load_average();
+    println!(
+        "bench pretrained: {threads} thread(s) on {cores} core(s), {} warm-up(s) then the median of \
+         {} timed repeats{}",
+        repeats.warmup,
+        repeats.repeats,
+        load_start.map_or(String::new(), |l| format!(
+            ", load average {l:.2} at the start"
+        ))
+    );
+    let (c0, t0) = (cpu_seconds(), Instant::now());
+    let ours = bench::run_comparison(threads, repeats, |name| {
+        eprintln!("  rewardlab: {name} ...")
+    })?;
+    let (cpu, wall) = (cpu_seconds() - c0, t0.elapsed().as_secs_f64());
+    let load_rust = load_average();
+
+    let torch = if skip_torch {
+        None
+    } else {
+        match run_torch(quick, threads) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                println!("  PyTorch: skipped: {e:#}");
+                None
+            }
+        }
+    };
+    let rows = [
+        (
+            "MiniLM-L6 forward, sentences/s",
+            &ours.minilm,
+            "minilm_sentences_per_s",
+        ),
+        (
+            "CLIP ViT-B/32 vision, images/s",
+            &ours.clip_vision,
+            "clip_vit_b32_images_per_s",
+        ),
+        (
+            "pair head train step, pairs/s",
+            &ours.pair_head,
+            "pair_head_pairs_per_s",
+        ),
+    ];
+    println!(
+        "  {:<32} {:>10} {:>10} {:>7}  target",
+        "workload", "rewardlab", "PyTorch", "ratio"
+    );
+    for (label, t, key) in rows {
+        let theirs = torch.as_ref().and_then(|p| p[key].as_f64());
+        let ratio = theirs.map(|p| t.median / p);
+        println!(
+            "  {label:<32} {:>10.1} {:>10} {:>7}  >= {PRETRAINED_TARGET}x{}",
+            t.median,
+            theirs.map_or("-".into(), |p| format!("{p:.1}")),
+            ratio.map_or("-".into(), |r| format!("{r:.2}x")),
+            match ratio {
+                Some(r) if r >= PRETRAINED_TARGET => " (met)",
+                Some(_) => " (not met)",
+                None => "",
+            }
+        );
+    }
+    let spread = |t: &bench::Throughput| {
+        let lo = t.repeats.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = t.repeats.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        format!("{lo:.1}..{hi:.1}")
+    };
+    println!(
+        "  rewardlab repeats (min..max): MiniLM {}, CLIP {}, pair head {}; {wall:.1} s wall, \
+         {:.2} cores busy",
+        spread(&ours.minilm),
+        spread(&ours.clip_vision),
+        spread(&ours.pair_head),
+        cpu / wall.max(1e-9)
+    );
+    if let Some(p) = &torch {
+        let spread = |name: &str| {
+            let rates: Vec<f64> = p["details"][name]["repeats"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_f64()).collect())
+                .unwrap_or_default();
+            let lo = rates.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = rates.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            format!("{lo:.1}..{hi:.1}")
+        };
+        println!(
+            "  PyTorch {} (transformers {}), {} thread(s); repeats (min..max): MiniLM {}, CLIP {}, \
+             pair head {}",
+            p["torch"].as_str().unwrap_or("?"),
+            p["transformers"].as_str().unwrap_or("?"),
+            p["threads"].as_u64().map_or("?".into(), |t| t.to_string()),
+            spread("minilm"),
+            spread("clip_vit_b32"),
+            spread("pair_head")
+        );
+    }
+    let load_end = load_average();
+    let loads: Vec<String> = [load_start, load_rust, load_end]
+        .iter()
+        .map(|l| l.map_or("?".into(), |l| format!("{l:.2}")))
+        .collect();
+    let busy = [load_start, load_rust, load_end]
+        .iter()
+        .flatten()
+        .any(|&l| l > cores as f64 * 0.75);
+    println!(
+        "  load average {} (start, after rewardlab, end) on {cores} core(s){}",
+        loads.join(", "),
+        if busy {
+            ": other work shared the cores, so both sides' figures are lower than on an idle \
+             machine and the ratios are noisier"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+/// Runs scripts/bench-pretrained-torch (which creates the fixture venv with torch from PyPI on
+/// first use) and reads its JSON; an error says why the PyTorch side cannot run.
+fn run_torch(quick: bool, threads: usize) -> Result<serde_json::Value> {
+    use std::process::{Command, Stdio};
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scripts/bench-pretrained-torch");
+    anyhow::ensure!(
+        script.exists(),
+        "{} is absent (the PyTorch side runs from the repository this binary was built from)",
+        script.display()
+    );
+    let mut command = Command::new(&script);
+    command
+        .args(["--threads", &threads.to_string()])
+        .env("REWARDLAB_SHARED", pretrained::bench::shared_dir())
+        // Progress and pip's output go straight to the terminal.
+        .stderr(Stdio::inherit())
+        .stdout(Stdio::piped());
+    if quick {
+        command.arg("--quick");
+    }
+    eprintln!("  PyTorch: {} ...", script.display());
+    let out = command
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{} failed ({}); its messages are above",
+        script.display(),
+        out.status
+    );
+    serde_json::from_slice(&out.stdout).context("reading the PyTorch script's JSON")
 }
 
 /// CPU seconds (user + system, all threads) this process has used, from /proc/self/stat;
