@@ -438,20 +438,10 @@ fn bootstrap(
         .clamp(1, 8);
     let mut values: Vec<Vec<Vec<f64>>> =
         vec![vec![Vec::with_capacity(resamples); k]; members.len()];
-    let mut draws = eval::bootstrap::draws(n_prompts, resamples, seed);
+    let mut draws = eval::bootstrap::draw_counts(n_prompts, resamples, seed);
     let batch = 16 * threads;
     loop {
-        let weights: Vec<Vec<u32>> = draws
-            .by_ref()
-            .take(batch)
-            .map(|d| {
-                let mut w = vec![0u32; n_prompts];
-                for p in d {
-                    w[p] += 1;
-                }
-                w
-            })
-            .collect();
+        let weights: Vec<Vec<u32>> = draws.by_ref().take(batch).collect();
         if weights.is_empty() {
             break;
         }

@@ -61,6 +61,21 @@ pub fn draws(prompts: usize, count: usize, seed: u64) -> impl Iterator<Item = Ve
     (0..count).map(move |_| (0..prompts).map(|_| rng.below(prompts)).collect())
 }
 
+/// The draws of [`draws`] as counts: `counts[p]` is how many times prompt `p` was drawn in that
+/// resample. The same stream, written straight into the counts (what a weighted statistic
+/// needs) without the list of indices between.
+pub fn draw_counts(prompts: usize, count: usize, seed: u64) -> impl Iterator<Item = Vec<u32>> {
+    let mut rng = prng::Rng::derive(seed, "bootstrap");
+    let count = if prompts == 0 { 0 } else { count };
+    (0..count).map(move |_| {
+        let mut w = vec![0u32; prompts];
+        for _ in 0..prompts {
+            w[rng.below(prompts)] += 1;
+        }
+        w
+    })
+}
+
 /// The `q`-th percentile (0..=100) of sorted values, interpolating linearly between order
 /// statistics (numpy's `percentile` with its default method).
 pub fn percentile(sorted: &[f64], q: f64) -> f64 {
@@ -96,5 +111,12 @@ mod tests {
         );
         assert_eq!(Resamples::draw(0, 5, 3).ci95(|_| Some(1.0)), None);
         assert_eq!(draws(10, 5, 3).collect::<Vec<_>>(), a.draws());
+        // the counts are the same draws
+        for (w, d) in draw_counts(10, 5, 3).zip(a.draws()) {
+            let mut c = vec![0u32; 10];
+            d.iter().for_each(|&i| c[i] += 1);
+            assert_eq!(w, c);
+        }
+        assert_eq!(draw_counts(0, 5, 3).count(), 0);
     }
 }
