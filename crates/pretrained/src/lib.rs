@@ -12,6 +12,7 @@ pub mod clip;
 pub mod clip_tokenizer;
 pub mod error;
 pub mod imagereward;
+mod jpeg;
 mod kernels;
 pub mod load;
 pub mod preprocess;

@@ -554,25 +554,36 @@ pub fn to_chw(image: &RgbImage, rescale: Rescale, mean: [f32; 3], std: [f32; 3])
 
 /// Decodes an image file (PNG, JPEG, WebP), with errors naming the file.
 ///
+/// The format is told by the file's first bytes (its extension when they say nothing). JPEG
+/// files are decoded by libjpeg-turbo's decoder with Pillow's settings, grayscale ones as L
+/// (CMYK ones, which Pillow keeps as CMYK, by the `image` crate); the other formats by the
+/// `image` crate, whose PNG and WebP pixels are Pillow's. No EXIF rotation, as `Image.open`.
+///
 /// # Errors
 ///
-/// When the file cannot be read or decoded.
+/// When the file cannot be read or decoded, a JPEG whose data ends early included.
 pub fn load_image(path: impl AsRef<Path>) -> Result<DynamicImage, PretrainedError> {
     let path = path.as_ref();
-    let reader = image::ImageReader::open(path).map_err(|source| PretrainedError::Io {
+    let io_error = |source| PretrainedError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    let reader = reader
-        .with_guessed_format()
-        .map_err(|source| PretrainedError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    reader.decode().map_err(|e| PretrainedError::Image {
+    };
+    let image_error = |message| PretrainedError::Image {
         path: path.to_path_buf(),
-        message: e.to_string(),
-    })
+        message,
+    };
+    let reader = image::ImageReader::open(path).map_err(io_error)?;
+    let reader = reader.with_guessed_format().map_err(io_error)?;
+    if reader.format() == Some(image::ImageFormat::Jpeg) {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut reader.into_inner(), &mut bytes).map_err(io_error)?;
+        if let Some(image) = crate::jpeg::decode(&bytes).map_err(image_error)? {
+            return Ok(image);
+        }
+        return image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg)
+            .map_err(|e| image_error(e.to_string()));
+    }
+    reader.decode().map_err(|e| image_error(e.to_string()))
 }
 
 /// The resize step of a [`ClipImageProcessor`].
@@ -1057,5 +1068,68 @@ mod tests {
         assert!(err.contains("not-an-image.png"), "{err}");
         let err = load_image(dir.join("absent.png")).unwrap_err().to_string();
         assert!(err.contains("absent.png"), "{err}");
+    }
+
+    #[test]
+    fn jpeg_files_decode_in_their_mode_and_refuse_truncation() {
+        let dir = std::env::temp_dir().join(format!("pretrained-jpeg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let rgb = RgbImage::from_fn(40, 24, |x, y| {
+            image::Rgb([(x * 6) as u8, (y * 10) as u8, ((x + y) * 3) as u8])
+        });
+        let gray = DynamicImage::ImageRgb8(rgb.clone()).to_luma8();
+        let encode = |image: &DynamicImage| {
+            let mut bytes = Vec::new();
+            image
+                .write_to(
+                    &mut std::io::Cursor::new(&mut bytes),
+                    image::ImageFormat::Jpeg,
+                )
+                .unwrap();
+            bytes
+        };
+        let color = encode(&DynamicImage::ImageRgb8(rgb));
+        let luma = encode(&DynamicImage::ImageLuma8(gray));
+        // The content tells the format, whatever the extension says.
+        std::fs::write(dir.join("color.png"), &color).unwrap();
+        std::fs::write(dir.join("gray.jpg"), &luma).unwrap();
+        let decoded = load_image(dir.join("color.png")).unwrap();
+        assert!(matches!(decoded, DynamicImage::ImageRgb8(_)));
+        assert_eq!((decoded.width(), decoded.height()), (40, 24));
+        let decoded = load_image(dir.join("gray.jpg")).unwrap();
+        assert!(matches!(decoded, DynamicImage::ImageLuma8(_)));
+        // Another decoder of the same file agrees within a few levels.
+        let other = image::load_from_memory(&luma).unwrap().to_luma8();
+        for (a, b) in decoded.to_luma8().pixels().zip(other.pixels()) {
+            assert!(a[0].abs_diff(b[0]) <= 3, "{a:?} vs {b:?}");
+        }
+
+        // Cut short (Pillow: "image file is truncated"), or garbage after the start marker:
+        // typed errors naming the file, no panic.
+        std::fs::write(dir.join("cut.jpg"), &color[..color.len() / 2]).unwrap();
+        let mut garbage = color[..4].to_vec();
+        garbage.extend([0x55; 64]);
+        std::fs::write(dir.join("garbage.jpg"), &garbage).unwrap();
+        std::fs::write(dir.join("header.jpg"), &color[..20]).unwrap();
+        for name in ["cut.jpg", "garbage.jpg", "header.jpg"] {
+            let err = load_image(dir.join(name)).unwrap_err();
+            assert!(
+                matches!(err, PretrainedError::Image { .. }),
+                "{name}: {err}"
+            );
+            let err = err.to_string();
+            assert!(err.contains(name), "{err}");
+            eprintln!("{err}");
+        }
+        // Only the end marker missing: the entropy decoder reads on, looking for it, before the
+        // last row is out, and Pillow refuses such a file too.
+        let end = color.len() - 2;
+        assert_eq!(color[end..], [0xFF, 0xD9]);
+        std::fs::write(dir.join("no-eoi.jpg"), &color[..end]).unwrap();
+        let err = load_image(dir.join("no-eoi.jpg")).unwrap_err().to_string();
+        assert!(
+            err.contains("no-eoi.jpg") && err.contains("truncated"),
+            "{err}"
+        );
     }
 }

@@ -22,8 +22,8 @@ use crate::preprocess::load_image;
 pub const BENCH_PROMPT: &str =
     "a painting of an ocean with clouds and birds, day time, low depth field effect";
 
-/// The benchmark's images, relative to the shared data folder: lossless formats only, so that the
-/// decoded pixels are the same in Pillow and in the `image` crate (JPEG decoders differ).
+/// The benchmark's images, relative to the shared data folder: lossless formats only (as when
+/// the JPEG decoder was not yet Pillow's; kept so that timings stay comparable).
 pub const BENCH_IMAGES: [&str; 8] = [
     "captioned-images/astronaut.png",
     "captioned-images/camera.png",

@@ -21,17 +21,9 @@ const FEATURE_TOLERANCE: f32 = 1e-4;
 const REWARD_TOLERANCE: f32 = 1e-6;
 const TRACE_TOLERANCE: f32 = 1e-4;
 
-/// JPEG files are decoded by the image crate (zune-jpeg), whose integer IDCT and YCbCr
-/// conversion are not libjpeg-turbo's (Pillow's): decoded values differ by a level or two on
-/// some pixels, before any preprocessing. Everything downstream of the decoder is exact, so a
-/// JPEG is held to these looser bounds, measured on the fixture's one JPEG (rocket.jpg: RGB
-/// sums within 0.02%, features within 8.5e-4, rewards within 2e-6).
-const JPEG_LEVELS: u64 = 2;
-const JPEG_SUM_FRACTION: f64 = 5e-4;
-const JPEG_FEATURE_TOLERANCE: f32 = 2e-3;
-const JPEG_REWARD_TOLERANCE: f32 = 1e-5;
-
-/// Whether the reference image at `index` is a JPEG (see [`JPEG_LEVELS`]).
+/// Whether the reference image at `index` is a JPEG: JPEG files go through another decoder
+/// than PNG and WebP (libjpeg-turbo's code, see `crate::jpeg`), so their differences are
+/// reported apart, against the same bounds.
 fn is_jpeg(reference: &Value, index: usize) -> bool {
     reference["images"][index]["format"].as_str() == Some("JPEG")
 }
@@ -217,7 +209,6 @@ fn preprocessing_matches_official_facts() {
             crop[..],
             "{name}: crop offsets"
         );
-        let jpeg = image["format"].as_str() == Some("JPEG");
         let grid = &image["rgb_u8_grid8x8"];
         let at = ints(&grid["rows_cols"]);
         for (r, row) in grid["values"].as_array().unwrap().iter().enumerate() {
@@ -226,9 +217,8 @@ fn preprocessing_matches_official_facts() {
                 let ours: Vec<u64> = ours.iter().map(|&v| u64::from(v)).collect();
                 let theirs = ints(pixel);
                 let levels = ours.iter().zip(&theirs).map(|(a, b)| a.abs_diff(*b)).max();
-                let allowed = if jpeg { JPEG_LEVELS } else { 0 };
                 assert!(
-                    levels <= Some(allowed),
+                    levels == Some(0),
                     "{name}: RGB at row {} col {}: {ours:?}, official {theirs:?}",
                     at[r],
                     at[c]
@@ -242,17 +232,6 @@ fn preprocessing_matches_official_facts() {
             }
         }
         let official = ints(&image["rgb_u8_sum_per_channel"]);
-        if jpeg {
-            for (ours, theirs) in sums.iter().zip(&official) {
-                let fraction = ours.abs_diff(*theirs) as f64 / *theirs as f64;
-                eprintln!("{name}: RGB sum {ours} vs official {theirs} ({fraction:.1e})");
-                assert!(
-                    fraction < JPEG_SUM_FRACTION,
-                    "{name}: RGB sums {sums:?} vs {official:?}"
-                );
-            }
-            continue;
-        }
         assert_eq!(sums[..], official[..], "{name}: RGB sums");
         exact += 1;
         let plane = (size * size) as usize;
@@ -268,8 +247,8 @@ fn preprocessing_matches_official_facts() {
             &floats(&image["pixel_mean_per_channel"]),
         ));
     }
-    assert_eq!(exact, 11, "PNG and WebP images checked byte for byte");
-    eprintln!("normalised pixel means (PNG, WebP): max abs diff {worst_mean:.2e}");
+    assert_eq!(exact, 12, "PNG, WebP and JPEG images checked byte for byte");
+    eprintln!("normalised pixel means: max abs diff {worst_mean:.2e}");
     assert!(
         worst_mean < 1e-6,
         "normalised pixel means differ by {worst_mean}"
@@ -394,26 +373,18 @@ fn scores_match_official_from_pt_and_safetensors() {
                 feature[k], raw_head[k], reward[k]
             );
         }
-        assert!(
-            feature[0] < FEATURE_TOLERANCE,
-            "{weights}: features differ by {}",
-            feature[0]
-        );
-        assert!(
-            reward[0] < REWARD_TOLERANCE,
-            "{weights}: rewards differ by {}",
-            reward[0]
-        );
-        assert!(
-            feature[1] < JPEG_FEATURE_TOLERANCE,
-            "{weights}: JPEG features differ by {}",
-            feature[1]
-        );
-        assert!(
-            reward[1] < JPEG_REWARD_TOLERANCE,
-            "{weights}: JPEG rewards differ by {}",
-            reward[1]
-        );
+        for (k, kind) in ["PNG/WebP", "JPEG"].iter().enumerate() {
+            assert!(
+                feature[k] < FEATURE_TOLERANCE,
+                "{weights}: {kind} features differ by {}",
+                feature[k]
+            );
+            assert!(
+                reward[k] < REWARD_TOLERANCE,
+                "{weights}: {kind} rewards differ by {}",
+                reward[k]
+            );
+        }
 
         let prompts = prompts(&reference);
         for case in reference["inference_rank"].as_array().unwrap() {
@@ -431,14 +402,9 @@ fn scores_match_official_from_pt_and_safetensors() {
             );
             let official = floats(&case["rewards"]);
             for (position, &i) in ints(&case["image_indices"]).iter().enumerate() {
-                let tolerance = if is_jpeg(&reference, i as usize) {
-                    JPEG_REWARD_TOLERANCE
-                } else {
-                    REWARD_TOLERANCE
-                };
                 let diff = (rewards[position] - official[position]).abs();
                 assert!(
-                    diff < tolerance,
+                    diff < REWARD_TOLERANCE,
                     "{weights}: inference_rank reward of image {i} differs by {diff}"
                 );
             }
