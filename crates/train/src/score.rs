@@ -87,14 +87,10 @@ impl Scorer {
     pub fn score_files(&self, items: &[(String, PathBuf)]) -> Result<Vec<ImageScore>> {
         let mut out = Vec::with_capacity(items.len());
         for chunk in items.chunks(SCORE_BATCH) {
+            // Decoded as the pretrained encoders' references decode (JPEG exactly as Pillow).
             let images = chunk
                 .iter()
-                .map(|(_, p)| {
-                    image::open(p).map_err(|e| TrainError::Image {
-                        path: p.clone(),
-                        message: e.to_string(),
-                    })
-                })
+                .map(|(_, p)| pretrained::preprocess::load_image(p).map_err(TrainError::from))
                 .collect::<Result<Vec<_>>>()?;
             let prompts: Vec<&str> = chunk.iter().map(|(t, _)| t.as_str()).collect();
             let heads = self.score_batch(&prompts, images)?;
