@@ -411,11 +411,17 @@ impl PairHead {
 
 /// The pair-head training workload: the head on an autodiff device, its Adam state, and fixed
 /// random features.
+///
+/// The better and the worse features are stacked into one `[2 · pairs, d]` batch, so a step
+/// runs the head once over both (one matrix product per layer forward and one per weight
+/// gradient backward, instead of two each): the same rewards, loss and gradients as the Python
+/// script's `head(better) - head(worse)` (tested), as `crates/model` trains its heads.
 pub struct PairHeadWorkload {
     head: Option<PairHead>,
     optim: ModuleOptimizer,
-    better: Tensor<2>,
-    worse: Tensor<2>,
+    /// Better features in rows `0..pairs`, worse in `pairs..2 · pairs`.
+    stacked: Tensor<2>,
+    pairs: usize,
 }
 
 impl std::fmt::Debug for PairHeadWorkload {
@@ -460,14 +466,22 @@ impl PairHeadWorkload {
             head: Some(PairHead::new(features, hidden, &ad)),
             // torch's Adam defaults: betas (0.9, 0.999), eps 1e-8, no weight decay.
             optim: AdamConfig::new().with_epsilon(1e-8).init(),
-            better: features_of(),
-            worse: features_of(),
+            stacked: Tensor::cat(vec![features_of(), features_of()], 0),
+            pairs,
         })
     }
 
     /// Pairs per step.
     pub fn pairs(&self) -> usize {
-        self.better.dims()[0]
+        self.pairs
+    }
+
+    /// The loss `mean(-log sigmoid(r_better - r_worse))` of `head` on the workload's pairs.
+    pub fn loss(&self, head: &PairHead) -> Tensor<1> {
+        let rewards = head.forward(self.stacked.clone());
+        let n = self.pairs;
+        let margin = rewards.clone().narrow(0, 0, n) - rewards.narrow(0, n, n);
+        log_sigmoid(margin).neg().mean()
     }
 
     /// One training step; returns the loss before the update.
@@ -482,8 +496,7 @@ impl PairHeadWorkload {
                 "the head was lost in a failed step".into(),
             ));
         };
-        let margin = head.forward(self.better.clone()) - head.forward(self.worse.clone());
-        let loss = log_sigmoid(margin).neg().mean();
+        let loss = self.loss(&head);
         let grads = GradientsParams::from_grads(loss.backward(), &head);
         self.head = Some(self.optim.step(Self::LR, head, grads));
         let value = loss
@@ -494,7 +507,7 @@ impl PairHeadWorkload {
     }
 }
 
-/// The sizes of the three workloads: [`Sizes::COMPARISON`] matches the Python script; tests use
+/// The sizes of the three workloads: [`Sizes::comparison`] matches the Python script; tests use
 /// smaller ones.
 #[derive(Debug, Clone)]
 pub struct Sizes {
@@ -733,6 +746,38 @@ mod tests {
             last = work.step().unwrap();
         }
         assert!(first.is_finite() && last < first, "{first} -> {last}");
+    }
+
+    #[test]
+    fn one_pass_over_stacked_pairs_is_the_scripts_two_passes() {
+        let device = Device::default();
+        device.seed(2);
+        let work = PairHeadWorkload::new(5, 6, 4, &device).unwrap();
+        let head = work.head.clone().unwrap();
+        let better = work.stacked.clone().narrow(0, 0, 5);
+        let worse = work.stacked.clone().narrow(0, 5, 5);
+        let two = log_sigmoid(head.forward(better) - head.forward(worse))
+            .neg()
+            .mean();
+        let one = work.loss(&head);
+        let (g_two, g_one) = (two.clone().backward(), one.clone().backward());
+        let scalar = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().unwrap()[0];
+        assert!((scalar(two) - scalar(one)).abs() < 1e-6);
+        let grad = |g: &burn::tensor::Gradients| {
+            head.fc1
+                .weight
+                .val()
+                .grad(g)
+                .unwrap()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap()
+        };
+        let (a, b) = (grad(&g_two), grad(&g_one));
+        assert!(
+            a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-6),
+            "{a:?} {b:?}"
+        );
     }
 
     #[test]
