@@ -309,6 +309,7 @@ fn bench_pretrained(skip_torch: bool, quick: bool, threads: Option<usize>) -> Re
         .map(|n| n.get())
         .unwrap_or(1);
     let threads = threads.unwrap_or(cores);
+    anyhow::ensure!(threads >= 1, "--threads must be at least 1");
     let repeats = if quick {
         bench::Repeats::QUICK
     } else {
