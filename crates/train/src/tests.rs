@@ -445,8 +445,12 @@ fn clip_towers_train_and_the_embedding_cache_gives_the_same_run() {
     let loss = |e: usize| report.history[e].train["loss"];
     assert!(loss(1) < loss(0), "{} -> {}", loss(0), loss(1));
 
-    // The same run from a cache written by `rewardlab embed`.
+    // The same run from a cache written by `rewardlab embed` (loading draws lazy random weights
+    // from burn's global generator: under the init lock, so concurrent tests stay reproducible).
     let cache = tmp("clip-cache");
+    let guard = crate::run::INIT_LOCK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let parts = model::load_pretrained(
         model::PretrainedKind::Clip,
         &tiny_clip(),
@@ -462,6 +466,7 @@ fn clip_towers_train_and_the_embedding_cache_gives_the_same_run() {
     let again = crate::embed::write_cache(&w.ds, &parts.frozen, &cache, false, false).unwrap();
     assert_eq!(again.chunks_written, 0);
     assert_eq!(again.chunks_reused, written.chunks_written);
+    drop(guard);
 
     let mut cached_config = config.clone();
     cached_config.encoder.cache = Some(cache.clone());
@@ -564,6 +569,9 @@ fn blip_backbone_starts_as_imagereward_and_trains() {
     // Before training, the overall head of the multi-head model is ImageReward: same rewards as
     // the official computation (pretrained::imagereward, proven against THUDM's code).
     let device = Device::default();
+    let guard = crate::run::INIT_LOCK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let parts =
         model::load_pretrained(model::PretrainedKind::Blip, &checkpoint, 0.7, 64, &device).unwrap();
     assert_eq!(
@@ -605,6 +613,7 @@ fn blip_backbone_starts_as_imagereward_and_trains() {
         assert!((a - b).abs() < 1e-5, "{ours:?} vs {official:?}");
     }
 
+    drop(guard);
     // Training (70% of each tower frozen, as ImageReward) learns, and a run on the embedding
     // cache of the frozen ViT blocks is the same run.
     let mut config = pretrained_config(crate::config::EncoderKind::Blip, &checkpoint, 0.7);
