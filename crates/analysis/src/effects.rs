@@ -383,8 +383,9 @@ pub fn effects(f: &Frames, o: &EffectOptions) -> Result<Effects> {
 /// resamples where a side is empty are left out.
 ///
 /// Each draw becomes a count per prompt; the sums over a term's prompts then cost one pass over
-/// its member list. Draws are made in order on one thread and evaluated in batches on all
-/// cores, so the intervals do not depend on the number of cores.
+/// its member list. Resamples are split between all cores, each drawn from its own place in the
+/// stream ([`eval::bootstrap::resample_rng`]) and summed in prompt order, so the intervals do
+/// not depend on the number of cores.
 fn bootstrap(
     sums: &[Vec<f64>],
     cnts: &[Vec<f64>],
@@ -402,25 +403,29 @@ fn bootstrap(
             data[p * 2 * k + k + c] = cnts[c][p];
         }
     }
-    let one = |w: &[u32]| -> Vec<Vec<Option<f64>>> {
+    // The figures of one resample, `[term][criterion]`.
+    let one = |index: usize, w: &mut Vec<u32>| -> Vec<Vec<Option<f64>>> {
+        w.clear();
+        w.resize(n_prompts, 0);
+        let mut rng = eval::bootstrap::resample_rng(n_prompts, seed, index);
+        for _ in 0..n_prompts {
+            w[rng.below(n_prompts)] += 1;
+        }
         let mut total = vec![0.0f64; 2 * k];
-        for (p, &wp) in w.iter().enumerate() {
-            if wp > 0 {
-                let x = f64::from(wp);
-                let row = &data[p * 2 * k..(p + 1) * 2 * k];
-                total.iter_mut().zip(row).for_each(|(t, v)| *t += x * v);
-            }
+        // No test for a zero count: a third of the prompts are not drawn, at random, and a
+        // mispredicted branch costs more than the products it would skip (0 * v adds +0).
+        for (row, &wp) in data.chunks_exact(2 * k).zip(w.iter()) {
+            let x = f64::from(wp);
+            total.iter_mut().zip(row).for_each(|(t, v)| *t += x * v);
         }
         members
             .iter()
             .map(|m| {
                 let mut with = vec![0.0f64; 2 * k];
                 for &p in m {
-                    if w[p] > 0 {
-                        let x = f64::from(w[p]);
-                        let row = &data[p * 2 * k..(p + 1) * 2 * k];
-                        with.iter_mut().zip(row).for_each(|(t, v)| *t += x * v);
-                    }
+                    let x = f64::from(w[p]);
+                    let row = &data[p * 2 * k..(p + 1) * 2 * k];
+                    with.iter_mut().zip(row).for_each(|(t, v)| *t += x * v);
                 }
                 (0..k)
                     .map(|c| {
@@ -436,32 +441,33 @@ fn bootstrap(
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 8);
+    let count = if n_prompts == 0 { 0 } else { resamples };
+    let chunk = count.div_ceil(threads).max(1);
+    let results: Vec<Vec<Vec<Option<f64>>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..count)
+            .step_by(chunk)
+            .map(|first| {
+                let one = &one;
+                scope.spawn(move || {
+                    let mut w = Vec::new();
+                    (first..(first + chunk).min(count))
+                        .map(|i| one(i, &mut w))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
     let mut values: Vec<Vec<Vec<f64>>> =
         vec![vec![Vec::with_capacity(resamples); k]; members.len()];
-    let mut draws = eval::bootstrap::draw_counts(n_prompts, resamples, seed);
-    let batch = 16 * threads;
-    loop {
-        let weights: Vec<Vec<u32>> = draws.by_ref().take(batch).collect();
-        if weights.is_empty() {
-            break;
-        }
-        let chunk = weights.len().div_ceil(threads);
-        let results: Vec<Vec<Vec<Option<f64>>>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = weights
-                .chunks(chunk)
-                .map(|ws| scope.spawn(|| ws.iter().map(|w| one(w)).collect::<Vec<_>>()))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
-                .collect()
-        });
-        for r in results {
-            for (t, per_c) in r.into_iter().enumerate() {
-                for (c, v) in per_c.into_iter().enumerate() {
-                    if let Some(v) = v {
-                        values[t][c].push(v);
-                    }
+    for r in results {
+        for (t, per_c) in r.into_iter().enumerate() {
+            for (c, v) in per_c.into_iter().enumerate() {
+                if let Some(v) = v {
+                    values[t][c].push(v);
                 }
             }
         }

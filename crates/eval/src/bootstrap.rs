@@ -76,6 +76,15 @@ pub fn draw_counts(prompts: usize, count: usize, seed: u64) -> impl Iterator<Ite
     })
 }
 
+/// The generator of [`draws`] positioned at the start of resample `index`: each draw takes one
+/// number of the stream, so resample `index` starts `index * prompts` numbers in. Resamples can
+/// then be drawn on several threads, or in any order, and still be the same resamples.
+pub fn resample_rng(prompts: usize, seed: u64, index: usize) -> prng::Rng {
+    let mut rng = prng::Rng::derive(seed, "bootstrap");
+    rng.advance((index as u64).wrapping_mul(prompts as u64));
+    rng
+}
+
 /// The `q`-th percentile (0..=100) of sorted values, interpolating linearly between order
 /// statistics (numpy's `percentile` with its default method).
 pub fn percentile(sorted: &[f64], q: f64) -> f64 {
@@ -118,5 +127,11 @@ mod tests {
             assert_eq!(w, c);
         }
         assert_eq!(draw_counts(0, 5, 3).count(), 0);
+        // any resample can be drawn on its own
+        for (i, d) in a.draws().iter().enumerate() {
+            let mut rng = resample_rng(10, 3, i);
+            let own: Vec<usize> = (0..10).map(|_| rng.below(10)).collect();
+            assert_eq!(&own, d);
+        }
     }
 }

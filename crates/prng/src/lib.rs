@@ -28,6 +28,15 @@ impl Rng {
         r
     }
 
+    /// Moves the stream `steps` draws ahead, as `steps` calls of [`Rng::next_u64`] would, in
+    /// constant time (SplitMix64's state is a counter), so that parts of one stream can be drawn
+    /// on several threads and still be that stream.
+    pub fn advance(&mut self, steps: u64) {
+        self.state = self
+            .state
+            .wrapping_add(steps.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.state;
@@ -115,6 +124,19 @@ mod tests {
             mean.abs() < 0.03 && (var - 1.0).abs() < 0.05,
             "{mean} {var}"
         );
+    }
+
+    #[test]
+    fn advance_skips_draws() {
+        let mut a = Rng::derive(5, "x");
+        let mut b = a.clone();
+        for _ in 0..1234 {
+            a.next_u64();
+        }
+        b.advance(1234);
+        assert_eq!(a.next_u64(), b.next_u64());
+        b.advance(0);
+        assert_eq!(a.below(77), b.below(77));
     }
 
     #[test]
