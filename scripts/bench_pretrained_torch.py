@@ -110,6 +110,30 @@ def bench_pair_head(warmup: int, repeats: int) -> dict:
     return {**timed("pair_head", step, batch, warmup * 10, repeats, inner=20), "batch": batch}
 
 
+# The matrix products timed alone, as crates/pretrained/src/bench.rs (MATMUL_SHAPES): the
+# feed-forward up-projection of MiniLM at 64 x 35 tokens and of CLIP ViT-B/32 at 16 x 50 tokens.
+MATMUL_SHAPES = [("minilm_ffn", 64 * 35, 384, 1536), ("clip_vit_b32_ffn", 16 * 50, 768, 3072)]
+
+
+def bench_matmul(warmup: int, repeats: int) -> dict:
+    g = torch.Generator().manual_seed(0)
+    out = {}
+    for name, m, k, n in MATMUL_SHAPES:
+        a = torch.randn(m, k, generator=g)
+        b = torch.randn(k, n, generator=g)
+
+        def step():
+            with torch.no_grad():
+                return a @ b
+
+        gflop = 2 * m * k * n / 1e9
+        log(f"matmul {name}: {m} x {k} x {n} (10 products per timed sample)")
+        r = timed(name, step, 1, warmup, repeats, inner=10)
+        out[name] = {"median": r["median"] * gflop, "repeats": [x * gflop for x in r["repeats"]],
+                     "m": m, "k": k, "n": n}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 warm-up and 2 timed repeats instead of 2 and 5")
@@ -128,11 +152,13 @@ def main() -> None:
         "minilm": bench_minilm(shared, warmup, repeats),
         "clip_vit_b32": bench_clip_vision(warmup, repeats),
         "pair_head": bench_pair_head(warmup, repeats),
+        "matmul": bench_matmul(warmup, repeats),
     }
     out = {
         "minilm_sentences_per_s": results["minilm"]["median"],
         "clip_vit_b32_images_per_s": results["clip_vit_b32"]["median"],
         "pair_head_pairs_per_s": results["pair_head"]["median"],
+        "matmul_gflops": {name: r["median"] for name, r in results["matmul"].items()},
         "details": results,
         "torch": torch.__version__,
         "transformers": transformers.__version__,

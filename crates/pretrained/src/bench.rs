@@ -9,7 +9,10 @@
 //!   projection (transformers' `CLIPVisionModelWithProjection`), 16 random 224-px images;
 //! - [`PairHeadWorkload`]: one training step (forward, backward, Adam at lr 1e-3) of the head
 //!   `Linear(768, 256) -> ReLU -> Linear(256, 1)` under the Bradley-Terry loss
-//!   `mean(-log sigmoid(r_better - r_worse))`, on 256 pairs of cached 768-d features.
+//!   `mean(-log sigmoid(r_better - r_worse))`, on 256 pairs of cached 768-d features;
+//! - [`MatmulWorkload`]: one float32 matrix product at the shape of each encoder's feed-forward
+//!   up-projection ([`MATMUL_SHAPES`]), in GFLOP/s. Not a target of its own: it checks how fast
+//!   each side multiplies matrices, the work the two encoders are mostly made of.
 //!
 //! Each figure is items per second, the median of the timed repeats after warm-up, as in the
 //! Python script ([`timed`]). Every step reads its result back to the host, so a lazy backend
@@ -507,6 +510,70 @@ impl PairHeadWorkload {
     }
 }
 
+/// The matrix products timed alone, `(name, m, k, n)`: the feed-forward up-projection
+/// `[tokens, width] x [width, 4 * width]` of MiniLM at 64 x 35 tokens and of CLIP ViT-B/32 at
+/// 16 images of 50 tokens, the largest products of the two encoder workloads.
+pub const MATMUL_SHAPES: [(&str, usize, usize, usize); 2] = [
+    ("minilm_ffn", 64 * 35, 384, 1536),
+    ("clip_vit_b32_ffn", 16 * 50, 768, 3072),
+];
+
+/// Matrix products per timed sample of [`MatmulWorkload`] (one takes milliseconds), as in the
+/// Python script.
+pub const MATMUL_STEPS_PER_SAMPLE: usize = 10;
+
+/// One float32 matrix product `[m, k] x [k, n]` of standard normal matrices.
+#[derive(Debug)]
+pub struct MatmulWorkload {
+    a: Tensor<2>,
+    b: Tensor<2>,
+}
+
+impl MatmulWorkload {
+    /// The product's operands on `device`.
+    ///
+    /// # Errors
+    ///
+    /// [`BenchError::Size`] when a size is 0.
+    pub fn new(m: usize, k: usize, n: usize, device: &Device) -> Result<Self, BenchError> {
+        if m == 0 || k == 0 || n == 0 {
+            return Err(BenchError::Size(format!("matrix product {m} x {k} x {n}")));
+        }
+        let normal =
+            |rows, cols| Tensor::random([rows, cols], Distribution::Normal(0.0, 1.0), device);
+        Ok(Self {
+            a: normal(m, k),
+            b: normal(k, n),
+        })
+    }
+
+    /// Floating-point operations of one product (a multiply and an add per term).
+    pub fn flop(&self) -> f64 {
+        let [m, k] = self.a.dims();
+        let n = self.b.dims()[1];
+        2.0 * (m * k * n) as f64
+    }
+
+    /// The product.
+    pub fn forward(&self) -> Tensor<2> {
+        self.a.clone().matmul(self.b.clone())
+    }
+
+    /// One product, its first element read back (the backend computes all of it).
+    ///
+    /// # Errors
+    ///
+    /// [`BenchError::Readback`] when the element cannot be read.
+    pub fn step(&self) -> Result<(), BenchError> {
+        self.forward()
+            .slice([0..1, 0..1])
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(readback_error)?;
+        Ok(())
+    }
+}
+
 /// The sizes of the three workloads: [`Sizes::comparison`] matches the Python script; tests use
 /// smaller ones.
 #[derive(Debug, Clone)]
@@ -525,6 +592,8 @@ pub struct Sizes {
     pub features: usize,
     /// Hidden width of the head.
     pub hidden: usize,
+    /// Matrix products timed alone, `(name, m, k, n)`.
+    pub matmul: Vec<(String, usize, usize, usize)>,
 }
 
 impl Sizes {
@@ -538,11 +607,15 @@ impl Sizes {
             pairs: PairHeadWorkload::PAIRS,
             features: PairHeadWorkload::FEATURES,
             hidden: PairHeadWorkload::HIDDEN,
+            matmul: MATMUL_SHAPES
+                .iter()
+                .map(|&(name, m, k, n)| (name.to_string(), m, k, n))
+                .collect(),
         }
     }
 }
 
-/// The three figures.
+/// The figures.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Report {
     /// MiniLM sentences per second.
@@ -551,6 +624,8 @@ pub struct Report {
     pub clip_vision: Throughput,
     /// Pair-head training pairs per second.
     pub pair_head: Throughput,
+    /// Each matrix product of [`Sizes::matmul`] by name, in GFLOP/s (`batch` is 1).
+    pub matmul: Vec<(String, Throughput)>,
 }
 
 /// Builds and times the three workloads on `device` in the current thread pool (see
@@ -591,10 +666,29 @@ pub fn run(
         head_repeats,
         PAIR_HEAD_STEPS_PER_SAMPLE,
     )?;
+    drop(work);
+
+    let mut matmul = Vec::new();
+    for (name, m, k, n) in &sizes.matmul {
+        progress(name);
+        let work = MatmulWorkload::new(*m, *k, *n, device)?;
+        let products = timed(|| work.step(), 1, repeats, MATMUL_STEPS_PER_SAMPLE)?;
+        let gflop = work.flop() / 1e9;
+        let scale = |v: f64| v * gflop;
+        matmul.push((
+            name.clone(),
+            Throughput {
+                median: scale(products.median),
+                repeats: products.repeats.into_iter().map(scale).collect(),
+                batch: 1,
+            },
+        ));
+    }
     Ok(Report {
         minilm,
         clip_vision,
         pair_head,
+        matmul,
     })
 }
 
@@ -641,6 +735,7 @@ mod tests {
             pairs: 4,
             features: 6,
             hidden: 5,
+            matmul: vec![("tiny".into(), 3, 4, 5)],
         }
     }
 
@@ -669,6 +764,19 @@ mod tests {
         );
         assert_eq!((v.image_size, sizes.clip.projection_dim), (224, 512));
         assert_eq!((sizes.pairs, sizes.features, sizes.hidden), (256, 768, 256));
+        // the feed-forward up-projections of the two encoder workloads
+        assert_eq!(
+            sizes.matmul,
+            [
+                ("minilm_ffn".to_string(), 64 * 35, 384, 4 * 384),
+                (
+                    "clip_vit_b32_ffn".to_string(),
+                    16 * (49 + 1),
+                    768,
+                    v.intermediate_size
+                ),
+            ]
+        );
         assert_eq!(
             Repeats::FULL,
             Repeats {
@@ -700,7 +808,10 @@ mod tests {
         })
         .unwrap()
         .unwrap();
-        assert_eq!(seen, ["minilm", "clip_vit_b32", "pair_head"]);
+        assert_eq!(seen, ["minilm", "clip_vit_b32", "pair_head", "tiny"]);
+        let (name, products) = &report.matmul[0];
+        assert_eq!((name.as_str(), products.repeats.len()), ("tiny", 2));
+        assert!(products.median.is_finite() && products.median > 0.0);
         for (t, batch) in [
             (&report.minilm, 3),
             (&report.clip_vision, 2),
@@ -710,6 +821,24 @@ mod tests {
             assert_eq!(t.repeats.len(), 2);
             assert!(t.median.is_finite() && t.median > 0.0, "{t:?}");
         }
+    }
+
+    #[test]
+    fn matmul_workload_is_the_product_it_counts() {
+        let device = Device::default();
+        let work = MatmulWorkload::new(3, 4, 5, &device).unwrap();
+        assert_eq!(work.flop(), 2.0 * 60.0);
+        let a = work.a.clone().into_data().to_vec::<f32>().unwrap();
+        let b = work.b.clone().into_data().to_vec::<f32>().unwrap();
+        let c = work.forward().into_data().to_vec::<f32>().unwrap();
+        for i in 0..3 {
+            for j in 0..5 {
+                let want: f32 = (0..4).map(|t| a[i * 4 + t] * b[t * 5 + j]).sum();
+                assert!((c[i * 5 + j] - want).abs() < 1e-5, "{i} {j}");
+            }
+        }
+        work.step().unwrap();
+        assert!(MatmulWorkload::new(0, 4, 5, &device).is_err());
     }
 
     #[test]

@@ -361,22 +361,19 @@ fn bench_pretrained(skip_torch: bool, quick: bool, threads: Option<usize>) -> Re
     } else {
         bench::Repeats::FULL
     };
-    let load_start = load_average();
     println!(
         "bench pretrained: {threads} thread(s) on {cores} core(s), {} warm-up(s) then the median of \
-         {} timed repeats{}",
-        repeats.warmup,
-        repeats.repeats,
-        load_start.map_or(String::new(), |l| format!(
-            ", load average {l:.2} at the start"
-        ))
+         {} timed repeats",
+        repeats.warmup, repeats.repeats,
     );
+    let others_rust = OtherCpu::start();
     let (c0, t0) = (cpu_seconds(), Instant::now());
     let ours = bench::run_comparison(threads, repeats, |name| {
         eprintln!("  rewardlab: {name} ...")
     })?;
     let (cpu, wall) = (cpu_seconds() - c0, t0.elapsed().as_secs_f64());
-    let load_rust = load_average();
+    let others_rust = others_rust.finish();
+    let others_torch = OtherCpu::start();
 
     let torch = if skip_torch {
         None
@@ -425,6 +422,20 @@ fn bench_pretrained(skip_torch: bool, quick: bool, threads: Option<usize>) -> Re
             }
         );
     }
+    // The premise of the target: flex multiplying matrices faster than PyTorch. The encoders are
+    // mostly these products, so their ratio bounds the encoders' ratios.
+    for (name, t) in &ours.matmul {
+        let theirs = torch
+            .as_ref()
+            .and_then(|p| p["matmul_gflops"][name.as_str()].as_f64());
+        println!(
+            "  {:<32} {:>10.1} {:>10} {:>7}  (no target: the products the encoders are made of)",
+            format!("matmul {name}, GFLOP/s"),
+            t.median,
+            theirs.map_or("-".into(), |p| format!("{p:.1}")),
+            theirs.map_or("-".into(), |p| format!("{:.2}x", t.median / p)),
+        );
+    }
     let spread = |t: &bench::Throughput| {
         let lo = t.repeats.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = t.repeats.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -459,25 +470,38 @@ fn bench_pretrained(skip_torch: bool, quick: bool, threads: Option<usize>) -> Re
             spread("pair_head")
         );
     }
-    let load_end = load_average();
-    let loads: Vec<String> = [load_start, load_rust, load_end]
+    // The load average would count each side's own threads; what disturbs the figures is the
+    // CPU time other processes took while a side ran.
+    let halves = [
+        ("rewardlab", others_rust),
+        ("PyTorch", others_torch.finish()),
+    ];
+    let shares: Vec<String> = halves
         .iter()
-        .map(|l| l.map_or("?".into(), |l| format!("{l:.2}")))
+        .filter_map(|(side, o)| {
+            o.map(|(other, wall)| {
+                format!(
+                    "{other:.1} s during {side}'s {wall:.0} s ({:.0}% of one core)",
+                    100.0 * other / wall
+                )
+            })
+        })
         .collect();
-    let busy = [load_start, load_rust, load_end]
-        .iter()
-        .flatten()
-        .any(|&l| l > cores as f64 * 0.75);
-    println!(
-        "  load average {} (start, after rewardlab, end) on {cores} core(s){}",
-        loads.join(", "),
-        if busy {
-            ": other work shared the cores, so both sides' figures are lower than on an idle \
-             machine and the ratios are noisier"
-        } else {
-            ""
-        }
-    );
+    if !shares.is_empty() {
+        let busy = halves
+            .iter()
+            .any(|(_, o)| o.is_some_and(|(other, wall)| other > 0.1 * wall));
+        println!(
+            "  other processes used {}{}",
+            shares.join(" and "),
+            if busy {
+                ": they shared the cores, so the figures are lower than on an idle machine and \
+                 the ratios are noisier"
+            } else {
+                ""
+            }
+        );
+    }
     Ok(())
 }
 
@@ -599,16 +623,6 @@ fn own_and_children_cpu_seconds() -> f64 {
         })
         .sum::<f64>()
         / 100.0
-}
-
-/// The one-minute load average, from /proc/loadavg.
-fn load_average() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }
 
 /// Headline figures both sides compute, for the side-by-side check.
