@@ -828,9 +828,9 @@ mod tests {
         let device = Device::default();
         let work = MatmulWorkload::new(3, 4, 5, &device).unwrap();
         assert_eq!(work.flop(), 2.0 * 60.0);
-        let a = work.a.clone().into_data().to_vec::<f32>().unwrap();
-        let b = work.b.clone().into_data().to_vec::<f32>().unwrap();
-        let c = work.forward().into_data().to_vec::<f32>().unwrap();
+        let a = work.a.clone().into_data().try_to_vec::<f32>().unwrap();
+        let b = work.b.clone().into_data().try_to_vec::<f32>().unwrap();
+        let c = work.forward().into_data().try_to_vec::<f32>().unwrap();
         for i in 0..3 {
             for j in 0..5 {
                 let want: f32 = (0..4).map(|t| a[i * 4 + t] * b[t * 5 + j]).sum();
