@@ -129,7 +129,7 @@ pub fn analyze_frames(f: &Frames, name: &str, source: &str, o: &Options) -> Resu
     // frames and the pair frame: they run on threads of their own while this one computes the
     // rest. Their Rust loops are single-threaded and polars' queries here are short, so run one
     // after the other they leave a core idle much of the time.
-    let parts = std::thread::scope(|scope| -> Result<_> {
+    let mut analysis = std::thread::scope(|scope| -> Result<Analysis> {
         let agreement_job = scope.spawn(|| {
             let t = std::time::Instant::now();
             let a = if f.has_annotators() {
@@ -296,32 +296,26 @@ pub fn analyze_frames(f: &Frames, name: &str, source: &str, o: &Options) -> Resu
             effects
         };
 
-        Ok((
+        // Timings and skip reasons are the caller's (borrowed here by `lap` and `skip`); they are
+        // filled in below.
+        Ok(Analysis {
+            timings: vec![("agreement", agreement_s), ("prompt effects", effects_s)],
+            name: name.to_string(),
+            source: source.to_string(),
+            scale: f.scale,
             structure,
             distributions,
             correlations,
             rank_vs_rating,
             agreement,
             effects,
-            [("agreement", agreement_s), ("prompt effects", effects_s)],
-        ))
+            skipped: Vec::new(),
+        })
     })?;
-    let (structure, distributions, correlations, rank_vs_rating, agreement, effects, concurrent) =
-        parts;
-    timings.extend(concurrent);
-    Ok(Analysis {
-        timings,
-        name: name.to_string(),
-        source: source.to_string(),
-        scale: f.scale,
-        structure,
-        distributions,
-        correlations,
-        rank_vs_rating,
-        agreement,
-        effects,
-        skipped,
-    })
+    timings.append(&mut analysis.timings);
+    analysis.timings = timings;
+    analysis.skipped = skipped;
+    Ok(analysis)
 }
 
 #[cfg(test)]
