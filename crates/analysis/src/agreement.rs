@@ -158,6 +158,9 @@ fn coincidences(f: &Frames, labels: &[String]) -> Result<Vec<(u64, Vec<Vec<f64>>
     Ok(out)
 }
 
+/// A verdict that is null in the pair frame (a judgment without the label).
+const MISSING: i8 = i8::MIN;
+
 /// Pairwise agreement counts per annotator pair and label: `a`, `a_b` and for each label `L`
 /// the columns `n_L` (comparisons), `s_L` (both strict), `as_L` (both strict, same), `ag_L`
 /// (same verdict, ties included).
@@ -166,35 +169,52 @@ fn coincidences(f: &Frames, labels: &[String]) -> Result<Vec<(u64, Vec<Vec<f64>>
 /// then the pairs of rows within its run, counted in one pass (a self-join on the image pair
 /// would materialise every ordered annotator pair first, nine rows for three annotators).
 fn annotator_pairs(pairs: &DataFrame, labels: &[String]) -> Result<DataFrame> {
+    // Without nulls (the pair frame has none in its id columns) a column is read without the
+    // per-value validity check.
     let u32s = |c: &str| -> Result<Vec<u32>> {
-        pairs
+        let ca = pairs
             .column(c)
-            .and_then(|c| {
-                c.u32()
-                    .map(|ca| ca.iter().map(|v| v.unwrap_or(ANONYMOUS)).collect())
-            })
-            .ctx("pairwise agreement")
+            .and_then(|c| c.u32().cloned())
+            .ctx("pairwise agreement")?;
+        Ok(if ca.null_count() == 0 {
+            ca.into_no_null_iter().collect()
+        } else {
+            ca.iter().map(|v| v.unwrap_or(ANONYMOUS)).collect()
+        })
     };
     let (p, a) = (u32s("p")?, u32s("a")?);
-    let gg: Vec<u64> = pairs
-        .column("gg")
-        .and_then(|c| {
-            c.u64()
-                .map(|ca| ca.iter().map(|v| v.unwrap_or(0)).collect())
-        })
-        .ctx("pairwise agreement")?;
-    let verdicts: Vec<Vec<Option<i32>>> = labels
+    let gg: Vec<u64> = {
+        let ca = pairs
+            .column("gg")
+            .and_then(|c| c.u64().cloned())
+            .ctx("pairwise agreement")?;
+        if ca.null_count() == 0 {
+            ca.into_no_null_iter().collect()
+        } else {
+            ca.iter().map(|v| v.unwrap_or(0)).collect()
+        }
+    };
+    // Verdicts as one byte each (-1, 0, 1, or [`MISSING`]): five labels of three million pairs
+    // are read many times below, and `Option<i32>` would take eight bytes each.
+    let verdicts: Vec<Vec<i8>> = labels
         .iter()
         .map(|l| {
-            pairs
+            let ca = pairs
                 .column(&verdict(l))
-                .and_then(|c| c.i32().map(|ca| ca.iter().collect()))
-                .ctx("pairwise agreement")
+                .and_then(|c| c.i32().cloned())
+                .ctx("pairwise agreement")?;
+            let byte = |v: i32| v.clamp(-1, 1) as i8;
+            Ok(if ca.null_count() == 0 {
+                ca.into_no_null_iter().map(byte).collect()
+            } else {
+                ca.iter().map(|v| v.map_or(MISSING, byte)).collect()
+            })
         })
         .collect::<Result<_>>()?;
     // The named annotators' pairs ordered by image pair. The pair frame comes in runs of one
     // prompt ([`crate::pairs::pairs`]) and an image pair belongs to one prompt, so sorting each
-    // prompt's run is enough (a sort of the whole frame otherwise).
+    // prompt's run is enough (a sort of the whole frame otherwise). The rows are then read
+    // through `order`, within one prompt's run at a time, rather than copied into that order.
     let mut order: Vec<usize> = (0..gg.len()).filter(|&i| a[i] != ANONYMOUS).collect();
     if p.windows(2).all(|w| w[0] <= w[1]) {
         let mut s = 0;
@@ -209,12 +229,6 @@ fn annotator_pairs(pairs: &DataFrame, labels: &[String]) -> Result<DataFrame> {
     } else {
         order.sort_unstable_by_key(|&i| gg[i]);
     }
-    let gg: Vec<u64> = order.iter().map(|&i| gg[i]).collect();
-    let a: Vec<u32> = order.iter().map(|&i| a[i]).collect();
-    let verdicts: Vec<Vec<Option<i32>>> = verdicts
-        .iter()
-        .map(|v| order.iter().map(|&i| v[i]).collect())
-        .collect();
     let nl = labels.len();
     // Counts per annotator pair: a dense table while it is small (60 annotators: 3,600 pairs),
     // a map beyond.
@@ -227,20 +241,21 @@ fn annotator_pairs(pairs: &DataFrame, labels: &[String]) -> Result<DataFrame> {
     let mut table = vec![0u64; if dense { n_ann * n_ann * 4 * nl } else { 0 }];
     let mut counts: HashMap<(u32, u32), Vec<u64>> = Default::default();
     let mut i = 0;
-    while i < gg.len() {
+    while i < order.len() {
         let mut j = i;
-        while j < gg.len() && gg[j] == gg[i] {
+        while j < order.len() && gg[order[j]] == gg[order[i]] {
             j += 1;
         }
         for x in i..j {
-            for y in x + 1..j {
-                if a[x] == a[y] {
+            let rx = order[x];
+            for &ry in &order[x + 1..j] {
+                if a[rx] == a[ry] {
                     continue;
                 }
-                let (lo, hi, first, second) = if a[x] < a[y] {
-                    (a[x], a[y], x, y)
+                let (lo, hi, first, second) = if a[rx] < a[ry] {
+                    (a[rx], a[ry], rx, ry)
                 } else {
-                    (a[y], a[x], y, x)
+                    (a[ry], a[rx], ry, rx)
                 };
                 let c = if dense {
                     let at = (lo as usize * n_ann + hi as usize) * 4 * nl;
@@ -252,9 +267,10 @@ fn annotator_pairs(pairs: &DataFrame, labels: &[String]) -> Result<DataFrame> {
                         .as_mut_slice()
                 };
                 for (l, v) in verdicts.iter().enumerate() {
-                    let (Some(p), Some(q)) = (v[first], v[second]) else {
+                    let (p, q) = (v[first], v[second]);
+                    if p == MISSING || q == MISSING {
                         continue;
-                    };
+                    }
                     c[4 * l] += 1;
                     let strict = p != 0 && q != 0;
                     c[4 * l + 1] += u64::from(strict);
