@@ -271,3 +271,42 @@ fn bench_pretrained_without_minilm_is_a_clear_error() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// `bench analyze` on a small table: the warm-up and median of `--repeats` runs, every section
+/// timed, and no pandas (`--no-pandas`); `--repeats 0` is refused before any work. Speed is never
+/// asserted.
+#[test]
+fn bench_analyze_reports_the_median_run_and_its_sections() {
+    let out = ok(&[
+        "bench",
+        "analyze",
+        "--judgments",
+        "3000",
+        "--resamples",
+        "20",
+        "--repeats",
+        "2",
+        "--no-pandas",
+    ]);
+    assert!(out.contains("3000 judgments"), "{out}");
+    assert!(out.contains("median of 2 runs after a warm-up"), "{out}");
+    for section in [
+        "frames",
+        "pairs",
+        "structure",
+        "distributions",
+        "relations",
+        "agreement",
+        "prompt effects",
+    ] {
+        assert!(out.contains(&format!("{section} ")), "{section}: {out}");
+    }
+    assert!(out.contains("pandas: skipped (--no-pandas)"), "{out}");
+    let refused = run(&["bench", "analyze", "--repeats", "0", "--no-pandas"]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--repeats"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
