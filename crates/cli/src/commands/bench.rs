@@ -542,19 +542,27 @@ fn run_torch(quick: bool, threads: usize) -> Result<serde_json::Value> {
 /// CPU seconds (user + system, all threads) this process has used, from /proc/self/stat;
 /// NaN where that file does not exist.
 fn cpu_seconds() -> f64 {
+    self_stat_seconds(11..13)
+}
+
+/// The sum of a range of `/proc/self/stat` fields, counted from the first field after the command
+/// name (which may hold spaces, so the fields start after the last ')'), in clock ticks of 1/100 s
+/// on Linux: `11..13` is utime and stime (fields 14 and 15), `13..15` cutime and cstime (the
+/// children waited for). NaN where `/proc` cannot tell.
+fn self_stat_seconds(fields: std::ops::Range<usize>) -> f64 {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return f64::NAN;
     };
-    // Fields after the command name (which may hold spaces) start after the last ')'; utime and
-    // stime are fields 14 and 15, in clock ticks of 1/100 s on Linux.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        f.get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(f64::NAN)
-    };
-    (ticks(11) + ticks(12)) / 100.0
+    fields
+        .map(|i| {
+            f.get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(f64::NAN)
+        })
+        .sum::<f64>()
+        / 100.0
 }
 
 /// CPU time that processes other than this one and its children take over a stretch of time:
@@ -580,10 +588,11 @@ impl OtherCpu {
     fn finish(&self) -> Option<(f64, f64)> {
         let machine = machine_busy_seconds() - self.machine;
         let own = own_and_children_cpu_seconds() - self.own;
-        let other = (machine - own).max(0.0);
+        let other = machine - own;
+        // Checked before clamping: `NaN.max(0.0)` is 0.
         other
             .is_finite()
-            .then(|| (other, self.start.elapsed().as_secs_f64()))
+            .then(|| (other.max(0.0), self.start.elapsed().as_secs_f64()))
     }
 }
 
@@ -609,20 +618,7 @@ fn machine_busy_seconds() -> f64 {
 
 /// This process's CPU seconds plus those of its children it has waited for.
 fn own_and_children_cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return f64::NAN;
-    };
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // utime, stime, cutime, cstime: fields 14 to 17 of /proc/self/stat.
-    (11..15)
-        .map(|i| {
-            f.get(i)
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(f64::NAN)
-        })
-        .sum::<f64>()
-        / 100.0
+    self_stat_seconds(11..15)
 }
 
 /// Headline figures both sides compute, for the side-by-side check.
