@@ -216,6 +216,13 @@ pub struct ModelConfig {
     /// doubling-per-halving stem.
     #[config(default = 1)]
     pub stem_widen: usize,
+    /// Extra stride-2 convolutions after the stem, each halving the patch grid once more; their
+    /// coarser tokens join the patch tokens as keys of the fusion (multi-scale keys). A 4-pixel
+    /// patch sees 7 pixels, less than an object; a coarse token sees whole objects, so the
+    /// prompt can ask about shapes and counts without self-attention over every patch.
+    /// 0 = the patch grid alone.
+    #[config(default = 0)]
+    pub context_stages: usize,
     /// Non-linearity between stem convolutions.
     #[config(default = "StemActivation::Gelu")]
     pub stem_activation: StemActivation,
@@ -300,6 +307,22 @@ impl ModelConfig {
         (self.image_size / self.patch_grid.max(1)).trailing_zeros() as usize
     }
 
+    /// Side of every token grid the image encoder emits: the patch grid, then one per
+    /// [`context_stages`](Self::context_stages) (a stride-2, padding-1 convolution: `ceil(g / 2)`).
+    pub fn token_grids(&self) -> Vec<usize> {
+        let mut grids = vec![self.patch_grid];
+        for _ in 0..self.context_stages {
+            let g = *grids.last().expect("starts non-empty");
+            grids.push(g.div_ceil(2));
+        }
+        grids
+    }
+
+    /// Image tokens per image: the patches plus every context stage's coarser tokens.
+    pub fn image_tokens(&self) -> usize {
+        self.token_grids().iter().map(|g| g * g).sum()
+    }
+
     /// Whether the model has a head for `criterion`.
     pub fn has_head(&self, criterion: Criterion) -> bool {
         self.heads.contains(&criterion)
@@ -336,6 +359,12 @@ impl ModelConfig {
             return bad(format!(
                 "image_size {} / patch_grid {} must be a power of two of at least 2",
                 self.image_size, self.patch_grid
+            ));
+        }
+        if self.context_stages > 0 && self.patch_grid < 2 << (self.context_stages - 1) {
+            return bad(format!(
+                "context_stages {} halve the {}x{} patch grid more often than it can be halved",
+                self.context_stages, self.patch_grid, self.patch_grid
             ));
         }
         if let Some(spec) = self.pretrained.as_ref().filter(|_| self.is_blip()) {
@@ -431,6 +460,9 @@ mod tests {
         assert!(t().with_n_heads(3).validate().is_err());
         assert!(t().with_patch_grid(5).validate().is_err());
         assert!(t().with_patch_grid(32).validate().is_err());
+        // tiny's 4x4 grid halves twice (to 1x1), not three times
+        t().with_context_stages(2).validate().unwrap();
+        assert!(t().with_context_stages(3).validate().is_err());
         assert!(
             t().with_heads(vec![Criterion::Fidelity])
                 .validate()

@@ -23,7 +23,8 @@ use crate::ModelConfig;
 /// Output of the [`ImageEncoder`].
 #[derive(Debug, Clone)]
 pub struct ImageFeatures {
-    /// Patch tokens `[B, P, d]`, `P = patch_grid^2`.
+    /// Image tokens `[B, P, d]`: the `patch_grid^2` patches, then each context stage's coarser
+    /// grid ([`ModelConfig::image_tokens`] in all).
     pub tokens: Tensor<3>,
     /// Mean of the patch tokens `[B, d]`.
     pub pooled: Tensor<2>,
@@ -40,6 +41,8 @@ pub struct ImageEncoder {
     /// Per stage, the pooled prompt -> `[scale, shift]` of that stage's channels (empty without
     /// `text_film`).
     film: Vec<Linear>,
+    /// Stride-2 `d -> d` convolutions after the stem, each giving a coarser token grid.
+    context: Vec<Conv2d>,
     act: Gelu,
     relu: bool,
     /// `[1, P, d]`, broadcast over the batch.
@@ -104,14 +107,14 @@ impl ImageEncoder {
             }
             c_in = c_out;
         }
-        let patches = config.patch_grid * config.patch_grid;
         Self {
             stem,
             stem_depth: depth,
             film,
+            context: (0..config.context_stages).map(|_| conv(d, d, 2)).collect(),
             act: Gelu::new(),
             relu: config.stem_activation == crate::StemActivation::Relu,
-            pos: position_embedding(patches, d, device),
+            pos: position_embedding(config.image_tokens(), d, device),
             layers: transformer_config(config, config.image_layers).init(device),
             norm: LayerNormConfig::new(d).init(device),
         }
@@ -120,6 +123,14 @@ impl ImageEncoder {
     /// Whether the stem is conditioned on the prompt (then [`forward`](Self::forward) needs it).
     pub fn conditioned(&self) -> bool {
         !self.film.is_empty()
+    }
+
+    fn activate(&self, x: Tensor<4>) -> Tensor<4> {
+        if self.relu {
+            burn::tensor::activation::relu(x)
+        } else {
+            self.act.forward(x)
+        }
     }
 
     /// Encodes images `[B, 3, H, W]` (values roughly in `[-1, 1]`, `H = W = image_size`);
@@ -150,16 +161,19 @@ impl ImageEncoder {
                 x = x.clone() * gamma.add_scalar(1.0) + beta;
             }
             if i != last {
-                x = if self.relu {
-                    burn::tensor::activation::relu(x)
-                } else {
-                    self.act.forward(x)
-                };
+                x = self.activate(x);
             }
         }
-        let [b, d, gh, gw] = x.dims();
-        let tokens = x.reshape([b, d, gh * gw]).swap_dims(1, 2);
-        let tokens = tokens + self.pos.val();
+        let flat = |x: Tensor<4>| {
+            let [b, d, gh, gw] = x.dims();
+            x.reshape([b, d, gh * gw]).swap_dims(1, 2)
+        };
+        let mut grids = vec![flat(x.clone())];
+        for conv in &self.context {
+            x = conv.forward(self.activate(x));
+            grids.push(flat(x.clone()));
+        }
+        let tokens = Tensor::cat(grids, 1) + self.pos.val();
         let tokens = self.layers.forward(TransformerEncoderInput::new(tokens));
         let tokens = self.norm.forward(tokens);
         let pooled = tokens.clone().mean_dim(1).squeeze_dim::<2>(1);
@@ -175,7 +189,11 @@ mod tests {
     #[test]
     fn shapes_default_and_tiny() {
         let device = Device::flex();
-        for cfg in [ModelConfig::new(), ModelConfig::tiny()] {
+        let context = ModelConfig::tiny()
+            .with_patch_grid(8)
+            .with_context_stages(2);
+        assert_eq!(context.token_grids(), vec![8, 4, 2]);
+        for cfg in [ModelConfig::new(), ModelConfig::tiny(), context] {
             let enc = ImageEncoder::new(&cfg, &device);
             let img = Tensor::<4>::random(
                 [2, 3, cfg.image_size, cfg.image_size],
@@ -183,7 +201,7 @@ mod tests {
                 &device,
             );
             let out = enc.forward(img, None);
-            let p = cfg.patch_grid * cfg.patch_grid;
+            let p = cfg.image_tokens();
             assert_eq!(out.tokens.dims(), [2, p, cfg.d_model]);
             assert_eq!(out.pooled.dims(), [2, cfg.d_model]);
         }
