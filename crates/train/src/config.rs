@@ -125,9 +125,16 @@ pub struct DataConfig {
     pub matching_every: usize,
     /// Which other prompt of the batch an image is matched against.
     pub matching_negatives: MatchingNegatives,
+    /// Mirror every training prompt's images left-right in a seeded half of the epochs (each
+    /// prompt on its own draw), swapping the words of `flip_swap_words` in its text, so that the
+    /// model sees twice the layouts. Label-preserving when mirroring changes no judged quality
+    /// beyond those words.
+    pub hflip: bool,
+    /// Word pairs exchanged in a mirrored image's prompt ("left" <-> "right").
+    pub flip_swap_words: Vec<[String; 2]>,
 }
 
-/// How image-text matching picks the mismatched prompt of an image, among the batch's prompts.
+/// How image-text matching picks the prompt an image is mismatched with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MatchingNegatives {
@@ -138,6 +145,10 @@ pub enum MatchingNegatives {
     /// token ids): hard negatives that differ in a few attributes, as BLIP mines its ITM
     /// negatives by similarity.
     Similar,
+    /// The image's own prompt with one word replaced by a word that stands in its place in
+    /// other training prompts ("a red circle" -> "a blue circle"; see [`crate::substitutes`]):
+    /// each negative changes exactly one requirement. Needs the scratch text encoder.
+    Substituted,
 }
 
 impl Default for DataConfig {
@@ -150,6 +161,8 @@ impl Default for DataConfig {
             world_seed: 0,
             matching_every: 4,
             matching_negatives: MatchingNegatives::Random,
+            hflip: false,
+            flip_swap_words: vec![["left".into(), "right".into()]],
         }
     }
 }
@@ -190,6 +203,7 @@ pub struct ModelSection {
     pub stem_depth: usize,
     pub stem_widen: usize,
     pub stem_activation: StemActivation,
+    pub context_stages: usize,
     pub text_film: bool,
     pub image_layers: usize,
     pub text_layers: usize,
@@ -214,6 +228,7 @@ impl Default for ModelSection {
             stem_depth: 1,
             stem_widen: 1,
             stem_activation: StemActivation::Gelu,
+            context_stages: 0,
             text_film: false,
             image_layers: 1,
             text_layers: 1,
@@ -249,6 +264,7 @@ impl ModelSection {
             .with_stem_depth(self.stem_depth)
             .with_stem_widen(self.stem_widen)
             .with_stem_activation(self.stem_activation)
+            .with_context_stages(self.context_stages)
             .with_text_film(self.text_film)
             .with_image_layers(self.image_layers)
             .with_text_layers(self.text_layers)
@@ -460,6 +476,24 @@ impl TrainConfig {
                 e.kind.name()
             ));
         }
+        if self.data.hflip && e.kind != EncoderKind::Scratch {
+            return bad(format!(
+                "data.hflip needs the scratch encoders (mirrored pixels, prompts with their swap \
+                 words exchanged); encoder.kind = \"{}\" reads its frozen layers' outputs, \
+                 computed once for the dataset as it is",
+                e.kind.name()
+            ));
+        }
+        if self.data.matching_negatives == MatchingNegatives::Substituted
+            && e.kind != EncoderKind::Scratch
+        {
+            return bad(format!(
+                "data.matching_negatives = \"substituted\" needs the scratch text encoder (its \
+                 prompts are tokenised with the run's own tokenizer); encoder.kind = \"{}\" \
+                 reads the checkpoint's (use \"similar\")",
+                e.kind.name()
+            ));
+        }
         if e.kind == EncoderKind::Scratch && (e.path.is_some() || e.cache.is_some()) {
             return bad("encoder.path and encoder.cache need a pretrained encoder.kind".into());
         }
@@ -522,6 +556,22 @@ mod tests {
         assert_eq!(c.optim.epochs, 3);
         assert_eq!(c.data.ties, TiesRule::Half);
         assert_eq!(c.model, ModelSection::default());
+        let c = TrainConfig::from_toml_str(
+            "[data]\nhflip = true\nflip_swap_words = [[\"up\", \"down\"]]\n",
+            "x",
+        )
+        .unwrap();
+        assert_eq!(
+            c.data.flip_swap_words,
+            vec![["up".to_string(), "down".into()]]
+        );
+        // the same pretrained configs without mirroring or rewording are fine
+        for good in [
+            "[encoder]\nkind = \"clip\"\npath = \"c\"\n",
+            "[data]\nmatching_negatives = \"similar\"\n[encoder]\nkind = \"bert\"\npath = \"b\"\n",
+        ] {
+            TrainConfig::from_toml_str(good, "x").unwrap();
+        }
         for bad in [
             "[optim]\nlr = -1.0\n",
             "[optim]\nbatch_prompts = 0\n",
@@ -529,6 +579,10 @@ mod tests {
             "[model]\nn_heads = 5\n",
             "[model]\nheads = [\"fidelity\"]\n",
             "[data]\nties = \"maybe\"\n",
+            "[model]\npatch_grid = 4\ncontext_stages = 3\n",
+            // pretrained encoders read their frozen layers' outputs: nothing to mirror or reword
+            "[data]\nhflip = true\n[encoder]\nkind = \"clip\"\npath = \"c\"\n",
+            "[data]\nmatching_negatives = \"substituted\"\n[encoder]\nkind = \"bert\"\npath = \"b\"\n",
         ] {
             assert!(TrainConfig::from_toml_str(bad, "x").is_err(), "{bad}");
         }

@@ -26,6 +26,7 @@ use model::{
 use crate::config::{EncoderKind, MatchingNegatives, TiesRule, TrainConfig};
 use crate::embed_cache::HiddenRows;
 use crate::error::{Result, TrainError};
+use crate::substitutes::{Substitutes, swap_words};
 
 /// The annotations-crate criterion of a model criterion (both enums list the same criteria in
 /// the same order).
@@ -63,6 +64,12 @@ pub struct Store {
     pub token_ids: Vec<Vec<i64>>,
     pub token_mask: Vec<Vec<i64>>,
     pub seq_len: usize,
+    /// With `substituted` matching negatives: token ids and mask of each training and
+    /// validation prompt's one-word variants ([`crate::substitutes`]); empty otherwise.
+    pub negatives: Vec<Vec<(Vec<i64>, Vec<i64>)>>,
+    /// With `hflip`: token ids and mask of each prompt with its `flip_swap_words` exchanged, for
+    /// its mirrored images (`None` where the prompt holds none of them, or without `hflip`).
+    pub mirrored: Vec<Option<(Vec<i64>, Vec<i64>)>>,
     /// With a pretrained encoder: its frozen layers' outputs, which the model reads instead of
     /// pixels (CLIP) and token ids.
     pub frozen: Option<FrozenStore>,
@@ -355,6 +362,20 @@ pub fn prepare(ds: &Dataset, config: &TrainConfig, tokenizer: &PromptTokenizer) 
         .chunks(seq_len.max(1))
         .map(<[i64]>::to_vec)
         .collect();
+    let mut mirrored = vec![None; ix.prompts.len()];
+    if config.data.hflip {
+        for (p, prompt) in ix.prompts.iter().enumerate() {
+            if let Some(text) = swap_words(&prompt.text, &config.data.flip_swap_words) {
+                let enc = tokenizer.encode_batch(&[text])?;
+                mirrored[p] = Some((enc.ids, enc.attention_mask));
+            }
+        }
+    }
+    let negatives = if config.data.matching_negatives == MatchingNegatives::Substituted {
+        substituted_negatives(&ix, &train, &valid, config.optim.seed, tokenizer)?
+    } else {
+        Vec::new()
+    };
 
     Ok(Store {
         index: ix,
@@ -369,8 +390,45 @@ pub fn prepare(ds: &Dataset, config: &TrainConfig, tokenizer: &PromptTokenizer) 
         token_ids,
         token_mask,
         seq_len,
+        negatives,
+        mirrored,
         frozen: None,
     })
+}
+
+/// One-word variants of a prompt kept as its matching negatives.
+const NEGATIVE_VARIANTS: usize = 8;
+
+/// Token ids and masks of the one-word variants of every training and validation prompt, with
+/// substitutes mined from the training prompts only.
+fn substituted_negatives(
+    ix: &Index,
+    train: &[usize],
+    valid: &[usize],
+    seed: u64,
+    tokenizer: &PromptTokenizer,
+) -> Result<Vec<Vec<(Vec<i64>, Vec<i64>)>>> {
+    let train_texts: Vec<&str> = train.iter().map(|&p| ix.prompts[p].text.as_str()).collect();
+    let subs = Substitutes::mine(&train_texts);
+    let mut negatives = vec![Vec::new(); ix.prompts.len()];
+    for &p in train.iter().chain(valid) {
+        let prompt = &ix.prompts[p];
+        // Seeded by the prompt's id, so a prompt keeps its variants whatever the row order.
+        let mut rng = prng::Rng::derive(seed, &format!("negatives/{}", prompt.id));
+        let variants = subs.variants(&prompt.text, NEGATIVE_VARIANTS, &mut rng);
+        if variants.is_empty() {
+            continue;
+        }
+        let enc = tokenizer.encode_batch(&variants)?;
+        let l = enc.seq_len.max(1);
+        negatives[p] = enc
+            .ids
+            .chunks(l)
+            .zip(enc.attention_mask.chunks(l))
+            .map(|(ids, mask)| (ids.to_vec(), mask.to_vec()))
+            .collect();
+    }
+    Ok(negatives)
 }
 
 impl Store {
@@ -453,9 +511,10 @@ pub struct GroupBatch {
     pub weights: LossWeights,
     /// Generation index of each image (evaluation maps scores back with it).
     pub generations: Vec<usize>,
-    /// Image-text matching negatives: batch indices of some images `[M]` and, for each, the row
-    /// of another prompt of the batch `[M]` (`None` when matching is off or the batch holds a
-    /// single prompt).
+    /// Image-text matching negatives: batch indices of some images `[M]` and, for each, the text
+    /// row it is mismatched with `[M]`: another prompt of the batch, or (substituted negatives)
+    /// one of the rows after the batch's T prompts. `None` when matching is off or finds no
+    /// negative (a single-prompt batch, or prompts without substitutable words).
     pub mismatched: Option<(Tensor<1, Int>, Tensor<1, Int>)>,
 }
 
@@ -471,6 +530,44 @@ pub struct GroupBatcher {
     /// [`crate::DataConfig::matching_every`]).
     pub matching_every: usize,
     pub matching_negatives: MatchingNegatives,
+    /// Left-right mirroring of training batches (`None`: never, as for validation).
+    pub flips: Option<Flips>,
+}
+
+/// Which prompts of a training batch are mirrored: a seeded coin per prompt and epoch.
+///
+/// The loader hands the batcher no epoch, so it counts the batches it built: every epoch builds
+/// each of its `batches_per_epoch` batches exactly once, so the count says the epoch whatever
+/// the order within it. A resumed run starts the count at its first epoch's batches.
+#[derive(Clone, Debug)]
+pub struct Flips {
+    pub built: Arc<std::sync::atomic::AtomicUsize>,
+    pub batches_per_epoch: usize,
+    pub seed: u64,
+}
+
+impl Flips {
+    /// Starts counting at `epoch` (0-based).
+    pub fn new(seed: u64, batches_per_epoch: usize, epoch: usize) -> Self {
+        Self {
+            built: Arc::new((epoch * batches_per_epoch).into()),
+            batches_per_epoch: batches_per_epoch.max(1),
+            seed,
+        }
+    }
+
+    /// Whether prompt `id` is mirrored in 0-based `epoch`.
+    pub fn mirrored(&self, epoch: usize, id: &str) -> bool {
+        prng::Rng::derive(self.seed, &format!("hflip/{epoch}/{id}")).bernoulli(0.5)
+    }
+
+    /// The epoch of the next batch, counting it as built.
+    fn next_epoch(&self) -> usize {
+        let k = self
+            .built
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        k / self.batches_per_epoch
+    }
 }
 
 impl GroupBatcher {
@@ -480,7 +577,8 @@ impl GroupBatcher {
         let t = prompts.len();
         match self.matching_negatives {
             MatchingNegatives::Random => (0..t).map(|r| (r + 1) % t).collect(),
-            MatchingNegatives::Similar => {
+            // Substituted negatives are built in `build`; this is never asked for them.
+            MatchingNegatives::Similar | MatchingNegatives::Substituted => {
                 let st = &self.store;
                 let sets: Vec<std::collections::BTreeSet<i64>> = prompts
                     .iter()
@@ -521,6 +619,14 @@ impl GroupBatcher {
         let st = &self.store;
         let s = st.image_size;
         let plane = s * s;
+        let mirror: Vec<bool> = match &self.flips {
+            Some(flips) => {
+                let epoch = flips.next_epoch();
+                let ids = prompts.iter().map(|&p| &st.index.prompts[p].id);
+                ids.map(|id| flips.mirrored(epoch, id)).collect()
+            }
+            None => vec![false; prompts.len()],
+        };
         let mut generations = Vec::new();
         let mut prompt_rows = Vec::new();
         let mut pairs = Vec::new();
@@ -563,7 +669,9 @@ impl GroupBatcher {
                 for (i, &g) in generations.iter().enumerate() {
                     let src = &st.images[g];
                     let dst = &mut pixels[i * 3 * plane..(i + 1) * 3 * plane];
+                    let flip = mirror[prompt_rows[i] as usize];
                     for (k, px) in src.chunks_exact(3).enumerate().take(plane) {
+                        let k = if flip { k - k % s + (s - 1 - k % s) } else { k };
                         for c in 0..3 {
                             dst[c * plane + k] = f32::from(px[c]) / 127.5 - 1.0;
                         }
@@ -575,12 +683,51 @@ impl GroupBatcher {
                 ))
             }
         };
+        let t = prompts.len();
+        let matching = self.matching_every > 0
+            && self.weights.matching > 0.0
+            && self.heads.contains(&Criterion::Alignment);
+        // Image-text matching negatives: (image, prompt row) pairs. Deterministic, so a resumed
+        // run sees the same negatives; substituted prompts become extra text rows after the T
+        // prompts of the batch.
+        let mut negative_rows: Vec<&(Vec<i64>, Vec<i64>)> = Vec::new();
+        let mut mismatched: Vec<(i64, i64)> = Vec::new();
+        if matching && self.matching_negatives == MatchingNegatives::Substituted {
+            for (k, i) in (0..n).step_by(self.matching_every).enumerate() {
+                let variants = &st.negatives[prompts[prompt_rows[i] as usize]];
+                if !variants.is_empty() {
+                    // Consecutive sampled images of a prompt take consecutive variants.
+                    mismatched.push((i as i64, (t + negative_rows.len()) as i64));
+                    negative_rows.push(&variants[k % variants.len()]);
+                }
+            }
+        } else if matching && t >= 2 {
+            // The batch order is seeded-random, so "the next prompt of the batch" is a random
+            // other prompt.
+            let partner = self.matching_partners(prompts);
+            mismatched = (0..n)
+                .step_by(self.matching_every)
+                .map(|i| (i as i64, partner[prompt_rows[i] as usize] as i64))
+                .collect();
+        }
+        let rows = t + negative_rows.len();
         let l = st.seq_len;
-        let mask: Vec<i64> = prompts
+        // A mirrored prompt reads its text with the swap words exchanged.
+        let prompt_tokens: Vec<(&Vec<i64>, &Vec<i64>)> = prompts
             .iter()
-            .flat_map(|&p| st.token_mask[p].iter().copied())
+            .zip(&mirror)
+            .map(|(&p, &flip)| match &st.mirrored[p] {
+                Some((ids, mask)) if flip => (ids, mask),
+                _ => (&st.token_ids[p], &st.token_mask[p]),
+            })
             .collect();
-        let mask = Tensor::from_data(TensorData::new(mask, [prompts.len(), l]), device);
+        let mask: Vec<i64> = prompt_tokens
+            .iter()
+            .map(|(_, m)| *m)
+            .chain(negative_rows.iter().map(|(_, m)| m))
+            .flat_map(|m| m.iter().copied())
+            .collect();
+        let mask = Tensor::from_data(TensorData::new(mask, [rows, l]), device);
         let text = match frozen.filter(|f| f.text.0.dim > 0) {
             Some(FrozenStore {
                 text: (rows, of_prompt),
@@ -601,12 +748,14 @@ impl GroupBatcher {
             }
             // Scratch text encoder, or BLIP's (token ids: it reads the image too).
             None => {
-                let ids: Vec<i64> = prompts
+                let ids: Vec<i64> = prompt_tokens
                     .iter()
-                    .flat_map(|&p| st.token_ids[p].iter().copied())
+                    .map(|(ids, _)| *ids)
+                    .chain(negative_rows.iter().map(|(ids, _)| ids))
+                    .flat_map(|ids| ids.iter().copied())
                     .collect();
                 TextInput::Ids {
-                    ids: Tensor::from_data(TensorData::new(ids, [prompts.len(), l]), device),
+                    ids: Tensor::from_data(TensorData::new(ids, [rows, l]), device),
                     mask,
                 }
             }
@@ -622,25 +771,14 @@ impl GroupBatcher {
             *labels.slot_mut(c) = Some(LikertTarget::new(&vals, device));
             label_values[k] = vals;
         }
-        let t = prompts.len() as i64;
-        let mismatched = (self.matching_every > 0
-            && self.weights.matching > 0.0
-            && self.heads.contains(&Criterion::Alignment)
-            && t >= 2)
-            .then(|| {
-                // Deterministic, so a resumed run sees the same negatives; the batch order is
-                // seeded-random, so "the next prompt of the batch" is a random other prompt.
-                let partner = self.matching_partners(prompts);
-                let (idx, other): (Vec<i64>, Vec<i64>) = (0..n)
-                    .step_by(self.matching_every)
-                    .map(|i| (i as i64, partner[prompt_rows[i] as usize] as i64))
-                    .unzip();
-                let m = idx.len();
-                (
-                    Tensor::from_data(TensorData::new(idx, [m]), device),
-                    Tensor::from_data(TensorData::new(other, [m]), device),
-                )
-            });
+        let mismatched = (!mismatched.is_empty()).then(|| {
+            let m = mismatched.len();
+            let (idx, other): (Vec<i64>, Vec<i64>) = mismatched.into_iter().unzip();
+            (
+                Tensor::from_data(TensorData::new(idx, [m]), device),
+                Tensor::from_data(TensorData::new(other, [m]), device),
+            )
+        });
         GroupBatch {
             mismatched,
             images,

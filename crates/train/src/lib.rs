@@ -24,6 +24,8 @@
 //! * [`data`]: prompt split, images decoded once, tokenizer, batches of whole prompt groups;
 //! * [`embed`], [`embed_cache`]: a pretrained encoder's frozen layers run once, in memory or
 //!   into an embedding cache on disk;
+//! * [`substitutes`]: one-word substitutes mined from the training prompts (substituted matching
+//!   negatives) and the word swaps of mirrored prompts;
 //! * [`step`]: burn-train's `TrainStep`/`InferenceStep` on the reward model;
 //! * [`epoch_metrics`]: per-head losses, pairwise accuracy, Spearman per Likert head;
 //! * [`render`]: one line per epoch and `metrics.csv`;
@@ -46,6 +48,7 @@ pub mod render;
 pub mod run;
 pub mod score;
 pub mod step;
+pub mod substitutes;
 
 pub use config::{
     DataConfig, EncoderKind, EncoderSection, LrSchedule, MatchingNegatives, ModelSection,

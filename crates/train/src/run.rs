@@ -37,7 +37,9 @@ use model::{
 };
 
 use crate::config::{EncoderKind, LrSchedule, StopMetric, TrainConfig};
-use crate::data::{GroupBatcher, Store, ann_criterion, plan_batches, prepare, train_tokenizer};
+use crate::data::{
+    Flips, GroupBatcher, Store, ann_criterion, plan_batches, prepare, train_tokenizer,
+};
 use crate::epoch_metrics::{
     ACCURACY, HeadLossMetric, PairAccuracyMetric, SpearmanMetric, head_loss_name, spearman_name,
 };
@@ -366,13 +368,21 @@ pub fn train(ds: &Dataset, config: &TrainConfig, opts: &TrainOptions) -> Result<
         heads: model_config.heads.clone(),
         matching_every: config.data.matching_every,
         matching_negatives: config.data.matching_negatives,
+        flips: None,
     };
     let bp = config.optim.batch_prompts;
     let train_plans = plan_batches(store.prompts(Split::Train), bp, Some(config.optim.seed));
     let n_train_batches = train_plans.len();
+    let train_batcher = GroupBatcher {
+        flips: config
+            .data
+            .hflip
+            .then(|| Flips::new(config.optim.seed, n_train_batches, resume_from.unwrap_or(0))),
+        ..batcher.clone()
+    };
     let valid_plans = plan_batches(store.prompts(Split::Validation), bp, None);
     // batch_size 1: each dataset item is already a whole planned batch; no shuffle (see data.rs).
-    let dl_train = DataLoaderBuilder::new(batcher.clone())
+    let dl_train = DataLoaderBuilder::new(train_batcher)
         .batch_size(1)
         .build(InMemDataset::new(train_plans));
     let dl_valid = DataLoaderBuilder::new(batcher.clone())

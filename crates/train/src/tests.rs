@@ -66,6 +66,7 @@ fn store_and_batcher(ds: &Dataset, config: &TrainConfig) -> GroupBatcher {
         heads: Criterion::ALL.to_vec(),
         matching_every: config.data.matching_every,
         matching_negatives: config.data.matching_negatives,
+        flips: None,
     }
 }
 
@@ -174,6 +175,135 @@ fn matching_negatives_pair_each_image_with_another_prompt() {
 }
 
 #[test]
+fn substituted_negatives_are_extra_text_rows_one_word_away() {
+    let w = world();
+    let mut config = TrainConfig::smoke();
+    config.data.matching_negatives = MatchingNegatives::Substituted;
+    let mut batcher = store_and_batcher(&w.ds, &config);
+    batcher.weights = model::LossWeights::new().with_matching(1.0);
+    batcher.matching_every = 3;
+    let st = batcher.store.clone();
+    // Mined from the 70 training prompts of this small world, the substitutes (colours,
+    // shapes...) give most training and validation prompts variants; test prompts get none.
+    let used: Vec<usize> = [Split::Train, Split::Validation]
+        .iter()
+        .flat_map(|&s| st.prompts(s).iter().copied())
+        .collect();
+    let with = used
+        .iter()
+        .filter(|&&p| !st.negatives[p].is_empty())
+        .count();
+    assert!(with * 2 > used.len(), "{with} of {}", used.len());
+    assert!(
+        st.prompts(Split::Test)
+            .iter()
+            .all(|&p| st.negatives[p].is_empty())
+    );
+
+    let plan = &plan_batches(st.prompts(Split::Train), 4, Some(1))[0];
+    let b = batcher.build(&plan.prompts, &Device::default());
+    let (idx, other) = b.mismatched.expect("matching is on");
+    let idx: Vec<i64> = idx.into_data().try_into_vec_as::<i64>().unwrap();
+    let other: Vec<i64> = other.into_data().try_into_vec_as::<i64>().unwrap();
+    let own_rows: Vec<i64> = b.prompt_index.into_data().try_into_vec_as::<i64>().unwrap();
+    let model::TextInput::Ids { ids, mask } = b.text else {
+        panic!("the scratch encoder reads token ids")
+    };
+    let t = plan.prompts.len();
+    assert_eq!(ids.dims(), [t + idx.len(), st.seq_len]);
+    assert_eq!(mask.dims(), ids.dims());
+    let ids: Vec<i64> = ids.into_data().try_into_vec_as::<i64>().unwrap();
+    let row = |r: usize| &ids[r * st.seq_len..(r + 1) * st.seq_len];
+    // every third image, skipping those whose prompt has no variant
+    let sampled: Vec<i64> = (0..own_rows.len())
+        .step_by(3)
+        .filter(|&i| !st.negatives[plan.prompts[own_rows[i] as usize]].is_empty())
+        .map(|i| i as i64)
+        .collect();
+    assert!(!sampled.is_empty());
+    assert_eq!(idx, sampled);
+    for (k, (&i, &o)) in idx.iter().zip(&other).enumerate() {
+        // the k-th negative is the k-th extra row, one of the image's own prompt's variants
+        assert_eq!(o as usize, t + k);
+        let p = plan.prompts[own_rows[i as usize] as usize];
+        assert_ne!(row(o as usize), row(own_rows[i as usize] as usize));
+        assert!(
+            st.negatives[p]
+                .iter()
+                .any(|(v, _)| v.as_slice() == row(o as usize))
+        );
+    }
+}
+
+#[test]
+fn mirrored_prompts_flip_their_images_and_swap_their_words() {
+    let w = world();
+    let mut config = TrainConfig::smoke();
+    config.data.hflip = true;
+    let mut batcher = store_and_batcher(&w.ds, &config);
+    let st = batcher.store.clone();
+    let prompts = st.prompts(Split::Train).to_vec();
+    let with_words: Vec<usize> = prompts
+        .iter()
+        .copied()
+        .filter(|&p| st.mirrored[p].is_some())
+        .collect();
+    assert!(!with_words.is_empty(), "the world has left/right prompts");
+    for &p in &with_words {
+        let text = st.index.prompts[p].text.to_lowercase();
+        assert!(text.contains("left") || text.contains("right"), "{text}");
+    }
+    let dev = Device::default();
+    let plain = batcher.build(&prompts, &dev);
+    let pixels = |b: &crate::data::GroupBatch| match &b.images {
+        model::ImageInput::Pixels(x) => x.clone(),
+        _ => panic!("the scratch encoder reads pixels"),
+    };
+    let text_rows = |b: &crate::data::GroupBatch| match &b.text {
+        model::TextInput::Ids { ids, .. } => ids.clone().into_data().try_into_vec_as::<i64>(),
+        _ => panic!("the scratch encoder reads token ids"),
+    };
+    // One batch per epoch: each build is the next epoch.
+    let flips = crate::data::Flips::new(5, 1, 0);
+    batcher.flips = Some(flips.clone());
+    let rows: Vec<i64> = plain
+        .prompt_index
+        .clone()
+        .into_data()
+        .try_into_vec_as()
+        .unwrap();
+    let mut seen = [false; 2];
+    for epoch in 0..2 {
+        let b = batcher.build(&prompts, &dev);
+        let ids = text_rows(&b).unwrap();
+        let plain_ids = text_rows(&plain).unwrap();
+        let l = st.seq_len;
+        for (i, &r) in rows.iter().enumerate() {
+            let p = prompts[r as usize];
+            let flip = flips.mirrored(epoch, &st.index.prompts[p].id);
+            seen[flip as usize] = true;
+            let got = pixels(&b).narrow(0, i, 1);
+            let expected = if flip {
+                pixels(&plain).narrow(0, i, 1).flip([3])
+            } else {
+                pixels(&plain).narrow(0, i, 1)
+            };
+            got.into_data().assert_eq(&expected.into_data(), true);
+            let row = &ids[r as usize * l..(r as usize + 1) * l];
+            match (&st.mirrored[p], flip) {
+                (Some((swapped, _)), true) => assert_eq!(row, swapped.as_slice()),
+                _ => assert_eq!(row, &plain_ids[r as usize * l..(r as usize + 1) * l]),
+            }
+        }
+    }
+    assert_eq!(seen, [true, true], "some prompts mirrored, some not");
+    // the count carries the epoch: a batcher started at epoch 1 draws as the second build did
+    assert_eq!(flips.built.load(std::sync::atomic::Ordering::Relaxed), 2);
+    let resumed = crate::data::Flips::new(5, 1, 1);
+    assert_eq!(resumed.built.load(std::sync::atomic::Ordering::Relaxed), 1);
+}
+
+#[test]
 fn missing_ratings_are_masked() {
     let w = world();
     let mut ds = w.ds.clone();
@@ -256,11 +386,14 @@ fn resume_reaches_the_same_final_numbers() {
     let w = world();
     let mut config = TrainConfig::smoke();
     config.optim.epochs = 3;
-    // The default model's extras must resume exactly too: FiLM, matching negatives, ReLU stem.
+    // The default model's extras must resume exactly too: FiLM, matching negatives, ReLU stem,
+    // mirroring.
     config.model.text_film = true;
     config.model.stem_activation = model::StemActivation::Relu;
     config.model.loss_weights.matching = 1.0;
     config.data.matching_negatives = MatchingNegatives::Similar;
+    // Mirroring counts batches to know the epoch: a resumed run must draw the same flips.
+    config.data.hflip = true;
     let full_dir = tmp("full");
     let full = train(&w.ds, &config, &opts(&full_dir, Some(&w.truth))).unwrap();
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use train::{GroundTruthTable, TrainConfig, TrainOptions};
+use train::{EncoderKind, GroundTruthTable, MatchingNegatives, TrainConfig, TrainOptions};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -60,10 +60,10 @@ pub(crate) fn apply_encoder_flags(
 ) {
     if let Some(kind) = kind {
         config.encoder.kind = match kind {
-            "clip" => train::EncoderKind::Clip,
-            "bert" => train::EncoderKind::Bert,
-            "blip" => train::EncoderKind::Blip,
-            _ => train::EncoderKind::Scratch,
+            "clip" => EncoderKind::Clip,
+            "bert" => EncoderKind::Bert,
+            "blip" => EncoderKind::Blip,
+            _ => EncoderKind::Scratch,
         };
     }
     if let Some(path) = path {
@@ -74,6 +74,28 @@ pub(crate) fn apply_encoder_flags(
     }
     if let Some(cache) = cache {
         config.encoder.cache = Some(cache.to_path_buf());
+    }
+    // A pretrained encoder chosen on the command line over a config written for the scratch one
+    // (the built-in default): what it cannot do is turned off, and said, rather than refused.
+    let e = config.encoder.kind;
+    if kind.is_some() && config.data.hflip && e != EncoderKind::Scratch {
+        config.data.hflip = false;
+        eprintln!(
+            "note: [data] hflip turned off: the {} encoder reads its frozen layers' outputs, \
+             computed once for the dataset as it is",
+            e.name()
+        );
+    }
+    if kind.is_some()
+        && config.data.matching_negatives == MatchingNegatives::Substituted
+        && e != EncoderKind::Scratch
+    {
+        config.data.matching_negatives = MatchingNegatives::Similar;
+        eprintln!(
+            "note: [data] matching_negatives = \"similar\": substituted prompts are tokenised \
+             for the scratch text encoder, not the {} one",
+            e.name()
+        );
     }
 }
 
