@@ -42,6 +42,9 @@ pub struct LocalPair {
     pub tie: bool,
 }
 
+/// Token ids and attention mask of one tokenised text (`seq_len` values each).
+pub type TokenRow = (Vec<i64>, Vec<i64>);
+
 /// Everything the batcher and the evaluation read, indexed like [`Index`].
 #[derive(Debug)]
 pub struct Store {
@@ -66,10 +69,10 @@ pub struct Store {
     pub seq_len: usize,
     /// With `substituted` matching negatives: token ids and mask of each training and
     /// validation prompt's one-word variants ([`crate::substitutes`]); empty otherwise.
-    pub negatives: Vec<Vec<(Vec<i64>, Vec<i64>)>>,
+    pub negatives: Vec<Vec<TokenRow>>,
     /// With `hflip`: token ids and mask of each prompt with its `flip_swap_words` exchanged, for
     /// its mirrored images (`None` where the prompt holds none of them, or without `hflip`).
-    pub mirrored: Vec<Option<(Vec<i64>, Vec<i64>)>>,
+    pub mirrored: Vec<Option<TokenRow>>,
     /// With a pretrained encoder: its frozen layers' outputs, which the model reads instead of
     /// pixels (CLIP) and token ids.
     pub frozen: Option<FrozenStore>,
@@ -407,7 +410,7 @@ fn substituted_negatives(
     valid: &[usize],
     seed: u64,
     tokenizer: &PromptTokenizer,
-) -> Result<Vec<Vec<(Vec<i64>, Vec<i64>)>>> {
+) -> Result<Vec<Vec<TokenRow>>> {
     let train_texts: Vec<&str> = train.iter().map(|&p| ix.prompts[p].text.as_str()).collect();
     let subs = Substitutes::mine(&train_texts);
     let mut negatives = vec![Vec::new(); ix.prompts.len()];
@@ -690,7 +693,7 @@ impl GroupBatcher {
         // Image-text matching negatives: (image, prompt row) pairs. Deterministic, so a resumed
         // run sees the same negatives; substituted prompts become extra text rows after the T
         // prompts of the batch.
-        let mut negative_rows: Vec<&(Vec<i64>, Vec<i64>)> = Vec::new();
+        let mut negative_rows: Vec<&TokenRow> = Vec::new();
         let mut mismatched: Vec<(i64, i64)> = Vec::new();
         if matching && self.matching_negatives == MatchingNegatives::Substituted {
             for (k, i) in (0..n).step_by(self.matching_every).enumerate() {
