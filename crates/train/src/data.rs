@@ -715,22 +715,23 @@ impl GroupBatcher {
         }
         let rows = t + negative_rows.len();
         let l = st.seq_len;
-        // A mirrored prompt reads its text with the swap words exchanged.
-        let prompt_tokens: Vec<(&Vec<i64>, &Vec<i64>)> = prompts
+        // The T prompts (a mirrored one with its swap words exchanged), then the negatives.
+        let text_rows: Vec<(&Vec<i64>, &Vec<i64>)> = prompts
             .iter()
             .zip(&mirror)
             .map(|(&p, &flip)| match &st.mirrored[p] {
                 Some((ids, mask)) if flip => (ids, mask),
                 _ => (&st.token_ids[p], &st.token_mask[p]),
             })
+            .chain(negative_rows.iter().map(|(ids, mask)| (ids, mask)))
             .collect();
-        let mask: Vec<i64> = prompt_tokens
-            .iter()
-            .map(|(_, m)| *m)
-            .chain(negative_rows.iter().map(|(_, m)| m))
-            .flat_map(|m| m.iter().copied())
-            .collect();
-        let mask = Tensor::from_data(TensorData::new(mask, [rows, l]), device);
+        let flat = |want_ids: bool| -> Vec<i64> {
+            text_rows
+                .iter()
+                .flat_map(|&(ids, mask)| if want_ids { ids } else { mask }.iter().copied())
+                .collect()
+        };
+        let mask = Tensor::from_data(TensorData::new(flat(false), [rows, l]), device);
         let text = match frozen.filter(|f| f.text.0.dim > 0) {
             Some(FrozenStore {
                 text: (rows, of_prompt),
@@ -750,18 +751,10 @@ impl GroupBatcher {
                 }
             }
             // Scratch text encoder, or BLIP's (token ids: it reads the image too).
-            None => {
-                let ids: Vec<i64> = prompt_tokens
-                    .iter()
-                    .map(|(ids, _)| *ids)
-                    .chain(negative_rows.iter().map(|(ids, _)| ids))
-                    .flat_map(|ids| ids.iter().copied())
-                    .collect();
-                TextInput::Ids {
-                    ids: Tensor::from_data(TensorData::new(ids, [rows, l]), device),
-                    mask,
-                }
-            }
+            None => TextInput::Ids {
+                ids: Tensor::from_data(TensorData::new(flat(true), [rows, l]), device),
+                mask,
+            },
         };
         let mut labels = LikertLabels::default();
         let mut label_values: [Vec<Option<f32>>; 4] = Default::default();
