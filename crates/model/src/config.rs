@@ -219,8 +219,9 @@ pub struct ModelConfig {
     /// Extra stride-2 convolutions after the stem, each halving the patch grid once more; their
     /// coarser tokens join the patch tokens as keys of the fusion (multi-scale keys). A 4-pixel
     /// patch sees 7 pixels, less than an object; a coarse token sees whole objects, so the
-    /// prompt can ask about shapes and counts without self-attention over every patch.
-    /// 0 = the patch grid alone.
+    /// prompt can ask about shapes and counts without self-attention over every patch (on the
+    /// default world one stage did not raise alignment: README, Training). 0 = the patch grid
+    /// alone.
     #[config(default = 0)]
     pub context_stages: usize,
     /// Non-linearity between stem convolutions.

@@ -26,7 +26,7 @@ pub struct ImageFeatures {
     /// Image tokens `[B, P, d]`: the `patch_grid^2` patches, then each context stage's coarser
     /// grid ([`ModelConfig::image_tokens`] in all).
     pub tokens: Tensor<3>,
-    /// Mean of the patch tokens `[B, d]`.
+    /// Mean of the image tokens (every grid) `[B, d]`.
     pub pooled: Tensor<2>,
 }
 
