@@ -5,6 +5,10 @@
 //! * each Likert head: Spearman with the mean rating of each image and, when the ground truth of
 //!   a synthetic world is available, with the image's true latent;
 //! * the heads x latents Spearman matrix (does each head track its own latent, not another's?);
+//! * per kind of alignment error the world's generators make (wrong shape, wrong count, ...): how
+//!   often the alignment and overall heads score an image with that error below an error-free
+//!   image of the same prompt. One Spearman figure cannot say which requirements of a prompt the
+//!   model checks; this table can;
 //! * oracles on the same prompts: the pairwise accuracy of the true overall latent on the same
 //!   pairs, and Spearman(true latent, mean rating) per criterion: what a model that knew the truth
 //!   exactly would reach against these noisy annotators.
@@ -28,15 +32,20 @@ pub const LATENTS: [&str; 5] = [
     "aesthetics",
 ];
 
-/// True latents per generation id: `[overall, alignment, fidelity, harmlessness, aesthetics]`.
+/// The ground truth of a synthetic world, by generation id.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct GroundTruthTable(pub HashMap<String, [f64; 5]>);
+pub struct GroundTruthTable {
+    /// True latents: `[overall, alignment, fidelity, harmlessness, aesthetics]` ([`LATENTS`]).
+    pub latents: HashMap<String, [f64; 5]>,
+    /// The alignment errors the generator made (empty: the image satisfies its prompt).
+    pub errors: HashMap<String, Vec<synth::AlignmentError>>,
+}
 
 impl GroundTruthTable {
     /// From a synthetic world's ground truth.
     pub fn from_truth(truth: &[synth::GroundTruth]) -> Self {
-        Self(
-            truth
+        Self {
+            latents: truth
                 .iter()
                 .map(|t| {
                     (
@@ -51,7 +60,11 @@ impl GroundTruthTable {
                     )
                 })
                 .collect(),
-        )
+            errors: truth
+                .iter()
+                .map(|t| (t.generation_id.clone(), t.errors.clone()))
+                .collect(),
+        }
     }
 
     /// Reads `dir/ground_truth.csv` if there is one (synthetic worlds); `Ok(None)` otherwise.
@@ -98,6 +111,119 @@ pub struct LikertFigures {
     pub oracle: Option<f64>,
 }
 
+/// How well the heads see one kind of alignment error: over every pair of a held-out image with
+/// that error (possibly among others) and an error-free image of the same prompt, the share in
+/// which the error-free image scores higher, ties counting half (an AUC; 0.5 = blind, 1 = always
+/// right).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ErrorFigures {
+    /// The error's name in `ground_truth.csv` (`wrong_shape`, ...).
+    pub error: String,
+    /// Prompts with both an image with the error and an error-free image.
+    pub prompts: usize,
+    /// (error-free, with the error) image pairs within those prompts.
+    pub pairs: usize,
+    /// AUC of the alignment head's score.
+    pub alignment: Option<f64>,
+    /// AUC of the overall head's score.
+    pub overall: Option<f64>,
+    /// AUC of the image's mean alignment rating: how much the annotators penalise the error, the
+    /// ceiling a head trained on their ratings can be expected to approach.
+    pub rating: Option<f64>,
+}
+
+fn errors_by_name<S: serde::Serializer>(
+    figures: &[ErrorFigures],
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = serializer.serialize_map(Some(figures.len()))?;
+    for f in figures {
+        map.serialize_entry(&f.error, f)?;
+    }
+    map.end()
+}
+
+/// The share of `(clean, flawed)` index pairs in which `values[clean] > values[flawed]`, ties
+/// counting half; `None` without pairs.
+pub fn pair_auc(values: &[f64], pairs: &[(usize, usize)]) -> Option<f64> {
+    if pairs.is_empty() {
+        return None;
+    }
+    let won: f64 = pairs
+        .iter()
+        .map(|&(c, f)| match values[c].total_cmp(&values[f]) {
+            std::cmp::Ordering::Greater => 1.0,
+            std::cmp::Ordering::Equal => 0.5,
+            std::cmp::Ordering::Less => 0.0,
+        })
+        .sum();
+    Some(won / pairs.len() as f64)
+}
+
+/// Per alignment error kind (in [`synth::AlignmentError`] order, kinds absent from the held-out
+/// images left out), the [`ErrorFigures`] of the scores `head` (by `annotations` criterion index)
+/// and of the mean alignment ratings. `prompt_of[i]` and `errors[i]` describe image `i`;
+/// `ratings[i]` is its mean alignment rating, if any.
+pub fn error_figures(
+    prompt_of: &[usize],
+    errors: &[&[synth::AlignmentError]],
+    head: &dyn Fn(usize) -> Option<Vec<f64>>,
+    ratings: &[Option<f64>],
+) -> Vec<ErrorFigures> {
+    let mut by_prompt: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, &p) in prompt_of.iter().enumerate() {
+        by_prompt.entry(p).or_default().push(i);
+    }
+    let mut kinds: Vec<synth::AlignmentError> =
+        errors.iter().flat_map(|e| e.iter().copied()).collect();
+    kinds.sort();
+    kinds.dedup();
+    let alignment = head(ann_criterion(Criterion::Alignment).index());
+    let overall = head(ann_criterion(Criterion::Overall).index());
+    kinds
+        .into_iter()
+        .map(|kind| {
+            let mut pairs = Vec::new();
+            let mut prompts = 0;
+            for images in by_prompt.values() {
+                let clean: Vec<usize> = images
+                    .iter()
+                    .copied()
+                    .filter(|&i| errors[i].is_empty())
+                    .collect();
+                let flawed: Vec<usize> = images
+                    .iter()
+                    .copied()
+                    .filter(|&i| errors[i].contains(&kind))
+                    .collect();
+                if clean.is_empty() || flawed.is_empty() {
+                    continue;
+                }
+                prompts += 1;
+                for &c in &clean {
+                    pairs.extend(flawed.iter().map(|&f| (c, f)));
+                }
+            }
+            // Ratings only where both images of a pair have one.
+            let rated: Vec<(usize, usize)> = pairs
+                .iter()
+                .copied()
+                .filter(|&(c, f)| ratings[c].is_some() && ratings[f].is_some())
+                .collect();
+            let r: Vec<f64> = ratings.iter().map(|r| r.unwrap_or(f64::NAN)).collect();
+            ErrorFigures {
+                error: kind.name().to_string(),
+                prompts,
+                pairs: pairs.len(),
+                alignment: alignment.as_ref().and_then(|s| pair_auc(s, &pairs)),
+                overall: overall.as_ref().and_then(|s| pair_auc(s, &pairs)),
+                rating: pair_auc(&r, &rated),
+            }
+        })
+        .collect()
+}
+
 /// Everything the held-out evaluation reports.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Heldout {
@@ -114,6 +240,14 @@ pub struct Heldout {
     /// head -> latent -> Spearman (only with ground truth).
     #[serde(skip)]
     pub matrix: Option<BTreeMap<String, BTreeMap<String, Option<f64>>>>,
+    /// Per alignment error kind, how well the heads see it (only with ground truth). In
+    /// `summary.json` an object keyed by the error's name, so that scripts can read
+    /// `heldout.alignment_errors.wrong_shape.alignment`.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "errors_by_name"
+    )]
+    pub alignment_errors: Vec<ErrorFigures>,
     /// Every test image's head scores (generation index -> scores by `annotations` criterion
     /// index), for comparisons between runs.
     #[serde(skip)]
@@ -191,7 +325,17 @@ pub fn evaluate(
     let latents: Option<Vec<[f64; 5]>> = truth.and_then(|t| {
         scores
             .iter()
-            .map(|(g, _)| t.0.get(&st.index.generations[*g].id).copied())
+            .map(|(g, _)| t.latents.get(&st.index.generations[*g].id).copied())
+            .collect()
+    });
+    let errors: Option<Vec<&[synth::AlignmentError]>> = truth.and_then(|t| {
+        scores
+            .iter()
+            .map(|(g, _)| {
+                t.errors
+                    .get(&st.index.generations[*g].id)
+                    .map(Vec::as_slice)
+            })
             .collect()
     });
 
@@ -268,6 +412,18 @@ pub fn evaluate(
         }
         h.matrix = Some(m);
     }
+    if let Some(errors) = &errors {
+        let prompt_of: Vec<usize> = scores
+            .iter()
+            .map(|(g, _)| st.index.generations[*g].prompt)
+            .collect();
+        let k = ann_criterion(Criterion::Alignment).index();
+        let ratings: Vec<Option<f64>> = scores
+            .iter()
+            .map(|(g, _)| st.labels[*g][k].map(f64::from))
+            .collect();
+        h.alignment_errors = error_figures(&prompt_of, errors, &head, &ratings);
+    }
     h.scores = scores;
     Ok(h)
 }
@@ -338,5 +494,81 @@ pub fn heldout_table(h: &Heldout) -> String {
             s.push('\n');
         }
     }
+    if !h.alignment_errors.is_empty() {
+        s.push_str(&format!(
+            "\nalignment errors: AUC against error-free images of the same prompt\n{:<20}{:>8}{:>8}{:>11}{:>9}{:>8}\n",
+            "error", "pairs", "prompts", "alignment", "overall", "rating"
+        ));
+        for e in &h.alignment_errors {
+            s.push_str(&format!(
+                "{:<20}{:>8}{:>8}{:>11}{:>9}{:>8}\n",
+                e.error,
+                e.pairs,
+                e.prompts,
+                f(e.alignment),
+                f(e.overall),
+                f(e.rating)
+            ));
+        }
+    }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use synth::AlignmentError::{WrongColour, WrongShape};
+
+    #[test]
+    fn pair_auc_counts_ties_half() {
+        assert_eq!(pair_auc(&[1.0, 0.0, 1.0], &[(0, 1), (0, 2)]), Some(0.75));
+        assert_eq!(pair_auc(&[1.0], &[]), None);
+    }
+
+    #[test]
+    fn error_figures_compare_within_prompts_only() {
+        // Prompt 0: a clean image (0), a wrong shape (1), a wrong colour and shape (2).
+        // Prompt 1: a wrong shape (3) and a wrong colour (4), no clean image: no pair.
+        let prompt_of = [0, 0, 0, 1, 1];
+        let errors: Vec<&[synth::AlignmentError]> = vec![
+            &[],
+            &[WrongShape],
+            &[WrongColour, WrongShape],
+            &[WrongShape],
+            &[WrongColour],
+        ];
+        // Alignment head sees colour, not shape; overall is blind; no overall head at all would
+        // give None.
+        let alignment = vec![0.9, 0.95, 0.1, 5.0, -5.0];
+        let overall = vec![0.0; 5];
+        let head = |k: usize| match k {
+            k if k == ann_criterion(Criterion::Alignment).index() => Some(alignment.clone()),
+            k if k == ann_criterion(Criterion::Overall).index() => Some(overall.clone()),
+            _ => None,
+        };
+        let ratings = [Some(7.0), Some(5.0), None, Some(1.0), Some(1.0)];
+        let f = error_figures(&prompt_of, &errors, &head, &ratings);
+        assert_eq!(f.len(), 2);
+        // declaration order of the error kinds: colour, then shape
+        assert_eq!(
+            (f[0].error.as_str(), f[1].error.as_str()),
+            ("wrong_colour", "wrong_shape")
+        );
+        assert_eq!((f[0].prompts, f[0].pairs), (1, 1));
+        assert_eq!(f[0].alignment, Some(1.0));
+        assert_eq!(f[0].overall, Some(0.5));
+        // image 2 has no rating: no rated pair
+        assert_eq!(f[0].rating, None);
+        assert_eq!((f[1].prompts, f[1].pairs), (1, 2));
+        assert_eq!(f[1].alignment, Some(0.5));
+        assert_eq!(f[1].rating, Some(1.0));
+
+        let h = Heldout {
+            alignment_errors: f,
+            ..Default::default()
+        };
+        let json = serde_json::to_value(&h).unwrap();
+        assert_eq!(json["alignment_errors"]["wrong_shape"]["pairs"], 2);
+        assert!(heldout_table(&h).contains("wrong_shape"));
+    }
 }
