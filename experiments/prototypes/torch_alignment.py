@@ -175,6 +175,7 @@ def evaluate(split):
                 if r[i]<r[j]: t+=1; c+= s[i]>s[j]
     return rho, c/t
 def clip_loss(groups, idx, x, ids, min_rating):
+    # unique prompts of the batch (first image of each group), plus optional substituted variants
     keep=(rating[idx]>=min_rating).nonzero()[:,0]
     if len(keep)==0: return None
     firsts=np.cumsum([0]+[len(g_) for g_ in groups[:-1]])
@@ -240,17 +241,8 @@ for ep in range(args.epochs):
                 _,aln=m(x[sel],substitute(ids[sel]))
                 l_al=l_al+args.sub_w*F.softplus(aln-al[sel]).mean()
         if args.clip:
-            keep=(rating[idx]>=args.clip_min).nonzero()[:,0]
-            if len(keep)>0:
-                # unique prompts of the batch (first image of each group), plus optional substituted variants
-                firsts=np.cumsum([0]+[len(g_) for g_ in groups[:-1]])
-                pid=np.concatenate([[k]*len(g_) for k,g_ in enumerate(groups)])
-                tids=ids[firsts]
-                if args.clip_sub: tids=torch.cat([tids]+[substitute(tids) for _ in range(args.clip_sub)])
-                _,_,tp=m.text(tids); te_=F.normalize(m.clip_txt(tp),dim=1)
-                ie=F.normalize(m.image_only(x[keep]),dim=1)
-                logits=ie@te_.T*m.logit_scale.exp()
-                l_al=l_al+args.clip*F.cross_entropy(logits,torch.tensor(pid)[keep])
+            l_clip=clip_loss(groups,idx,x,ids,args.clip_min)
+            if l_clip is not None: l_al=l_al+args.clip*l_clip
         loss=args.bt*torch.stack(loss_bt).mean()+l_al
         opt.zero_grad(); loss.backward(); opt.step(); step+=1
     rv,av=evaluate('valid'); print(f'ep {ep+1} {time.time()-t0:.0f}s valid rho {rv:.3f} acc {av:.3f}',flush=True)
