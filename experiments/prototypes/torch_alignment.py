@@ -59,6 +59,7 @@ ap.add_argument("--sub-w", type=float, default=1.0)
 ap.add_argument("--clip", type=float, default=0, help="weight of a CLIP-style contrastive loss on the unconditioned stem")
 ap.add_argument("--clip-min", type=float, default=6, help="... over images rated at least this")
 ap.add_argument("--clip-sub", type=int, default=0, help="... with this many substituted variants per prompt as extra texts")
+ap.add_argument("--train-prompts", type=int, default=0, help="a seeded subset of the training prompts (0: all), for data-size comparisons")
 ap.add_argument("--pre", type=int, default=0, help="epochs of the contrastive loss alone before the reward heads train")
 ap.add_argument("--pre-lr", type=float, default=0.002)
 ap.add_argument("--bow", type=float, default=0, help="weight of predicting the prompt's words from the unconditioned stem (with --pre: pretrain on it instead of the contrastive loss)")
@@ -156,7 +157,9 @@ class Model(nn.Module):
         return s.h_over(j)[:,0], al
 m=Model(); opt=torch.optim.Adam(m.parameters(),lr=args.lr)
 print('params',sum(p.numel() for p in m.parameters()))
-tr=prompts['train']; nb=math.ceil(len(tr)/args.bp); total=nb*args.epochs; step=0
+tr=prompts['train']
+if args.train_prompts: tr=[tr[k] for k in sorted(np.random.default_rng(1000+args.seed).permutation(len(tr))[:args.train_prompts])]
+nb=math.ceil(len(tr)/args.bp); total=nb*args.epochs; step=0
 order=rng.permutation(len(tr))
 def batch(groups, flipmask=None):
     idx=np.concatenate(groups); x=X[idx]
