@@ -59,12 +59,36 @@ pub fn pairwise_accuracy(scores: &[f64], strict_pairs: &[(usize, usize)]) -> Opt
     Some(right as f64 / strict_pairs.len() as f64)
 }
 
+/// The share of `(higher, lower)` index pairs in which `values[higher] > values[lower]`, ties
+/// counting half: an AUC over given pairs (unlike [`pairwise_accuracy`], where a tie is wrong),
+/// fair to tied values such as ratings. `None` without pairs.
+pub fn pair_auc(values: &[f64], pairs: &[(usize, usize)]) -> Option<f64> {
+    if pairs.is_empty() {
+        return None;
+    }
+    let won: f64 = pairs
+        .iter()
+        .map(|&(c, f)| match values[c].total_cmp(&values[f]) {
+            std::cmp::Ordering::Greater => 1.0,
+            std::cmp::Ordering::Equal => 0.5,
+            std::cmp::Ordering::Less => 0.0,
+        })
+        .sum();
+    Some(won / pairs.len() as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-12
+    }
+
+    #[test]
+    fn pair_auc_counts_ties_half() {
+        assert_eq!(pair_auc(&[1.0, 0.0, 1.0], &[(0, 1), (0, 2)]), Some(0.75));
+        assert_eq!(pair_auc(&[1.0], &[]), None);
     }
 
     #[test]

@@ -144,23 +144,6 @@ fn errors_by_name<S: serde::Serializer>(
     map.end()
 }
 
-/// The share of `(clean, flawed)` index pairs in which `values[clean] > values[flawed]`, ties
-/// counting half; `None` without pairs.
-pub fn pair_auc(values: &[f64], pairs: &[(usize, usize)]) -> Option<f64> {
-    if pairs.is_empty() {
-        return None;
-    }
-    let won: f64 = pairs
-        .iter()
-        .map(|&(c, f)| match values[c].total_cmp(&values[f]) {
-            std::cmp::Ordering::Greater => 1.0,
-            std::cmp::Ordering::Equal => 0.5,
-            std::cmp::Ordering::Less => 0.0,
-        })
-        .sum();
-    Some(won / pairs.len() as f64)
-}
-
 /// Per alignment error kind (in [`synth::AlignmentError`] order, kinds absent from the held-out
 /// images left out), the [`ErrorFigures`] of the scores `head` (by `annotations` criterion index)
 /// and of the mean alignment ratings. `prompt_of[i]` and `errors[i]` describe image `i`;
@@ -216,9 +199,13 @@ pub fn error_figures(
                 error: kind.name().to_string(),
                 prompts,
                 pairs: pairs.len(),
-                alignment: alignment.as_ref().and_then(|s| pair_auc(s, &pairs)),
-                overall: overall.as_ref().and_then(|s| pair_auc(s, &pairs)),
-                rating: pair_auc(&r, &rated),
+                alignment: alignment
+                    .as_ref()
+                    .and_then(|s| ::metrics::pair_auc(s, &pairs)),
+                overall: overall
+                    .as_ref()
+                    .and_then(|s| ::metrics::pair_auc(s, &pairs)),
+                rating: ::metrics::pair_auc(&r, &rated),
             }
         })
         .collect()
@@ -518,12 +505,6 @@ pub fn heldout_table(h: &Heldout) -> String {
 mod tests {
     use super::*;
     use synth::AlignmentError::{WrongColour, WrongShape};
-
-    #[test]
-    fn pair_auc_counts_ties_half() {
-        assert_eq!(pair_auc(&[1.0, 0.0, 1.0], &[(0, 1), (0, 2)]), Some(0.75));
-        assert_eq!(pair_auc(&[1.0], &[]), None);
-    }
 
     #[test]
     fn error_figures_compare_within_prompts_only() {
