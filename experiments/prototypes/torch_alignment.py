@@ -66,7 +66,7 @@ ap.add_argument("--clip", type=float, default=0, help="weight of a CLIP-style co
 ap.add_argument("--clip-min", type=float, default=6, help="... over images rated at least this")
 ap.add_argument("--clip-sub", type=int, default=0, help="... with this many substituted variants per prompt as extra texts")
 ap.add_argument("--train-prompts", type=int, default=0, help="a seeded subset of the training prompts (0: all), for data-size comparisons")
-ap.add_argument("--pre", type=int, default=0, help="epochs of the contrastive loss alone before the reward heads train")
+ap.add_argument("--pre", type=int, default=0, help="epochs of a pretraining loss alone (see --pre-task) before the reward heads train")
 ap.add_argument("--pre-lr", type=float, default=0.002)
 ap.add_argument("--bow", type=float, default=0, help="weight of predicting the prompt's words from the unconditioned stem (with --pre: pretrain on it instead of the contrastive loss)")
 ap.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -130,7 +130,8 @@ class Model(nn.Module):
         s.f1=nn.Linear(d,64); s.f2=nn.Linear(d,2*d)
         for f in [s.f1,s.f2]: nn.init.zeros_(f.weight); nn.init.zeros_(f.bias)
         s.blocks=nn.ModuleList([Block(d,args.block) for _ in range(args.blocks)])
-        s.c3=nn.Conv2d(d,d,3,2,1); s.c4=nn.Conv2d(d,d,3,1,1); s.f3=nn.Linear(d,2*d); nn.init.zeros_(s.f3.weight); nn.init.zeros_(s.f3.bias)
+        # only when asked for, so that the other layers start from the same random weights as before
+        if args.down: s.c3=nn.Conv2d(d,d,3,2,1); s.c4=nn.Conv2d(d,d,3,1,1); s.f3=nn.Linear(d,2*d); nn.init.zeros_(s.f3.weight); nn.init.zeros_(s.f3.bias)
         s.ipos=nn.Parameter(torch.randn(1,64 if args.down else 256,d)*0.02)
         s.ilayers=nn.ModuleList([nn.TransformerEncoderLayer(d,4,128,0.0,batch_first=True,norm_first=True) for _ in range(args.img_layers)])
         s.inorm=nn.LayerNorm(d)
