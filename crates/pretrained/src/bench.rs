@@ -292,6 +292,17 @@ impl MinilmWorkload {
         self.batch
     }
 
+    /// Floating-point operations of one sentence's forward ([`encoder_layers_flop`] over the
+    /// model's layers at the workload's length).
+    pub fn flop_per_sentence(&self) -> f64 {
+        let layers = &self.model.encoder.layer;
+        let Some(first) = layers.first() else {
+            return 0.0;
+        };
+        let [width, ffn] = first.intermediate.dense.weight.dims();
+        encoder_layers_flop(self.ids.dims()[1], width, ffn, layers.len())
+    }
+
     /// One forward: the normalised sentence embeddings `[batch, hidden]`.
     pub fn forward(&self) -> Tensor<2> {
         let hidden = self.model.forward(self.ids.clone(), self.mask.clone());
@@ -361,6 +372,23 @@ impl ClipVisionWorkload {
     /// Images per step.
     pub fn batch(&self) -> usize {
         self.pixels.dims()[0]
+    }
+
+    /// Floating-point operations of one image: the patch embedding (a product of each patch's
+    /// pixels with the embedding matrix), [`encoder_layers_flop`] over the patches and the class
+    /// token, and the projection.
+    pub fn flop_per_image(config: &ClipConfig) -> f64 {
+        let v = &config.vision_config;
+        let patches = (v.image_size / v.patch_size).pow(2);
+        let pixels_per_patch = v.num_channels * v.patch_size * v.patch_size;
+        2.0 * (patches * pixels_per_patch * v.hidden_size) as f64
+            + encoder_layers_flop(
+                patches + 1,
+                v.hidden_size,
+                v.intermediate_size,
+                v.num_hidden_layers,
+            )
+            + 2.0 * (v.hidden_size * config.projection_dim) as f64
     }
 
     /// One forward: the projected image features `[batch, projection_dim]`
@@ -479,6 +507,17 @@ impl PairHeadWorkload {
         self.pairs
     }
 
+    /// Floating-point operations of one pair's share of a step: both images forward through
+    /// the two layers, and backward the weight gradients of both layers and the input gradient
+    /// of the second (the features need none), two FLOP per multiply-add. Adam's update is
+    /// per step, not per pair, and is left out (under 1% at 256 pairs).
+    pub fn flop_per_pair(features: usize, hidden: usize) -> f64 {
+        let (f, h) = (features as f64, hidden as f64);
+        let forward = 2.0 * f * h + 2.0 * h;
+        let backward = 2.0 * f * h + 4.0 * h;
+        2.0 * (forward + backward)
+    }
+
     /// The loss `mean(-log sigmoid(r_better - r_worse))` of `head` on the workload's pairs.
     pub fn loss(&self, head: &PairHead) -> Tensor<1> {
         let rewards = head.forward(self.stacked.clone());
@@ -508,6 +547,16 @@ impl PairHeadWorkload {
             .map_err(readback_error)?;
         Ok(value.first().copied().unwrap_or(f32::NAN))
     }
+}
+
+/// Floating-point operations (two per multiply-add) of one sequence of `tokens` through `layers`
+/// transformer encoder layers of `width` and feed-forward width `ffn`: per layer the four
+/// attention projections (`8 T d^2`), the two feed-forward products (`4 T d ffn`) and the two
+/// attention products (`4 T^2 d`). Norms, softmax and activations (`O(T d)`) are not counted, as
+/// FLOP counts of transformers usually do not; they add well under 1% here.
+pub fn encoder_layers_flop(tokens: usize, width: usize, ffn: usize, layers: usize) -> f64 {
+    let (t, d, f) = (tokens as f64, width as f64, ffn as f64);
+    layers as f64 * (8.0 * t * d * d + 4.0 * t * d * f + 4.0 * t * t * d)
 }
 
 /// The matrix products timed alone, `(name, m, k, n)`: the feed-forward up-projection
@@ -626,6 +675,26 @@ pub struct Report {
     pub pair_head: Throughput,
     /// Each matrix product of [`Sizes::matmul`] by name, in GFLOP/s (`batch` is 1).
     pub matmul: Vec<(String, Throughput)>,
+    /// Floating-point operations per item of each workload, for the share of the peak.
+    pub flop: WorkloadFlop,
+}
+
+/// Floating-point operations per item of the three workloads (see each workload's `flop_per_*`).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct WorkloadFlop {
+    /// Per MiniLM sentence.
+    pub minilm: f64,
+    /// Per CLIP image.
+    pub clip_vision: f64,
+    /// Per pair of a head training step.
+    pub pair_head: f64,
+}
+
+impl WorkloadFlop {
+    /// GFLOP/s of a throughput of `items_per_s` at `flop_per_item`.
+    pub fn gflops(flop_per_item: f64, items_per_s: f64) -> f64 {
+        flop_per_item * items_per_s / 1e9
+    }
 }
 
 /// Builds and times the three workloads on `device` in the current thread pool (see
@@ -645,6 +714,11 @@ pub fn run(
     device.seed(0);
     progress("minilm");
     let work = MinilmWorkload::new(minilm, sizes.minilm_batch, sizes.minilm_seq_len, device)?;
+    let flop = WorkloadFlop {
+        minilm: work.flop_per_sentence(),
+        clip_vision: ClipVisionWorkload::flop_per_image(&sizes.clip),
+        pair_head: PairHeadWorkload::flop_per_pair(sizes.features, sizes.hidden),
+    };
     let minilm = timed(|| work.step(), work.batch(), repeats, 1)?;
     drop(work);
 
@@ -689,6 +763,7 @@ pub fn run(
         clip_vision,
         pair_head,
         matmul,
+        flop,
     })
 }
 
@@ -821,6 +896,27 @@ mod tests {
             assert_eq!(t.repeats.len(), 2);
             assert!(t.median.is_finite() && t.median > 0.0, "{t:?}");
         }
+    }
+
+    #[test]
+    fn flop_counts_match_the_published_sizes() {
+        // CLIP ViT-B/32 at 224 px: 4.4 GMACs per image (the figure timm and open_clip publish).
+        let clip = ClipVisionWorkload::flop_per_image(&ClipConfig::vit_base_patch32());
+        assert!((clip / 2e9 - 4.41).abs() < 0.01, "{clip}");
+        // all-MiniLM-L6-v2 (6 layers of 384, feed-forward 1536) at 35 tokens, counted by hand:
+        // 6 x (8 x 35 x 384^2 + 4 x 35 x 384 x 1536 + 4 x 35^2 x 384).
+        let minilm = encoder_layers_flop(35, 384, 1536, 6);
+        assert_eq!(minilm, 754_467_840.0);
+        // The pair head: forward 2fh + 2h per image, backward 2fh + 4h, two images per pair.
+        assert_eq!(PairHeadWorkload::flop_per_pair(3, 2), 2.0 * (16.0 + 20.0));
+        let device = Device::default();
+        let work = MinilmWorkload::new(tiny_bert(&device), 3, 5, &device).unwrap();
+        let layers = work.model.encoder.layer.len();
+        let [width, ffn] = work.model.encoder.layer[0].intermediate.dense.weight.dims();
+        assert_eq!(
+            work.flop_per_sentence(),
+            encoder_layers_flop(5, width, ffn, layers)
+        );
     }
 
     #[test]

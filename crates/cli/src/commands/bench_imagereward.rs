@@ -128,6 +128,7 @@ pub fn run(args: Args) -> Result<()> {
         repeats.warmup,
         repeats.repeats,
     );
+    let roofline = super::bench_peak::print_machine(cores, true)?;
 
     let load_before = load_average();
     let t0 = std::time::Instant::now();
@@ -135,6 +136,15 @@ pub fn run(args: Args) -> Result<()> {
         .with_context(|| format!("loading {}", checkpoint.display()))?
         .with_batch_size(args.batch_size);
     let load_s = t0.elapsed().as_secs_f64();
+    // Both sides pad the prompt to the same length, so one image costs the same FLOP on both.
+    let flop = model.config().flop_per_image(model.config().max_length);
+    let peak = |images_per_s: f64| {
+        format!(
+            "{:.1} GFLOP/s, {} of peak",
+            flop * images_per_s / 1e9,
+            super::bench_peak::percent_of_peak(roofline.as_ref(), Some(flop * images_per_s / 1e9))
+        )
+    };
     let ours = time_scoring(&model, BENCH_PROMPT, &images, repeats, |line| {
         println!("    rewardlab {line}")
     })?;
@@ -142,12 +152,15 @@ pub fn run(args: Args) -> Result<()> {
     drop(model);
     let load_ours = load_average();
     println!(
-        "  rewardlab (burn, batch {}): {:.3} images/s (runs: {}){}; checkpoint loaded in {load_s:.1} s",
+        "  rewardlab (burn, batch {}): {:.3} images/s = {} (runs: {}){}; checkpoint loaded in \
+         {load_s:.1} s; {:.1} GFLOP per image",
         args.batch_size,
         ours.images_per_s,
+        peak(ours.images_per_s),
         seconds_list(&ours.repeats_s),
         cpu_per_image(ours.repeats_cpu_s.as_deref(), images.len())
-            .map_or(String::new(), |c| format!(", {c:.2} CPU s per image"))
+            .map_or(String::new(), |c| format!(", {c:.2} CPU s per image")),
+        flop / 1e9
     );
 
     if args.skip_official {
@@ -176,13 +189,18 @@ pub fn run(args: Args) -> Result<()> {
     let refs: Vec<&std::ffi::OsStr> = official_args.iter().map(|a| a.as_os_str()).collect();
     let theirs = run_official(&scripts, &args.python, &refs)?;
     let load_theirs = load_average();
-    report(&ours, &theirs, images.len())?;
+    report(&ours, &theirs, images.len(), &peak)?;
     print_load(load_before, load_ours, load_theirs, cores);
     Ok(())
 }
 
 /// Prints the official figures, the ratio and the reward comparison.
-fn report(ours: &ScoringTiming, theirs: &serde_json::Value, images: usize) -> Result<()> {
+fn report(
+    ours: &ScoringTiming,
+    theirs: &serde_json::Value,
+    images: usize,
+    peak: &dyn Fn(f64) -> String,
+) -> Result<()> {
     let rate = theirs["images_per_s"]
         .as_f64()
         .context("the official script gave no images_per_s")?;
@@ -206,12 +224,13 @@ fn report(ours: &ScoringTiming, theirs: &serde_json::Value, images: usize) -> Re
     let version = |name: &str| versions[name].as_str().unwrap_or("?").to_string();
     println!(
         "  official code (image-reward {}, torch {}, transformers {}, timm {}, {} torch threads, \
-         one image per forward pass): {rate:.3} images/s (runs: {}){}",
+         one image per forward pass): {rate:.3} images/s = {} (runs: {}){}",
         version("image-reward"),
         version("torch"),
         version("transformers"),
         version("timm"),
         theirs["threads"],
+        peak(rate),
         seconds_list(&runs),
         their_cpu.map_or(String::new(), |c| format!(", {c:.2} CPU s per image"))
     );

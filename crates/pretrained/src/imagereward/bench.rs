@@ -188,6 +188,21 @@ mod tests {
         assert_eq!(max_abs_diff(&[1.0], &[1.0, 2.0]), None);
     }
 
+    /// ImageReward-v1.0 at its 35-token prompt: the image encoder is timm's ViT-L/16 at 224 px
+    /// (61.6 GMACs as timm lists it), the text encoder with its cross-attention 7.34 GMACs.
+    #[test]
+    fn flop_per_image_counts_both_encoders() {
+        let flop = super::super::ImageRewardConfig::v1().flop_per_image(35);
+        assert!((flop / 1e9 - 137.78).abs() < 0.01, "{flop}");
+        let mut no_text = super::super::ImageRewardConfig::v1();
+        no_text.med.num_hidden_layers = 0;
+        let vision_and_head = no_text.flop_per_image(35);
+        assert!(
+            (vision_and_head / 2e9 - 61.55).abs() < 0.01,
+            "{vision_and_head}"
+        );
+    }
+
     /// The timed runs score as `score` does, and a benchmark without images or timed runs is a
     /// typed error.
     #[test]

@@ -29,6 +29,7 @@ use image::DynamicImage;
 use serde::{Deserialize, Serialize};
 
 use crate::PretrainedError;
+use crate::bench::encoder_layers_flop;
 use crate::blip::{
     BlipTokenizer, BlipVisionTransformer, BlipVitConfig, IMAGEREWARD_MAX_LENGTH, MED_KEY_REMAP,
     MedConfig, MedTextEncoder, TokenizedPrompt,
@@ -104,6 +105,34 @@ impl ImageRewardConfig {
             reward_std: REWARD_STD,
             max_length: IMAGEREWARD_MAX_LENGTH,
         }
+    }
+
+    /// Floating-point operations (two per multiply-add) of scoring one image with a prompt of
+    /// `tokens` tokens: the image encoder (patch embedding and [`encoder_layers_flop`] over the
+    /// patches and the class token), the text encoder's layers (self-attention and feed-forward
+    /// over the prompt, cross-attention whose keys and values project every image token) and
+    /// the head. Norms, softmax and activations are not counted.
+    pub fn flop_per_image(&self, tokens: usize) -> f64 {
+        let v = &self.vit;
+        let patches = (v.image_size / v.patch_size).pow(2);
+        let vision = 2.0 * (patches * 3 * v.patch_size * v.patch_size * v.embed_dim) as f64
+            + encoder_layers_flop(patches + 1, v.embed_dim, v.mlp_hidden(), v.depth);
+        let (t, n) = (tokens as f64, (patches + 1) as f64);
+        let (d, e) = (self.med.hidden_size as f64, v.embed_dim as f64);
+        let cross = 4.0 * t * d * d + 4.0 * n * e * d + 4.0 * t * n * d;
+        let text = encoder_layers_flop(
+            tokens,
+            self.med.hidden_size,
+            self.med.intermediate_size,
+            self.med.num_hidden_layers,
+        ) + self.med.num_hidden_layers as f64 * cross;
+        let mut head = 0.0;
+        let mut width = self.med.hidden_size;
+        for out in HEAD_WIDTHS {
+            head += 2.0 * (width * out) as f64;
+            width = out;
+        }
+        vision + text + head
     }
 
     /// The config of the checkpoint at `weights` as the official loader builds it: the text
