@@ -56,8 +56,11 @@ impl Roofline {
             })?;
         let isa = VectorIsa::detect();
         let repeats = if quick { 3 } else { 7 };
-        let seconds = if quick { 0.03 } else { 0.1 };
+        let seconds = if quick { 0.05 } else { 0.1 };
         let iters = calibrate(isa, seconds);
+        // Wakes every worker (an idle virtual CPU can take milliseconds to be scheduled again,
+        // which measured one thread's peak for two in a first try) before anything is timed.
+        pool.broadcast(|_| fma_loop(isa, iters));
         let gflops_one_thread = best_of(repeats, || fma_gflops(isa, iters));
         // Every thread of the pool runs the loop at once; the slowest sets the wall-clock time.
         let gflops = best_of(repeats, || {

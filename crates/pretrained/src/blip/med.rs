@@ -18,7 +18,7 @@ use std::path::Path;
 
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::activation::softmax;
 use serde::{Deserialize, Serialize};
 
 use super::check_range;
@@ -470,7 +470,7 @@ pub struct MedIntermediate {
 impl MedIntermediate {
     /// `gelu(dense(x))`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        gelu(self.dense.forward(x))
+        crate::kernels::gelu(self.dense.forward(x))
     }
 }
 

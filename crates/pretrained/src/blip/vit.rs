@@ -14,7 +14,7 @@ use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::activation::softmax;
 use serde::{Deserialize, Serialize};
 
 use super::check_range;
@@ -326,6 +326,7 @@ pub struct VitMlp {
 impl VitMlp {
     /// `fc2(gelu(fc1(x)))` (dropout is the identity at inference).
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.fc2.forward(gelu(self.fc1.forward(x)))
+        // The vectorised in-place GELU (crate::kernels): burn's calls libm's scalar `erff` per element.
+        self.fc2.forward(crate::kernels::gelu(self.fc1.forward(x)))
     }
 }
