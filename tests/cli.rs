@@ -272,6 +272,38 @@ fn bench_pretrained_without_minilm_is_a_clear_error() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+/// `bench peak` prints the machine line (CPU model, the CPU's vector set, the matrix kernels that
+/// run), the measured roofline, and each product as a share of it; the kernels that run are as
+/// wide as the CPU offers (the build has gemm's AVX-512 kernels). Speed is never asserted.
+#[test]
+fn bench_peak_names_the_machine_and_the_share_of_its_peak() {
+    let out = ok(&["bench", "peak", "--quick", "--threads", "1"]);
+    assert!(out.contains("machine: "), "{out}");
+    assert!(out.contains("matrix kernels gemm"), "{out}");
+    assert!(!out.contains("NARROWER"), "{out}");
+    assert!(out.contains("float32 FMA peak"), "{out}");
+    assert!(out.contains("memory bandwidth"), "{out}");
+    assert!(
+        out.contains("1024^3") && out.contains("clip_vit_b32_ffn"),
+        "{out}"
+    );
+    assert!(out.contains("% of peak"), "{out}");
+    assert!(out.contains("target >= 85%"), "{out}");
+    // Every other bench prints the same machine line first.
+    let analyze = ok(&[
+        "bench",
+        "analyze",
+        "--judgments",
+        "2000",
+        "--resamples",
+        "5",
+        "--repeats",
+        "1",
+        "--no-pandas",
+    ]);
+    assert!(analyze.contains("machine: "), "{analyze}");
+}
+
 /// `bench analyze` on a small table: the warm-up and median of `--repeats` runs, every section
 /// timed, and no pandas (`--no-pandas`); `--repeats 0` is refused before any work. Speed is never
 /// asserted.
