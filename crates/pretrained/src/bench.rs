@@ -690,13 +690,6 @@ pub struct WorkloadFlop {
     pub pair_head: f64,
 }
 
-impl WorkloadFlop {
-    /// GFLOP/s of a throughput of `items_per_s` at `flop_per_item`.
-    pub fn gflops(flop_per_item: f64, items_per_s: f64) -> f64 {
-        flop_per_item * items_per_s / 1e9
-    }
-}
-
 /// Builds and times the three workloads on `device` in the current thread pool (see
 /// [`with_threads`]); `minilm` is the MiniLM model (loaded by the caller, so that tests can pass
 /// a small random one). `progress` hears each workload's name before it starts.

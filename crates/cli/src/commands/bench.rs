@@ -110,7 +110,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 world.summary.generations,
                 bytes as f64 / 1e6
             );
-            super::bench_peak::print_machine(threads, false)?;
+            super::bench_peak::print_machine(threads);
             println!("  generate (prompts, latents, annotators)  {t_generate:.2} s");
             println!("  total with rendering and writing (PNG, CSV, Parquet)  {total:.2} s");
             println!("  target < 60 s: {:.1}x under the target", 60.0 / total);
@@ -174,7 +174,7 @@ fn bench_train(config: Option<&std::path::Path>, seed: Option<u64>) -> Result<()
         report.history.len(),
         report.summary["splits"]["train"]
     );
-    super::bench_peak::print_machine(threads, false)?;
+    super::bench_peak::print_machine(threads);
     println!(
         "  wall {:.1} s (CPU {cpu:.1} s, {:.2} cores busy)",
         report.wall_seconds,
@@ -270,7 +270,7 @@ fn bench_analyze(
          (table generated and written in {t_make:.1} s)",
         s.judgments, s.prompts, s.generations, s.annotators
     );
-    super::bench_peak::print_machine(threads, false)?;
+    super::bench_peak::print_machine(threads);
     println!(
         "  rewardlab (polars), median of {repeats} runs after a warm-up (each {} s): read \
          {t_read:.2} s + statistics {t_stats:.2} s = {rust_total:.2} s wall-clock; {rust_cpu:.2} s \
@@ -358,7 +358,7 @@ fn bench_analyze(
 const PRETRAINED_TARGET: f64 = 1.0;
 
 fn bench_pretrained(skip_torch: bool, quick: bool, threads: Option<usize>) -> Result<()> {
-    use super::bench_peak::percent_of_peak;
+    use super::bench_peak::{gflops, percent_of_peak};
     use pretrained::bench;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -375,7 +375,8 @@ fn bench_pretrained(skip_torch: bool, quick: bool, threads: Option<usize>) -> Re
          {} timed repeats",
         repeats.warmup, repeats.repeats,
     );
-    let roofline = super::bench_peak::print_machine(threads, true)?;
+    super::bench_peak::print_machine(threads);
+    let roofline = super::bench_peak::measure_roofline(threads, true)?;
     let others_rust = OtherCpu::start();
     let (c0, t0) = (cpu_seconds(), Instant::now());
     let ours = bench::run_comparison(threads, repeats, |name| {
@@ -420,12 +421,8 @@ fn bench_pretrained(skip_torch: bool, quick: bool, threads: Option<usize>) -> Re
         "  {:<32} {:>10} {:>10} {:>7}  {:>15}  target",
         "workload", "rewardlab", "PyTorch", "ratio", "% of peak: ours"
     );
-    let peak = |rate: Option<f64>, flop: f64| {
-        percent_of_peak(
-            roofline.as_ref(),
-            rate.map(|r| bench::WorkloadFlop::gflops(flop, r)),
-        )
-    };
+    let peak =
+        |rate: Option<f64>, flop: f64| percent_of_peak(&roofline, rate.map(|r| gflops(flop, r)));
     for (label, t, key, flop) in rows {
         let theirs = torch.as_ref().and_then(|p| p[key].as_f64());
         let ratio = theirs.map(|p| t.median / p);
@@ -454,8 +451,8 @@ fn bench_pretrained(skip_torch: bool, quick: bool, threads: Option<usize>) -> Re
             t.median,
             theirs.map_or("-".into(), |p| format!("{p:.1}")),
             theirs.map_or("-".into(), |p| format!("{:.2}x", t.median / p)),
-            percent_of_peak(roofline.as_ref(), Some(t.median)),
-            percent_of_peak(roofline.as_ref(), theirs),
+            percent_of_peak(&roofline, Some(t.median)),
+            percent_of_peak(&roofline, theirs),
         );
     }
     println!(

@@ -128,7 +128,8 @@ pub fn run(args: Args) -> Result<()> {
         repeats.warmup,
         repeats.repeats,
     );
-    let roofline = super::bench_peak::print_machine(cores, true)?;
+    super::bench_peak::print_machine(cores);
+    let roofline = super::bench_peak::measure_roofline(cores, true)?;
 
     let load_before = load_average();
     let t0 = std::time::Instant::now();
@@ -139,10 +140,10 @@ pub fn run(args: Args) -> Result<()> {
     // Both sides pad the prompt to the same length, so one image costs the same FLOP on both.
     let flop = model.config().flop_per_image(model.config().max_length);
     let peak = |images_per_s: f64| {
+        let gflops = super::bench_peak::gflops(flop, images_per_s);
         format!(
-            "{:.1} GFLOP/s, {} of peak",
-            flop * images_per_s / 1e9,
-            super::bench_peak::percent_of_peak(roofline.as_ref(), Some(flop * images_per_s / 1e9))
+            "{gflops:.1} GFLOP/s, {} of peak",
+            super::bench_peak::percent_of_peak(&roofline, Some(gflops))
         )
     };
     let ours = time_scoring(&model, BENCH_PROMPT, &images, repeats, |line| {

@@ -22,25 +22,32 @@ pub struct Args {
     quick: bool,
 }
 
-/// Prints the machine line and, when `roofline` is asked for, measures and prints it.
+/// Prints the machine line every `bench` starts with.
+pub fn print_machine(threads: usize) {
+    println!("  {}", Machine::detect(threads).header());
+}
+
+/// Measures the roofline quickly (about 0.3 s) on `threads` threads and prints it, for the
+/// benchmarks that give each row's share of the peak.
 ///
 /// # Errors
 ///
 /// When the thread pool of the peak loops cannot be built.
-pub fn print_machine(threads: usize, roofline: bool) -> Result<Option<Roofline>> {
-    println!("  {}", Machine::detect(threads).header());
-    if !roofline {
-        return Ok(None);
-    }
-    let r = Roofline::measure(threads, true).context("measuring the roofline")?;
-    println!("  {}", r.line());
-    Ok(Some(r))
+pub fn measure_roofline(threads: usize, quick: bool) -> Result<Roofline> {
+    let roofline = Roofline::measure(threads, quick).context("measuring the roofline")?;
+    println!("  {}", roofline.line());
+    Ok(roofline)
 }
 
-/// `value` GFLOP/s as "N% of peak", or "-" without a roofline.
-pub fn percent_of_peak(roofline: Option<&Roofline>, gflops: Option<f64>) -> String {
-    match (roofline, gflops) {
-        (Some(r), Some(g)) if g.is_finite() => format!("{:.0}%", r.percent(g)),
+/// GFLOP/s of `items_per_s` items of `flop_per_item` each.
+pub fn gflops(flop_per_item: f64, items_per_s: f64) -> f64 {
+    flop_per_item * items_per_s / 1e9
+}
+
+/// `gflops` as "N%" of the peak, or "-" where there is no figure.
+pub fn percent_of_peak(roofline: &Roofline, gflops: Option<f64>) -> String {
+    match gflops {
+        Some(g) if g.is_finite() => format!("{:.0}%", roofline.percent(g)),
         _ => "-".into(),
     }
 }
@@ -52,9 +59,8 @@ pub fn run(args: Args) -> Result<()> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     anyhow::ensure!(threads >= 1, "--threads must be at least 1");
     println!("bench peak:");
-    println!("  {}", Machine::detect(threads).header());
-    let roofline = Roofline::measure(threads, args.quick).context("measuring the roofline")?;
-    println!("  {}", roofline.line());
+    print_machine(threads);
+    let roofline = measure_roofline(threads, args.quick)?;
     println!(
         "  machine balance: {:.1} FLOP per byte of memory traffic (below it a kernel is bound by \
          memory, above it by arithmetic)",
@@ -87,7 +93,7 @@ pub fn run(args: Args) -> Result<()> {
         let gflops = bench::with_threads(threads, || -> Result<f64> {
             let work = bench::MatmulWorkload::new(m, k, n, &device)?;
             let t = bench::timed(|| work.step(), 1, repeats, bench::MATMUL_STEPS_PER_SAMPLE)?;
-            Ok(t.median * work.flop() / 1e9)
+            Ok(gflops(work.flop(), t.median))
         })??;
         best = best.max(gflops);
         println!(
