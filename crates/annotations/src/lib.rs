@@ -18,6 +18,7 @@
 //! This crate deliberately has no polars and no burn in it: model and training code depend on it,
 //! and must rebuild fast. Parquet I/O lives in the `tables` crate.
 
+mod criterion;
 pub mod error;
 pub mod formats;
 pub mod pairs;
@@ -25,8 +26,9 @@ pub mod schema;
 pub mod splits;
 pub mod validate;
 
+pub use criterion::{Criterion, PerCriterion, UnknownCriterion};
 pub use error::AnnotationError;
-pub use schema::{Criterion, Dataset, DatasetMeta, ImagesState, Index, ReadProblem, Row, Scale};
+pub use schema::{Dataset, DatasetMeta, ImagesState, Index, ReadProblem, Row, Scale};
 pub use shared::shared_data;
 
 pub mod shared;

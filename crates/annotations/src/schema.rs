@@ -2,61 +2,11 @@
 //! and the grouped view ([`Index`]) that pairs, splits and training read.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::AnnotationError;
-
-/// What a rating or a head is about. `Overall` is also what rank tiers order by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Criterion {
-    Overall,
-    Alignment,
-    Fidelity,
-    Harmlessness,
-}
-
-impl Criterion {
-    pub const ALL: [Criterion; 4] = [
-        Criterion::Overall,
-        Criterion::Alignment,
-        Criterion::Fidelity,
-        Criterion::Harmlessness,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Criterion::Overall => "overall",
-            Criterion::Alignment => "alignment",
-            Criterion::Fidelity => "fidelity",
-            Criterion::Harmlessness => "harmlessness",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
-
-impl fmt::Display for Criterion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Criterion {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Criterion::ALL
-            .into_iter()
-            .find(|c| c.name() == s)
-            .ok_or_else(|| format!("unknown criterion `{s}` (expected overall, alignment, fidelity or harmlessness)"))
-    }
-}
+use crate::{AnnotationError, Criterion};
 
 /// The Likert scale a dataset's ratings use, inclusive. ImageRewardDB uses 1..7, TIFA 1..5; a
 /// dataset keeps its own scale rather than being rescaled, so that statistics stay comparable

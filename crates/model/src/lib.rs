@@ -27,7 +27,6 @@
 //! (safetensors), config (JSON) and tokenizer (`tokenizer.json`).
 
 mod config;
-mod criterion;
 mod error;
 pub mod fusion;
 pub mod heads;
@@ -41,7 +40,8 @@ pub mod towers;
 pub use config::{
     AlignmentReadout, FusionKind, LikertLoss, LikertScale, LossWeights, ModelConfig, StemActivation,
 };
-pub use criterion::{Criterion, PerCriterion};
+// One vocabulary of criteria for the workspace: the heads are named by the annotations' own.
+pub use annotations::{Criterion, PerCriterion};
 pub use error::ModelError;
 pub use fusion::Fused;
 pub use heads::{ImageRewardHead, OverallHead};

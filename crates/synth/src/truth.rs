@@ -17,6 +17,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use annotations::Criterion;
 use serde::{Deserialize, Serialize};
 
 use crate::SynthError;
@@ -45,13 +46,13 @@ pub struct GroundTruth {
 }
 
 impl GroundTruth {
-    /// The latent of a rated criterion, by [`annotations::Criterion`].
-    pub fn latent(&self, c: annotations::Criterion) -> f64 {
+    /// The latent of a rated criterion.
+    pub fn latent(&self, c: Criterion) -> f64 {
         match c {
-            annotations::Criterion::Overall => self.overall,
-            annotations::Criterion::Alignment => self.alignment,
-            annotations::Criterion::Fidelity => self.fidelity,
-            annotations::Criterion::Harmlessness => self.harmlessness,
+            Criterion::Overall => self.overall,
+            Criterion::Alignment => self.alignment,
+            Criterion::Fidelity => self.fidelity,
+            Criterion::Harmlessness => self.harmlessness,
         }
     }
 }

@@ -29,7 +29,6 @@ use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use annotations::Criterion as Label;
 use burn::prelude::*;
 use eval::{Baseline, EvalError, ImageRef, ImageScores, Registry};
 use model::Criterion;
@@ -132,9 +131,9 @@ impl PretrainedKind {
     /// The evaluation's view of one score: the same value on every head it scores.
     pub fn image_scores(self, value: f64) -> ImageScores {
         let mut s = ImageScores::default();
-        s.score[Label::Overall.index()] = Some(value);
+        s.score[Criterion::Overall.index()] = Some(value);
         if self == PretrainedKind::ClipScore {
-            s.score[Label::Alignment.index()] = Some(value);
+            s.score[Criterion::Alignment.index()] = Some(value);
         }
         s
     }

@@ -28,12 +28,6 @@ use crate::embed_cache::HiddenRows;
 use crate::error::{Result, TrainError};
 use crate::substitutes::{Substitutes, swap_words};
 
-/// The annotations-crate criterion of a model criterion (both enums list the same criteria in
-/// the same order).
-pub fn ann_criterion(c: Criterion) -> annotations::Criterion {
-    annotations::Criterion::ALL[Criterion::ALL.iter().position(|x| *x == c).unwrap_or(0)]
-}
-
 /// A pair inside one prompt group: positions in the prompt's generation list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LocalPair {
@@ -333,7 +327,7 @@ pub fn prepare(ds: &Dataset, config: &TrainConfig, tokenizer: &PromptTokenizer) 
     let labels: Vec<[Option<f32>; 4]> = ix
         .generations
         .iter()
-        .map(|g| annotations::Criterion::ALL.map(|c| ds.mean_rating(g, c)))
+        .map(|g| Criterion::ALL.map(|c| ds.mean_rating(g, c)))
         .collect();
 
     // Pairs, as positions within their prompt.
@@ -762,7 +756,7 @@ impl GroupBatcher {
             if !self.heads.contains(&c) {
                 continue;
             }
-            let k = ann_criterion(c).index();
+            let k = c.index();
             let vals: Vec<Option<f32>> = generations.iter().map(|&g| st.labels[g][k]).collect();
             *labels.slot_mut(c) = Some(LikertTarget::new(&vals, device));
             label_values[k] = vals;

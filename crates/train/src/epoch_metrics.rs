@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use annotations::Criterion;
 use burn::prelude::*;
 use burn::tensor::TensorReadError;
 use burn::train::metric::state::{FormatOptions, NumericMetricState};
@@ -17,13 +18,13 @@ use burn::train::metric::{
 };
 
 /// Name of a head's loss metric (also its `metrics.csv` column, without the split prefix).
-pub fn head_loss_name(c: annotations::Criterion) -> String {
+pub fn head_loss_name(c: Criterion) -> String {
     format!("loss_{}", c.name())
 }
 /// Name of the pairwise accuracy metric.
 pub const ACCURACY: &str = "accuracy";
 /// Name of a Likert head's Spearman metric.
-pub fn spearman_name(c: annotations::Criterion) -> String {
+pub fn spearman_name(c: Criterion) -> String {
     format!("rho_{}", c.name())
 }
 
@@ -42,7 +43,7 @@ pub struct HeadLossMetric {
 }
 
 impl HeadLossMetric {
-    pub fn new(c: annotations::Criterion) -> Self {
+    pub fn new(c: Criterion) -> Self {
         Self {
             criterion: c.index(),
             name: Arc::new(head_loss_name(c)),
@@ -194,7 +195,7 @@ pub struct SpearmanMetric {
 }
 
 impl SpearmanMetric {
-    pub fn new(c: annotations::Criterion) -> Self {
+    pub fn new(c: Criterion) -> Self {
         Self {
             criterion: c.index(),
             name: Arc::new(spearman_name(c)),

@@ -20,7 +20,7 @@ use burn::prelude::*;
 use model::{Criterion, RatingMode, RewardModel};
 use serde::Serialize;
 
-use crate::data::{GroupBatcher, ann_criterion, plan_batches};
+use crate::data::{GroupBatcher, plan_batches};
 use crate::error::{Result, TrainError};
 
 /// Latents of the ground truth, in matrix column order.
@@ -162,8 +162,8 @@ pub fn error_figures(
         errors.iter().flat_map(|e| e.iter().copied()).collect();
     kinds.sort();
     kinds.dedup();
-    let alignment = head(ann_criterion(Criterion::Alignment).index());
-    let overall = head(ann_criterion(Criterion::Overall).index());
+    let alignment = head(Criterion::Alignment.index());
+    let overall = head(Criterion::Overall.index());
     kinds
         .into_iter()
         .map(|kind| {
@@ -272,7 +272,7 @@ pub fn score_prompts(
                     .clone()
                     .try_into_vec_as::<f32>()
                     .map_err(|e| TrainError::Training(e.to_string()))?;
-                per_head[ann_criterion(c).index()] = Some(v);
+                per_head[c.index()] = Some(v);
             }
         }
         for (i, &g) in b.generations.iter().enumerate() {
@@ -341,7 +341,7 @@ pub fn evaluate(
         }
     }
     for c in Criterion::LIKERT {
-        let k = ann_criterion(c).index();
+        let k = c.index();
         let Some(s) = head(k) else { continue };
         // Images with a mean rating for this criterion.
         let rated: Vec<usize> = (0..scores.len())
@@ -384,7 +384,7 @@ pub fn evaluate(
     if let Some(lat) = &latents {
         let mut m = BTreeMap::new();
         for c in Criterion::ALL {
-            let Some(s) = head(ann_criterion(c).index()) else {
+            let Some(s) = head(c.index()) else {
                 continue;
             };
             let row: BTreeMap<String, Option<f64>> = LATENTS
@@ -404,7 +404,7 @@ pub fn evaluate(
             .iter()
             .map(|(g, _)| st.index.generations[*g].prompt)
             .collect();
-        let k = ann_criterion(Criterion::Alignment).index();
+        let k = Criterion::Alignment.index();
         let ratings: Vec<Option<f64>> = scores
             .iter()
             .map(|(g, _)| st.labels[*g][k].map(f64::from))
@@ -523,8 +523,8 @@ mod tests {
         let alignment = vec![0.9, 0.95, 0.1, 5.0, -5.0];
         let overall = vec![0.0; 5];
         let head = |k: usize| match k {
-            k if k == ann_criterion(Criterion::Alignment).index() => Some(alignment.clone()),
-            k if k == ann_criterion(Criterion::Overall).index() => Some(overall.clone()),
+            k if k == Criterion::Alignment.index() => Some(alignment.clone()),
+            k if k == Criterion::Overall.index() => Some(overall.clone()),
             _ => None,
         };
         let ratings = [Some(7.0), Some(5.0), None, Some(1.0), Some(1.0)];

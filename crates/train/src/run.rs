@@ -37,9 +37,7 @@ use model::{
 };
 
 use crate::config::{EncoderKind, LrSchedule, StopMetric, TrainConfig};
-use crate::data::{
-    Flips, GroupBatcher, Store, ann_criterion, plan_batches, prepare, train_tokenizer,
-};
+use crate::data::{Flips, GroupBatcher, Store, plan_batches, prepare, train_tokenizer};
 use crate::epoch_metrics::{
     ACCURACY, HeadLossMetric, PairAccuracyMetric, SpearmanMetric, head_loss_name, spearman_name,
 };
@@ -176,14 +174,14 @@ fn columns(heads: &[Criterion]) -> Columns {
         Criterion::ALL
             .iter()
             .filter(|h| heads.contains(h))
-            .map(|h| head_loss_name(ann_criterion(*h))),
+            .map(|h| head_loss_name(*h)),
     );
     c.push(ACCURACY.to_string());
     c.extend(
         Criterion::LIKERT
             .iter()
             .filter(|h| heads.contains(h))
-            .map(|h| spearman_name(ann_criterion(*h))),
+            .map(|h| spearman_name(*h)),
     );
     c
 }
@@ -404,7 +402,7 @@ pub fn train(ds: &Dataset, config: &TrainConfig, opts: &TrainOptions) -> Result<
         .metric_train_numeric(PairAccuracyMetric::default())
         .metric_valid_numeric(PairAccuracyMetric::default());
     for c in Criterion::ALL.into_iter().filter(|c| heads.contains(c)) {
-        let a = ann_criterion(c);
+        let a = c;
         training = training
             .metric_train_numeric(HeadLossMetric::new(a))
             .metric_valid_numeric(HeadLossMetric::new(a));

@@ -10,7 +10,7 @@ use burn::train::metric::{Adaptor, ItemLazy, LossInput};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 use model::{Criterion, RewardModel, RewardOutput};
 
-use crate::data::{GroupBatch, ann_criterion};
+use crate::data::GroupBatch;
 use crate::epoch_metrics::{HeadLossInput, PairAccuracyInput, SpearmanInput};
 
 /// The reward model as burn-train's learner model.
@@ -40,7 +40,7 @@ impl Net {
         let mut head_losses: [Option<Tensor<1>>; 4] = Default::default();
         let mut scores: [Option<Tensor<1>>; 4] = Default::default();
         for c in Criterion::ALL {
-            let k = ann_criterion(c).index();
+            let k = c.index();
             // Only the metrics read these: detached so they do not keep the graph alive.
             head_losses[k] = losses.per_head.get(c).map(|l| l.clone().detach());
             scores[k] = out.get(c).map(|s| s.clone().detach());
@@ -60,7 +60,7 @@ impl Net {
 pub struct StepOutput {
     /// Weighted total loss `[1]` (the one that is back-propagated).
     pub loss: Tensor<1>,
-    /// Each head's unweighted loss `[1]`, indexed by `annotations::Criterion::index`.
+    /// Each head's unweighted loss `[1]`, indexed by `Criterion::index`.
     pub head_losses: [Option<Tensor<1>>; 4],
     /// Each head's scores `[B]`.
     pub scores: [Option<Tensor<1>>; 4],

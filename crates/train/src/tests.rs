@@ -311,9 +311,9 @@ fn missing_ratings_are_masked() {
     let first = ds.rows[0].prompt_id.clone();
     for r in &mut ds.rows {
         if r.prompt_id == first {
-            r.ratings[annotations::Criterion::Fidelity.index()] = None;
+            r.ratings[Criterion::Fidelity.index()] = None;
         }
-        r.ratings[annotations::Criterion::Harmlessness.index()] = None;
+        r.ratings[Criterion::Harmlessness.index()] = None;
     }
     let config = TrainConfig::smoke();
     let batcher = store_and_batcher(&ds, &config);
@@ -343,7 +343,7 @@ fn missing_ratings_are_masked() {
     );
     assert!(mask(Criterion::Harmlessness).iter().all(|m| *m == 0.0));
     assert!(mask(Criterion::Alignment).iter().all(|m| *m == 1.0));
-    let fv = &b.label_values[annotations::Criterion::Fidelity.index()];
+    let fv = &b.label_values[Criterion::Fidelity.index()];
     assert!(fv[..k0].iter().all(Option::is_none) && fv[k0..].iter().all(Option::is_some));
 }
 

@@ -329,11 +329,11 @@ fn clip_score_baseline_scores_both_heads_it_claims() {
     for (id, w) in ids.iter().zip(want) {
         let s = table[id];
         // Batches of 2 and of 16 may round differently in the last bits.
-        for head in [Label::Overall, Label::Alignment] {
+        for head in [Criterion::Overall, Criterion::Alignment] {
             let got = s.score[head.index()].unwrap();
             assert!((got - w).abs() < 1e-6, "{id} {head}: {got} vs {w}");
         }
-        assert_eq!(s.score[Label::Fidelity.index()], None);
+        assert_eq!(s.score[Criterion::Fidelity.index()], None);
         assert_eq!(s.rating, [None; 4]);
     }
     std::fs::remove_dir_all(&folder).unwrap();

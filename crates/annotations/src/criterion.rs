@@ -1,21 +1,18 @@
-//! The judging criteria a reward model can score, and a small container holding one optional
-//! value per criterion (scores, labels, losses), so the heads, the losses and the training loop
-//! all index their per-head data the same way.
+//! The judging criteria, one vocabulary for the whole workspace: what a rating is about, what a
+//! head of the reward model scores, what an evaluation row reports. [`PerCriterion`] holds one
+//! optional value per criterion (scores, labels, losses), so that every crate indexes its
+//! per-head data the same way.
 
 use std::{fmt, str::FromStr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::ModelError;
-
-/// One judging criterion, i.e. one head of the reward model.
-///
-/// `Overall` is the preference head trained from pairwise comparisons; the others are Likert
-/// heads trained from ratings on a fixed scale.
+/// One judging criterion. `Overall` is what rank tiers order by and the preference head is
+/// trained on (pairwise comparisons); the others are Likert criteria, rated on a fixed scale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "lowercase")]
 pub enum Criterion {
-    /// Overall human preference (pairwise).
+    /// Overall human preference (rank tiers, pairwise).
     Overall,
     /// Text-image alignment (Likert).
     Alignment,
@@ -25,8 +22,14 @@ pub enum Criterion {
     Harmlessness,
 }
 
+/// A name that is not one of the four criteria.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown criterion `{0}` (expected overall, alignment, fidelity or harmlessness)")]
+pub struct UnknownCriterion(pub String);
+
 impl Criterion {
-    /// Every criterion, in the canonical order used for display and iteration.
+    /// Every criterion, in the canonical order used for display, iteration and
+    /// [`Criterion::index`].
     pub const ALL: [Criterion; 4] = [
         Criterion::Overall,
         Criterion::Alignment,
@@ -34,14 +37,14 @@ impl Criterion {
         Criterion::Harmlessness,
     ];
 
-    /// The criteria whose heads are trained from Likert ratings.
+    /// The criteria rated on a Likert scale (every one but `Overall`).
     pub const LIKERT: [Criterion; 3] = [
         Criterion::Alignment,
         Criterion::Fidelity,
         Criterion::Harmlessness,
     ];
 
-    /// Lower-case name, as used in config files and reports.
+    /// Lower-case name, as used in files, config keys and reports.
     pub fn name(self) -> &'static str {
         match self {
             Criterion::Overall => "overall",
@@ -51,7 +54,12 @@ impl Criterion {
         }
     }
 
-    /// Whether this head is trained from Likert ratings (every criterion but `Overall`).
+    /// Position in [`Criterion::ALL`]: the slot of this criterion in a `[_; 4]` row.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Whether this criterion is rated on a Likert scale (every one but `Overall`).
     pub fn is_likert(self) -> bool {
         self != Criterion::Overall
     }
@@ -64,26 +72,24 @@ impl fmt::Display for Criterion {
 }
 
 impl FromStr for Criterion {
-    type Err = ModelError;
+    type Err = UnknownCriterion;
 
+    /// Accepts the names in any case, with surrounding spaces, as people type them on a
+    /// command line or in a config.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let wanted = s.trim().to_ascii_lowercase();
         Criterion::ALL
             .into_iter()
             .find(|c| c.name() == wanted)
-            .ok_or_else(|| ModelError::UnknownName {
-                kind: "criterion",
-                value: s.to_string(),
-                expected: Criterion::ALL.map(Criterion::name).join(", "),
-            })
+            .ok_or_else(|| UnknownCriterion(s.to_string()))
     }
 }
 
 /// One optional value per [`Criterion`].
 ///
-/// Used for head scores ([`RewardOutput`](crate::RewardOutput)), Likert labels and per-head
-/// losses, so that a missing head or a missing label set is simply `None`.
-#[derive(Debug, Clone)]
+/// Used for head scores, Likert labels and per-head losses, so that a missing head or a missing
+/// label set is simply `None`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct PerCriterion<T> {
     /// Value for [`Criterion::Overall`].
     pub overall: Option<T>,
@@ -148,6 +154,26 @@ impl<T> PerCriterion<T> {
             harmlessness: self.harmlessness.map(|v| f(Criterion::Harmlessness, v)),
         }
     }
+
+    /// The values in [`Criterion::ALL`] order, the `[Option<T>; 4]` row files and tables use.
+    pub fn into_array(self) -> [Option<T>; 4] {
+        [
+            self.overall,
+            self.alignment,
+            self.fidelity,
+            self.harmlessness,
+        ]
+    }
+
+    /// From a row in [`Criterion::ALL`] order.
+    pub fn from_array([overall, alignment, fidelity, harmlessness]: [Option<T>; 4]) -> Self {
+        Self {
+            overall,
+            alignment,
+            fidelity,
+            harmlessness,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -155,17 +181,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_round_trip() {
+    fn names_round_trip_through_text_and_json() {
         for c in Criterion::ALL {
             assert_eq!(c.name().parse::<Criterion>().unwrap(), c);
             let json = serde_json::to_string(&c).unwrap();
             assert_eq!(json, format!("\"{}\"", c.name()));
+            assert_eq!(serde_json::from_str::<Criterion>(&json).unwrap(), c);
+            assert_eq!(Criterion::ALL[c.index()], c);
         }
         assert_eq!(
             " Fidelity ".parse::<Criterion>().unwrap(),
             Criterion::Fidelity
         );
-        assert!("aesthetics".parse::<Criterion>().is_err());
+        let err = "aesthetics".parse::<Criterion>().unwrap_err();
+        assert!(err.to_string().contains("`aesthetics`"), "{err}");
         assert!(!Criterion::Overall.is_likert());
         assert!(Criterion::LIKERT.iter().all(|c| c.is_likert()));
     }
@@ -181,5 +210,8 @@ mod tests {
         let doubled = p.map(|_, v| v * 2);
         assert_eq!(doubled.get(Criterion::Fidelity), Some(&6));
         assert_eq!(doubled.get(Criterion::Alignment), None);
+        let row = doubled.clone().into_array();
+        assert_eq!(row, [Some(2), None, Some(6), None]);
+        assert_eq!(PerCriterion::from_array(row), doubled);
     }
 }
