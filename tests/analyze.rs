@@ -394,7 +394,7 @@ fn real_hpd_and_tifa_files() {
         let v = analyze_json(&ds, &dir.join("hpd-out"), &[]);
         assert_eq!(v["structure"]["annotators"], 10);
         assert_eq!(v["structure"]["tie_rate"], 0.0);
-        // the human ceiling of `rewardlab eval` on the same data (README: 0.831)
+        // the human ceiling of `rewardlab eval` on the same data (docs/evaluation.md, Measured: 0.831)
         assert!((v["agreement"]["loo_ceiling"].as_f64().unwrap() - 0.8311).abs() < 1e-4);
         assert!((v["agreement"]["krippendorff_alpha"].as_f64().unwrap() - 0.7293).abs() < 1e-4);
         check_outputs(&dir.join("hpd-out"));

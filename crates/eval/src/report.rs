@@ -65,7 +65,7 @@ pub fn markdown(e: &Evaluation) -> String {
         out,
         "Model scores from {}. {} prompts, {} images, {} strict and {} tied human pairs, {} annotators. \
          Intervals: 95% percentile bootstrap over prompts ({} resamples, seed {}). \
-         Definitions: README, section Evaluation.\n",
+         Definitions: docs/evaluation.md, section Definitions.\n",
         e.scored_by,
         e.prompts,
         e.images,

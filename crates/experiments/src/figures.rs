@@ -2,7 +2,7 @@
 //! resample of them, so that a study can put intervals on means over seeds and on differences
 //! between cells (every cell is resampled on the same prompt draws).
 //!
-//! Each figure is the `eval` crate's definition (README, "Evaluation"):
+//! Each figure is the `eval` crate's definition (docs/evaluation.md, "Definitions"):
 //!
 //! | name | definition |
 //! |---|---|

@@ -220,7 +220,7 @@ pub struct ModelConfig {
     /// coarser tokens join the patch tokens as keys of the fusion (multi-scale keys). A 4-pixel
     /// patch sees 7 pixels, less than an object; a coarse token sees whole objects, so the
     /// prompt can ask about shapes and counts without self-attention over every patch (on the
-    /// default world one stage did not raise alignment: README, Training). 0 = the patch grid
+    /// default world one stage did not raise alignment: docs/training.md). 0 = the patch grid
     /// alone.
     #[config(default = 0)]
     pub context_stages: usize,
