@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use scoring::{Device, PretrainedScorer, PretrainedScorerKind as PretrainedKind};
 use serde_json::Value;
-use train::baselines::{PretrainedKind, PretrainedScorer};
 
 mod common;
 use common::{json, ok, run, tmp};
@@ -235,7 +235,7 @@ fn score_with_clip_gives_the_librarys_clip_score_on_both_heads() {
         .iter()
         .map(|f| (prompt.to_string(), f.clone()))
         .collect();
-    let want = PretrainedScorer::load(PretrainedKind::ClipScore, &encoder, 1)
+    let want = PretrainedScorer::load(PretrainedKind::ClipScore, &encoder, 1, &Device::default())
         .unwrap()
         .score_values(&items)
         .unwrap();
@@ -405,7 +405,7 @@ fn eval_compares_with_clip_score_and_imagereward_baselines_on_the_hpd_gallery() 
         (PretrainedKind::ClipScore, encoder.clone(), &clip),
         (PretrainedKind::ImageReward, checkpoint.clone(), &reward),
     ] {
-        let want = PretrainedScorer::load(kind, &path, 4)
+        let want = PretrainedScorer::load(kind, &path, 4, &Device::default())
             .unwrap()
             .score_values(&items)
             .unwrap();

@@ -14,12 +14,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use annotations::Criterion;
 use annotations::splits::{Split, split_prompts};
-use eval::{
-    BaselineContext, EvalData, EvalLabels, EvalOptions, ImageScores, Registry, ScoreTable,
-    ScorerInput, TieThreshold,
-};
+use eval::{BaselineContext, EvalData, EvalLabels, EvalOptions, ImageScores, Registry, ScoreTable};
+use scoring::{Device, RunScorer, SplitEvaluation};
 use serde::{Deserialize, Serialize};
 use train::{TrainConfig, TrainOptions};
 
@@ -151,6 +148,7 @@ pub fn run_cell(
     dir: &Path,
     loaded: &Loaded,
     resamples: usize,
+    device: &Device,
 ) -> Result<(CellRecord, CellStatus)> {
     let train_err = |source| StudyError::Train {
         cell: cell.id.clone(),
@@ -199,17 +197,18 @@ pub fn run_cell(
     };
 
     let t0 = Instant::now();
-    let evaluation = evaluate_run(dir, loaded, &cell.config, resamples).map_err(|e| match e {
-        StudyError::Eval { source, .. } => StudyError::Eval {
-            cell: cell.id.clone(),
-            source,
-        },
-        StudyError::Train { source, .. } => StudyError::Train {
-            cell: cell.id.clone(),
-            source,
-        },
-        other => other,
-    })?;
+    let evaluation =
+        evaluate_run(dir, loaded, &cell.config, resamples, device).map_err(|e| match e {
+            StudyError::Eval { source, .. } => StudyError::Eval {
+                cell: cell.id.clone(),
+                source,
+            },
+            StudyError::Scoring { source, .. } => StudyError::Scoring {
+                cell: cell.id.clone(),
+                source,
+            },
+            other => other,
+        })?;
     let acc = &evaluation.model.pairwise_accuracy_pooled;
     let record = CellRecord {
         id: cell.id.clone(),
@@ -228,21 +227,22 @@ pub fn run_cell(
     Ok((record, status))
 }
 
-/// Scores the test and validation images of a config's split with the model of `run_dir`,
-/// writes `scores.json`, and evaluates the test prompts as `rewardlab eval --run` does (the tie
-/// threshold of PickScore's accuracy chosen on the validation prompts; the random and oracle
-/// baselines where they can run) into `eval-test/`.
+/// Scores the test and validation images of a config's split with the model of `run_dir` on
+/// `device`, writes `scores.json`, and evaluates the test prompts as `rewardlab eval --run` does
+/// ([`scoring::evaluate_split`]: the tie threshold of PickScore's accuracy chosen on the
+/// validation prompts; the random and oracle baselines where they can run) into `eval-test/`.
 pub fn evaluate_run(
     run_dir: &Path,
     loaded: &Loaded,
     config: &TrainConfig,
     resamples: usize,
+    device: &Device,
 ) -> Result<eval::Evaluation> {
-    let eval_err = |source| StudyError::Eval {
+    let scoring_err = |source| StudyError::Scoring {
         cell: run_dir.display().to_string(),
         source,
     };
-    let train_err = |source| StudyError::Train {
+    let eval_err = |source| StudyError::Eval {
         cell: run_dir.display().to_string(),
         source,
     };
@@ -250,22 +250,12 @@ pub fn evaluate_run(
     let valid_prompts = split_of(loaded, config, Split::Validation);
     let valid = EvalData::from_dataset(&loaded.ds, &loaded.ix, &valid_prompts);
 
-    let scorer = train::Scorer::load(run_dir).map_err(train_err)?;
-    let mut items = Vec::new();
-    let mut ids = Vec::new();
-    for p in test.prompts.iter().chain(&valid.prompts) {
-        for (g, im) in p.generations.iter().zip(&p.images) {
-            let Some(im) = im else { continue };
-            items.push((p.text.clone(), loaded.ds.image_path(im)));
-            ids.push(g.clone());
-        }
-    }
-    let scored = scorer.score_files(&items).map_err(train_err)?;
-    let model: ScoreTable = ids
-        .into_iter()
-        .zip(scored)
-        .map(|(id, s)| (id, image_scores(&s)))
-        .collect();
+    // The test and validation images in one pass: `scores.json` keeps both.
+    let scorer = RunScorer::load(run_dir, device).map_err(scoring_err)?;
+    let root = &loaded.ds.root;
+    let mut images = test.image_refs(root);
+    images.extend(valid.image_refs(root));
+    let model = scoring::score_split(&scorer, &images).map_err(scoring_err)?;
     write_scores(&run_dir.join(SCORES_FILE), &model)?;
 
     let registry = Registry::builtin();
@@ -273,75 +263,31 @@ pub fn evaluate_run(
         seed: 0,
         truth: loaded.truth.clone(),
     };
-    let mut tables: Vec<(String, ScoreTable)> = vec![("model".into(), model)];
-    for name in registry.defaults(&ctx) {
-        let b = registry.create(&name, &ctx).map_err(eval_err)?;
-        let mut table = b
-            .score_table(&test.image_refs(&loaded.ds.root))
-            .map_err(eval_err)?;
-        table.extend(
-            b.score_table(&valid.image_refs(&loaded.ds.root))
-                .map_err(eval_err)?,
-        );
-        tables.push((name, table));
-    }
-    let thresholds: Vec<TieThreshold> = tables
+    let baselines = registry
+        .defaults(&ctx)
         .iter()
-        .map(|(name, t)| {
-            if valid.prompts.is_empty() {
-                return Ok(TieThreshold::Evaluated);
-            }
-            Ok(
-                match eval::choose_threshold_on(&valid, name, t).map_err(eval_err)? {
-                    Some(t) => TieThreshold::Validation(t),
-                    None => TieThreshold::Evaluated,
-                },
-            )
-        })
-        .collect::<Result<_>>()?;
-    let inputs: Vec<ScorerInput> = tables
-        .iter()
-        .zip(&thresholds)
-        .map(|((name, scores), &tie_threshold)| ScorerInput {
-            name,
-            scores,
-            tie_threshold,
-        })
-        .collect();
-    let opts = EvalOptions {
-        resamples,
-        ..EvalOptions::default()
-    };
-    let evaluation = eval::evaluate(
-        &test,
-        inputs[0],
-        &inputs[1..],
-        &opts,
-        EvalLabels {
+        .map(|name| registry.create(name, &ctx))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(eval_err)?;
+    let split = SplitEvaluation {
+        data: &test,
+        validation: (!valid.prompts.is_empty()).then_some(&valid),
+        tie_threshold: None,
+        root,
+        baselines: &baselines,
+        options: EvalOptions {
+            resamples,
+            ..EvalOptions::default()
+        },
+        labels: EvalLabels {
             dataset: loaded.ds.meta.name.clone(),
             split: "test".into(),
             scored_by: format!("run {}", run_dir.display()),
         },
-    )
-    .map_err(eval_err)?;
-    let out = run_dir.join(EVAL_DIR);
-    std::fs::create_dir_all(&out).map_err(StudyError::io(&out))?;
-    write_json(&out.join("metrics.json"), &evaluation)?;
-    let report = out.join("report.md");
-    std::fs::write(&report, eval::report::markdown(&evaluation))
-        .map_err(StudyError::io(&report))?;
-    Ok(evaluation)
-}
-
-/// A trained model's output for one image, as the evaluation reads it: every head's score and,
-/// for Likert heads, its predicted rating.
-pub fn image_scores(s: &train::ImageScore) -> ImageScores {
-    let mut out = ImageScores::default();
-    for c in Criterion::ALL {
-        if let Some(h) = s.heads.get(c.name()) {
-            out.score[c.index()] = Some(h.score);
-            out.rating[c.index()] = h.rating;
-        }
-    }
-    out
+    };
+    let evaluated =
+        scoring::evaluate_split(&|_: &EvalData| Ok(model.clone()), &split).map_err(scoring_err)?;
+    scoring::write_evaluation(&run_dir.join(EVAL_DIR), &evaluated.evaluation)
+        .map_err(scoring_err)?;
+    Ok(evaluated.evaluation)
 }

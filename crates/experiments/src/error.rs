@@ -44,6 +44,12 @@ pub enum StudyError {
         #[source]
         source: train::TrainError,
     },
+    #[error("cell {cell}: scoring: {source}")]
+    Scoring {
+        cell: String,
+        #[source]
+        source: scoring::ScoringError,
+    },
     #[error("cell {cell}: evaluation: {source}")]
     Eval {
         cell: String,

@@ -26,7 +26,7 @@
 //!     print: true,
 //!     aggregate_only: false,
 //! };
-//! let report = experiments::run_study(&study, &opts)?;
+//! let report = experiments::run_study(&study, &opts, &scoring::Device::default())?;
 //! for g in report.results.groups.iter().filter(|g| g.metric == study.main_metric()) {
 //!     println!("{}: {:?} {:?}", g.group, g.mean, g.ci95);
 //! }

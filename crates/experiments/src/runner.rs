@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::aggregate::{Finished, Results, aggregate};
+use scoring::Device;
+
 use crate::cell::{CellStatus, SCORES_FILE, read_record, read_scores, run_cell, test_data};
 use crate::error::{Result, StudyError};
 use crate::figures::cell_figures;
@@ -48,8 +50,8 @@ fn minutes(s: f64) -> String {
     }
 }
 
-/// Runs (or resumes) every cell of `study`, then aggregates the finished ones into `opts.out`.
-pub fn run_study(study: &Study, opts: &RunOptions) -> Result<StudyReport> {
+/// Runs (or resumes) every cell of `study`, scoring on `device`, then aggregates the finished ones into `opts.out`.
+pub fn run_study(study: &Study, opts: &RunOptions, device: &Device) -> Result<StudyReport> {
     let t0 = Instant::now();
     let cells_dir = opts.out.join(CELLS_DIR);
     std::fs::create_dir_all(&cells_dir).map_err(StudyError::io(&cells_dir))?;
@@ -93,8 +95,14 @@ pub fn run_study(study: &Study, opts: &RunOptions) -> Result<StudyReport> {
                 let _ = std::io::stdout().flush();
             }
             let t = Instant::now();
-            let (record, status) =
-                run_cell(cell, study.labels(cell), &dir, loaded, study.resamples)?;
+            let (record, status) = run_cell(
+                cell,
+                study.labels(cell),
+                &dir,
+                loaded,
+                study.resamples,
+                device,
+            )?;
             if status != CellStatus::Skipped {
                 run_seconds.push(t.elapsed().as_secs_f64());
             }

@@ -74,22 +74,10 @@ impl Loaded {
     pub fn read(dir: &Path) -> Result<Self> {
         let ds = tables::read_dataset(dir).map_err(|e| dataset_error(dir, e))?;
         let ix = ds.index();
-        let ground_truth = GroundTruthTable::load(dir).map_err(|e| dataset_error(dir, e))?;
-        let truth_path = dir.join("ground_truth.csv");
-        let truth = if truth_path.exists() {
-            let rows =
-                synth::read_ground_truth_csv(&truth_path).map_err(|e| dataset_error(dir, e))?;
-            Some(
-                rows.into_iter()
-                    .map(|t| {
-                        let v = [t.overall, t.alignment, t.fidelity, t.harmlessness].map(Some);
-                        (t.generation_id, v)
-                    })
-                    .collect(),
-            )
-        } else {
-            None
-        };
+        // One read of ground_truth.csv serves training's held-out summary and the oracle.
+        let latents = synth::read_dataset_truth(dir).map_err(|e| dataset_error(dir, e))?;
+        let ground_truth = latents.as_deref().map(GroundTruthTable::from_truth);
+        let truth = latents.as_deref().map(synth::latents_by_generation);
         Ok(Self {
             dir: dir.to_path_buf(),
             ds,

@@ -38,8 +38,8 @@ pub use grammar::{
 pub use render::render;
 pub use summary::{PerCriterion, WorldSummary, spearman};
 pub use truth::{
-    GroundTruth, ground_truth_csv, parse_ground_truth_csv, read_ground_truth_csv,
-    write_ground_truth_csv,
+    GROUND_TRUTH_FILE, GroundTruth, ground_truth_csv, latents_by_generation,
+    parse_ground_truth_csv, read_dataset_truth, read_ground_truth_csv, write_ground_truth_csv,
 };
 pub use world::{World, encode_png, generate, image_path};
 

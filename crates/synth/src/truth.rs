@@ -201,6 +201,33 @@ pub fn read_ground_truth_csv(path: &Path) -> Result<Vec<GroundTruth>, SynthError
     })
 }
 
+/// The file name of a synthetic world's latent truth inside its dataset folder.
+pub const GROUND_TRUTH_FILE: &str = "ground_truth.csv";
+
+/// The latent truth of a dataset folder: its `ground_truth.csv` when it has one (a synthetic
+/// world), `None` for other datasets.
+pub fn read_dataset_truth(dir: &Path) -> Result<Option<Vec<GroundTruth>>, SynthError> {
+    let path = dir.join(GROUND_TRUTH_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    read_ground_truth_csv(&path).map(Some)
+}
+
+/// True latents by generation id, each row in [`Criterion::index`] order: the shape the `eval`
+/// crate's oracle baseline reads.
+pub fn latents_by_generation(
+    truth: &[GroundTruth],
+) -> std::collections::HashMap<String, [Option<f64>; 4]> {
+    truth
+        .iter()
+        .map(|t| {
+            let row = Criterion::ALL.map(|c| Some(t.latent(c)));
+            (t.generation_id.clone(), row)
+        })
+        .collect()
+}
+
 /// Parses the CSV text; errors carry the 1-based line number.
 pub fn parse_ground_truth_csv(text: &str) -> Result<Vec<GroundTruth>, (usize, String)> {
     let mut lines = text.lines().enumerate();

@@ -16,7 +16,7 @@ use crate::generators::{Generation, GeneratorProfile, generate_one, generator_po
 use crate::grammar::{PromptSpec, sample_prompt};
 use crate::render::render;
 use crate::summary::{WorldSummary, oracle};
-use crate::truth::{GroundTruth, ground_truth, write_ground_truth_csv};
+use crate::truth::{GROUND_TRUTH_FILE, GroundTruth, ground_truth, write_ground_truth_csv};
 
 /// A generated world. Images are rendered on demand ([`World::image`]) from their
 /// [`Generation`], which keeps a 10,000-image world at a few megabytes in memory.
@@ -301,7 +301,7 @@ impl World {
                 .collect()
         });
         results.into_iter().collect::<Result<Vec<()>, _>>()?;
-        write_ground_truth_csv(&dir.join("ground_truth.csv"), &self.truth)?;
+        write_ground_truth_csv(&dir.join(GROUND_TRUTH_FILE), &self.truth)?;
         let json_path = dir.join("world.json");
         let json = self.world_json().map_err(|source| SynthError::Json {
             path: json_path.clone(),

@@ -69,13 +69,9 @@ impl GroundTruthTable {
 
     /// Reads `dir/ground_truth.csv` if there is one (synthetic worlds); `Ok(None)` otherwise.
     pub fn load(dir: &Path) -> Result<Option<Self>> {
-        let path = dir.join("ground_truth.csv");
-        if !path.exists() {
-            return Ok(None);
-        }
-        let truth = synth::read_ground_truth_csv(&path)
-            .map_err(|e| TrainError::GroundTruth(e.to_string()))?;
-        Ok(Some(Self::from_truth(&truth)))
+        let truth =
+            synth::read_dataset_truth(dir).map_err(|e| TrainError::GroundTruth(e.to_string()))?;
+        Ok(truth.map(|t| Self::from_truth(&t)))
     }
 }
 

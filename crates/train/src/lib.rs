@@ -15,8 +15,6 @@
 //! };
 //! let report = train::train(&ds, &config, &opts)?;
 //! println!("{}", train::heldout_table(&report.heldout));
-//! let scorer = train::Scorer::load(&report.run_dir)?;
-//! let scores = scorer.score_files(&[("a red circle".into(), "world/images/x.png".into())])?;
 //! # Ok(()) }
 //! ```
 //!
@@ -30,13 +28,13 @@
 //! * [`epoch_metrics`]: per-head losses, pairwise accuracy, Spearman per Likert head;
 //! * [`render`]: one line per epoch and `metrics.csv`;
 //! * [`run`]: the run folder, checkpoints, resume, early stopping, `summary.json`;
-//! * [`eval`]: held-out figures next to the oracle ceilings;
-//! * [`score`]: scoring images with a finished run.
+//! * [`eval`]: held-out figures next to the oracle ceilings.
+//!
+//! Scoring images with a finished run, and the pretrained scorers, are the `scoring` crate's.
 //!
 //! The crate reads a [`annotations::Dataset`] handed to it; it has no Parquet or data-frame code
 //! (the CLI reads dataset folders with the `tables` crate).
 
-pub mod baselines;
 pub mod config;
 pub mod data;
 pub mod embed;
@@ -46,7 +44,6 @@ pub mod error;
 pub mod eval;
 pub mod render;
 pub mod run;
-pub mod score;
 pub mod step;
 pub mod substitutes;
 
@@ -58,7 +55,6 @@ pub use error::TrainError;
 pub use eval::{GroundTruthTable, Heldout, LikertFigures, OverallFigures, heldout_table};
 pub use render::EpochRecord;
 pub use run::{TrainOptions, TrainReport, last_checkpoint, run_config, train};
-pub use score::{HeadScore, ImageScore, Scorer};
 
 #[cfg(test)]
 mod tests;

@@ -101,7 +101,7 @@ pub struct TrainReport {
 
 /// Initialisation draws from the backend's global random state: runs in the same process (tests)
 /// take turns seeding and initialising so that a seed always gives the same weights.
-pub(crate) static INIT_LOCK: Mutex<()> = Mutex::new(());
+pub static INIT_LOCK: Mutex<()> = Mutex::new(());
 
 fn folder_error(path: &Path, message: impl Into<String>) -> TrainError {
     TrainError::RunFolder {

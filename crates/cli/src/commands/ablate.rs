@@ -53,7 +53,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         print: true,
         aggregate_only: args.aggregate_only,
     };
-    let report = experiments::run_study(&study, &opts)?;
+    let report = experiments::run_study(&study, &opts, &scoring::Device::default())?;
     let main = study.main_metric();
     println!("\n{main} (mean over seeds, 95% CI):");
     for g in report.results.groups.iter().filter(|g| g.metric == main) {

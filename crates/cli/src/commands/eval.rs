@@ -4,7 +4,6 @@
 //! `metrics.json`, `report.md`, `per_prompt.parquet`, the scored model's `scores.csv` and each
 //! pretrained baseline's `scores-NAME.csv`.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -12,12 +11,11 @@ use annotations::splits::{Split, SplitSpec, split_prompts};
 use annotations::validate::{Checks, validate};
 use annotations::{Dataset, ImagesState, Index};
 use anyhow::{Context, Result, bail};
-use eval::{
-    BaselineContext, EvalData, EvalLabels, EvalOptions, PromptRow, Registry, ScoreTable,
-    ScorerInput, TieThreshold,
+use eval::{BaselineContext, EvalData, EvalLabels, EvalOptions, PromptRow, Registry, ScoreTable};
+use scoring::{
+    AnyScorer, Device, ImageScorer, PretrainedScorerKind as PretrainedKind, SplitEvaluation,
 };
 use tables::PlainColumn;
-use train::baselines::{PretrainedKind, PretrainedScorer};
 
 use super::score::{ModelKind, PretrainedArgs, model_flag_value};
 
@@ -124,42 +122,6 @@ fn read_dataset(dir: &Path) -> Result<Dataset> {
     Ok(ds)
 }
 
-/// The run's model scores of every image of `data`.
-fn score_with_run(scorer: &train::Scorer, ds: &Dataset, data: &EvalData) -> Result<ScoreTable> {
-    let mut items = Vec::with_capacity(data.images());
-    let mut ids = Vec::with_capacity(data.images());
-    for p in &data.prompts {
-        for (g, im) in p.generations.iter().zip(&p.images) {
-            let Some(im) = im else {
-                bail!("generation `{g}` has no image path in the dataset");
-            };
-            items.push((p.text.clone(), ds.image_path(im)));
-            ids.push(g.clone());
-        }
-    }
-    let scores = scorer.score_files(&items)?;
-    Ok(ids
-        .into_iter()
-        .zip(scores)
-        .map(|(id, s)| (id, experiments::cell::image_scores(&s)))
-        .collect())
-}
-
-/// A pretrained model's scores of every image of `data`.
-fn score_with_pretrained(
-    scorer: &PretrainedScorer,
-    ds: &Dataset,
-    data: &EvalData,
-) -> Result<ScoreTable> {
-    let refs = data.image_refs(&ds.root);
-    let scores = scorer.score_refs(&refs)?;
-    Ok(refs
-        .iter()
-        .zip(scores)
-        .map(|(r, s)| (r.generation_id.to_string(), s))
-        .collect())
-}
-
 /// A dataset name as part of a folder name: path separators and spaces replaced.
 fn file_safe(name: &str) -> String {
     name.chars()
@@ -173,45 +135,12 @@ fn file_safe(name: &str) -> String {
         .collect()
 }
 
-/// True latents of a synthetic world, by generation id.
-fn ground_truth(dir: &Path) -> Result<Option<HashMap<String, [Option<f64>; 4]>>> {
-    let path = dir.join("ground_truth.csv");
-    if !path.exists() {
-        return Ok(None);
-    }
-    let truth = synth::read_ground_truth_csv(&path)
-        .with_context(|| format!("reading {}", path.display()))?;
-    Ok(Some(
-        truth
-            .into_iter()
-            .map(|t| {
-                let v = [t.overall, t.alignment, t.fidelity, t.harmlessness].map(Some);
-                (t.generation_id, v)
-            })
-            .collect(),
-    ))
-}
-
-/// Everything that scores one set of prompts: the model and each baseline.
-struct Scored {
-    model: ScoreTable,
-    baselines: Vec<(String, ScoreTable)>,
-}
-
-fn score_all(
-    data: &EvalData,
-    ds: &Dataset,
-    model: &dyn Fn(&EvalData) -> Result<ScoreTable>,
-    baselines: &[Box<dyn eval::Baseline>],
-) -> Result<Scored> {
-    let refs = data.image_refs(&ds.root);
-    Ok(Scored {
-        model: model(data)?,
-        baselines: baselines
-            .iter()
-            .map(|b| Ok((b.name().to_string(), b.score_table(&refs)?)))
-            .collect::<Result<_>>()?,
-    })
+/// The model's scores: a scorer run on the images, or a scores file read once.
+// One value per process: boxing the scorer would buy nothing.
+#[allow(clippy::large_enum_variant)]
+enum ModelScores {
+    Scorer(AnyScorer),
+    File(ScoreTable),
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -263,8 +192,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
     // The model: a run (and its split), a pretrained model or a scores file; the default output
     // folder beside it.
-    let mut pretrained: Option<PretrainedScorer> = None;
-    let (spec, scorer, file_scores, scored_by, default_out) = match (&args.run, &args.scores) {
+    let device = Device::default();
+    let (spec, model, scored_by, default_out) = match (&args.run, &args.scores) {
         (None, None) => {
             let Some(kind) = model_kind else {
                 bail!("give --run DIR, --model imagereward|clip or --scores FILE");
@@ -278,8 +207,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 );
             }
             let spec = given_split()?;
-            let loaded = args.pretrained.load(kind)?;
-            pretrained = Some(loaded);
+            let loaded = args.pretrained.load(kind, &device)?;
             let path = paths
                 .path(kind)
                 .map_or(String::new(), |p| p.display().to_string());
@@ -290,8 +218,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             );
             (
                 spec,
-                None,
-                None,
+                ModelScores::Scorer(AnyScorer::Pretrained(loaded)),
                 format!("{} ({path})", kind.name()),
                 PathBuf::from(folder),
             )
@@ -307,12 +234,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let config = train::run_config(run)
                 .with_context(|| format!("reading the run's config in {}", run.display()))?;
             warn_other_dataset(run, &ds);
-            let scorer = train::Scorer::load(run)
+            let scorer = AnyScorer::run(run, &device)
                 .with_context(|| format!("loading the model of {}", run.display()))?;
             (
                 config.data.split,
-                Some(scorer),
-                None,
+                ModelScores::Scorer(scorer),
                 format!("run {}", run.display()),
                 run.join(format!("eval-{split_name}")),
             )
@@ -326,8 +252,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let spec = given_split()?;
             (
                 spec,
-                None,
-                Some(table),
+                ModelScores::File(table),
                 format!("scores file {}", file.display()),
                 file.with_file_name(format!("{stem}-eval")),
             )
@@ -355,10 +280,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
 
     let mut registry = Registry::builtin();
-    train::baselines::register(&mut registry, &paths);
+    scoring::register(&mut registry, &paths, &device);
+    let truth = synth::read_dataset_truth(&args.dataset)
+        .with_context(|| format!("reading the ground truth of {}", args.dataset.display()))?;
     let ctx = BaselineContext {
         seed: args.seed,
-        truth: ground_truth(&args.dataset)?,
+        truth: truth.as_deref().map(synth::latents_by_generation),
     };
     let names: Vec<String> = if args.baselines.is_empty() {
         let mut names = registry.defaults(&ctx);
@@ -379,76 +306,38 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .map(|n| registry.create(n, &ctx))
         .collect::<Result<Vec<_>, _>>()?;
 
-    let model_scores = |d: &EvalData| -> Result<ScoreTable> {
-        match (&scorer, &pretrained, &file_scores) {
-            (Some(s), _, _) => {
-                eprintln!("scoring {} images with the run's model", d.images());
-                score_with_run(s, &ds, d)
+    let model_scores = |d: &EvalData| -> scoring::Result<ScoreTable> {
+        match &model {
+            ModelScores::Scorer(s) => {
+                eprintln!("scoring {} images with {}", d.images(), s.name());
+                scoring::score_split(s, &d.image_refs(&ds.root))
             }
-            (None, Some(p), _) => {
-                eprintln!("scoring {} images with {}", d.images(), p.kind().name());
-                score_with_pretrained(p, &ds, d)
-            }
-            (None, None, Some(t)) => Ok(t.clone()),
-            (None, None, None) => bail!("no scores"),
+            ModelScores::File(t) => Ok(t.clone()),
         }
     };
-    let test = score_all(&data, &ds, &model_scores, &baselines)?;
-    let thresholds: Vec<TieThreshold> = match (&validation, args.tie_threshold) {
-        (_, Some(t)) => vec![TieThreshold::Given(t); 1 + baselines.len()],
-        (Some(v), None) => {
-            let val = score_all(v, &ds, &model_scores, &baselines)?;
-            std::iter::once(("model", &val.model))
-                .chain(val.baselines.iter().map(|(n, t)| (n.as_str(), t)))
-                .map(|(n, t)| match eval::choose_threshold_on(v, n, t) {
-                    Ok(Some(t)) => Ok(TieThreshold::Validation(t)),
-                    // A scores file may cover only the evaluated prompts: then the threshold
-                    // is chosen on them, and the report says so.
-                    Ok(None) | Err(eval::EvalError::MissingScores { .. }) => {
-                        Ok(TieThreshold::Evaluated)
-                    }
-                    Err(e) => Err(e.into()),
-                })
-                .collect::<Result<_>>()?
-        }
-        (None, None) => vec![TieThreshold::Evaluated; 1 + baselines.len()],
-    };
-
-    let opts = EvalOptions {
-        resamples: args.resamples,
-        seed: args.seed,
-        k: args.k,
-        ..EvalOptions::default()
-    };
-    let inputs: Vec<ScorerInput> = std::iter::once(("model", &test.model))
-        .chain(test.baselines.iter().map(|(n, t)| (n.as_str(), t)))
-        .zip(&thresholds)
-        .map(|((name, scores), &tie_threshold)| ScorerInput {
-            name,
-            scores,
-            tie_threshold,
-        })
-        .collect();
-    let evaluation = eval::evaluate(
-        &data,
-        inputs[0],
-        &inputs[1..],
-        &opts,
-        EvalLabels {
+    let split = SplitEvaluation {
+        data: &data,
+        validation: validation.as_ref(),
+        tie_threshold: args.tie_threshold,
+        root: &ds.root,
+        baselines: &baselines,
+        options: EvalOptions {
+            resamples: args.resamples,
+            seed: args.seed,
+            k: args.k,
+            ..EvalOptions::default()
+        },
+        labels: EvalLabels {
             dataset: ds.meta.name.clone(),
             split: split_name.clone(),
             scored_by,
         },
-    )?;
-
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let json = serde_json::to_string_pretty(&evaluation)?;
-    let report = eval::report::markdown(&evaluation);
-    write(&out.join("metrics.json"), &(json.clone() + "\n"))?;
-    write(&out.join("report.md"), &report)?;
+    };
+    let evaluated = scoring::evaluate_split(&model_scores, &split)?;
+    scoring::write_evaluation(&out, &evaluated.evaluation)?;
     let mut rows = Vec::new();
-    for input in &inputs {
-        rows.extend(eval::prompt_rows(&data, input.name, input.scores, args.k)?);
+    for (name, table) in &evaluated.tables {
+        rows.extend(eval::prompt_rows(&data, name, table, args.k)?);
     }
     write_prompt_table(&out.join("per_prompt.parquet"), &rows)?;
     let ids: Vec<(&str, &str)> = data
@@ -456,15 +345,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .iter()
         .flat_map(|p| p.generations.iter().map(|g| (g.as_str(), p.id.as_str())))
         .collect();
-    if scorer.is_some() || pretrained.is_some() {
+    if let ModelScores::Scorer(_) = model {
         write(
             &out.join("scores.csv"),
-            &eval::scores_csv(&ids, &test.model),
+            &eval::scores_csv(&ids, evaluated.model_scores()),
         )?;
     }
     // A pretrained baseline's scores cost a model's forward passes: they are kept, in the form
     // `--scores` reads back.
-    for (name, table) in &test.baselines {
+    for (name, table) in &evaluated.tables[1..] {
         if PretrainedKind::ALL.iter().any(|k| k.name() == name) {
             write(
                 &out.join(format!("scores-{name}.csv")),
@@ -473,9 +362,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     if args.json {
-        println!("{json}");
+        println!("{}", serde_json::to_string_pretty(&evaluated.evaluation)?);
     } else {
-        print!("{report}");
+        print!("{}", eval::report::markdown(&evaluated.evaluation));
     }
     eprintln!("wrote {}", out.display());
     Ok(ExitCode::SUCCESS)

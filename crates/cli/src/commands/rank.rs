@@ -6,8 +6,8 @@
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
+use scoring::{Device, HeadScore};
 use serde::Serialize;
-use train::HeadScore;
 
 use super::score::{ScoreInput, Scored, head_cell};
 
@@ -38,7 +38,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         heads,
         scores,
         legend,
-    } = args.input.score()?;
+    } = args.input.score(&Device::default())?;
     // Images are ordered by the overall head, the preference head trained on rankings; a model
     // trained without it is ordered by its first head, and says so.
     let Some(&by) = heads

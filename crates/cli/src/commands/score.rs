@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use train::baselines::{PretrainedKind, PretrainedPaths, PretrainedScorer};
-use train::{HeadScore, ImageScore, Scorer};
+use scoring::{AnyScorer, Device, HeadScore, ImageScore, ImageScorer, PretrainedPaths};
+use scoring::{PretrainedScorer, PretrainedScorerKind as PretrainedKind};
 
 /// A pretrained model that scores without a training run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -39,7 +39,7 @@ pub struct PretrainedArgs {
     #[arg(long, value_name = "DIR")]
     pub encoder: Option<PathBuf>,
     /// Images per forward pass of a pretrained model.
-    #[arg(long, default_value_t = train::baselines::DEFAULT_BATCH)]
+    #[arg(long, default_value_t = scoring::pretrained::DEFAULT_BATCH)]
     pub batch_size: usize,
 }
 
@@ -63,8 +63,9 @@ impl PretrainedArgs {
         }
     }
 
-    /// Loads `--model KIND` from its flag, with the error naming the flag when it is missing.
-    pub fn load(&self, kind: PretrainedKind) -> Result<PretrainedScorer> {
+    /// Loads `--model KIND` from its flag onto `device`, with the error naming the flag when it
+    /// is missing.
+    pub fn load(&self, kind: PretrainedKind, device: &Device) -> Result<PretrainedScorer> {
         let paths = self.paths()?;
         let Some(path) = paths.path(kind) else {
             bail!(
@@ -75,7 +76,12 @@ impl PretrainedArgs {
         };
         eprintln!("loading {} from {}", kind.name(), path.display());
         // The error names the file at fault.
-        Ok(PretrainedScorer::load(kind, path, paths.batch_size)?)
+        Ok(PretrainedScorer::load(
+            kind,
+            path,
+            paths.batch_size,
+            device,
+        )?)
     }
 }
 
@@ -111,20 +117,31 @@ pub struct ScoreInput {
 /// Scores of every image, with what the table needs to show them.
 pub struct Scored {
     /// The heads the scorer fills, in criterion order.
-    pub heads: Vec<model::Criterion>,
+    pub heads: Vec<annotations::Criterion>,
     pub scores: Vec<ImageScore>,
     /// What the numbers are, printed under the table.
     pub legend: &'static str,
 }
 
 impl ScoreInput {
-    /// Loads the run or the pretrained model and scores every image, in batches.
-    pub fn score(&self) -> Result<Scored> {
+    /// Loads the run or the pretrained model onto `device` and scores every image, in batches.
+    pub fn score(&self, device: &Device) -> Result<Scored> {
         let items: Vec<(String, PathBuf)> = self
             .images
             .iter()
             .map(|p| (self.prompt.clone(), p.clone()))
             .collect();
+        let scorer = self.scorer(device)?;
+        Ok(Scored {
+            heads: scorer.heads(),
+            scores: scorer.score_files(&items)?,
+            legend: scorer.legend(),
+        })
+    }
+
+    /// The run or the pretrained model the flags name; a model flag the scorer does not use is
+    /// an error, not silently ignored.
+    fn scorer(&self, device: &Device) -> Result<AnyScorer> {
         let stray = |flag: &str, wanted: &str| {
             anyhow::anyhow!("{flag} is for {wanted}; drop it or use that model")
         };
@@ -136,18 +153,8 @@ impl ScoreInput {
                 if self.pretrained.encoder.is_some() {
                     return Err(stray("--encoder", "--model clip"));
                 }
-                let scorer = Scorer::load(run)
-                    .with_context(|| format!("loading the model of {}", run.display()))?;
-                let scores = scorer.score_files(&items)?;
-                let heads = model::Criterion::ALL
-                    .into_iter()
-                    .filter(|h| scorer.config.heads.contains(h))
-                    .collect();
-                Ok(Scored {
-                    heads,
-                    scores,
-                    legend: "score, and predicted rating in parentheses for the Likert heads",
-                })
+                AnyScorer::run(run, device)
+                    .with_context(|| format!("loading the model of {}", run.display()))
             }
             (None, Some(kind)) => {
                 match kind {
@@ -159,21 +166,7 @@ impl ScoreInput {
                     }
                     _ => {}
                 }
-                let scorer = self.pretrained.load(kind)?;
-                let scores = scorer.score_files(&items)?;
-                let legend = match kind {
-                    PretrainedKind::ImageReward => {
-                        "ImageReward's reward, normalised as the official code does"
-                    }
-                    PretrainedKind::ClipScore => {
-                        "CLIP score, 2.5 * max(cosine, 0); the same number for both heads"
-                    }
-                };
-                Ok(Scored {
-                    heads: kind.heads().to_vec(),
-                    scores,
-                    legend,
-                })
+                Ok(AnyScorer::Pretrained(self.pretrained.load(kind, device)?))
             }
             (None, None) => bail!("give --run DIR or --model imagereward|clip"),
         }
@@ -206,7 +199,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         heads,
         scores,
         legend,
-    } = args.input.score()?;
+    } = args.input.score(&Device::default())?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&scores)?);
         return Ok(ExitCode::SUCCESS);

@@ -1,8 +1,8 @@
 //! Pretrained scorers that need no training run: CLIP score (Hessel et al. 2021) with a Hugging
 //! Face CLIP folder, and ImageReward (Xu et al. 2023) from its official checkpoint. They score
 //! `(prompt, image file)` pairs in batches that mix prompts (each distinct prompt encoded once
-//! per batch), serve `rewardlab score`/`rank --model`, and are evaluation baselines: both
-//! implement [`eval::Baseline`], and [`register`] adds them to an [`eval::Registry`].
+//! per batch), serve `rewardlab score`/`rank --model`, and are evaluation baselines
+//! ([`crate::baselines`]).
 //!
 //! * `clip-score`: `w * max(cos(image_embeds, text_embeds), 0)` with `w = 2.5`, CLIPScore as
 //!   Hessel et al. define it (their `w` stretches the cosines, which CLIP keeps in roughly
@@ -13,10 +13,12 @@
 //!   the other heads get none.
 //!
 //! ```no_run
-//! # fn main() -> Result<(), train::baselines::BaselineError> {
-//! use train::baselines::{PretrainedKind, PretrainedScorer};
+//! # fn main() -> Result<(), scoring::ScoringError> {
+//! use scoring::{PretrainedScorer, PretrainedScorerKind};
+//! let device = burn::prelude::Device::default();
 //! let checkpoint = std::path::Path::new("ImageReward/ImageReward.pt");
-//! let scorer = PretrainedScorer::load(PretrainedKind::ImageReward, checkpoint, 16)?;
+//! let scorer =
+//!     PretrainedScorer::load(PretrainedScorerKind::ImageReward, checkpoint, 16, &device)?;
 //! let items = vec![
 //!     ("a red bicycle".to_string(), "a.png".into()),
 //!     ("a red bicycle".to_string(), "b.png".into()),
@@ -25,13 +27,11 @@
 //! # Ok(()) }
 //! ```
 
-use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use annotations::Criterion;
 use burn::prelude::*;
-use eval::{Baseline, EvalError, ImageRef, ImageScores, Registry};
-use model::Criterion;
 use pretrained::PretrainedError;
 use pretrained::blip::{BlipTokenizer, BlipVitConfig, MedConfig};
 use pretrained::clip::{ClipModel, normalize};
@@ -39,7 +39,8 @@ use pretrained::clip_tokenizer::{ClipTokenizer, default_bpe_path};
 use pretrained::imagereward::{ImageReward, ImageRewardConfig};
 use pretrained::preprocess::{ClipImageProcessor, ResizeTo, load_image};
 
-use crate::score::{HeadScore, ImageScore};
+use crate::error::{Result, ScoringError};
+use crate::{HeadScore, ImageScore, ImageScorer};
 
 /// CLIPScore's `w` (Hessel et al. 2021, section 3).
 pub const CLIP_SCORE_WEIGHT: f64 = 2.5;
@@ -55,87 +56,35 @@ pub const CLIP_BPE_FILE: &str = "bpe_simple_vocab_16e6.txt.gz";
 /// in no tensor. The official v1.0 checkpoint needs none.
 pub const VIT_CONFIG_FILE: &str = "vit_config.json";
 
-/// Why a pretrained scorer cannot load or score. Messages carry the underlying error's text
-/// (not chained as a source, so that `{:#}` chains do not print it twice).
-#[derive(Debug, thiserror::Error)]
-pub enum BaselineError {
-    /// The model files cannot be used (the error names the file).
-    #[error("cannot load {scorer}: {error}")]
-    Load {
-        scorer: &'static str,
-        error: PretrainedError,
-    },
-    /// A CLIP folder without a tokenizer, and no merges file to build one from.
-    #[error(
-        "clip-score: {} has no tokenizer.json and no {CLIP_BPE_FILE}, and the shared merges file \
-         {} is absent: put OpenAI's {CLIP_BPE_FILE} (or the model's tokenizer.json) in the folder",
-        dir.display(),
-        shared.display()
-    )]
-    NoTokenizer { dir: PathBuf, shared: PathBuf },
-    /// A generation without an image path.
-    #[error("{scorer} scores images, but generation `{generation}` has no image path")]
-    NoImagePath {
-        scorer: &'static str,
-        generation: String,
-    },
-    /// An image path that is not a file.
-    #[error(
-        "{scorer} scores images, but the image of generation `{generation}`, {}, is not on disk \
-         (an annotation-only dataset cannot be scored)",
-        path.display()
-    )]
-    MissingImage {
-        scorer: &'static str,
-        generation: String,
-        path: PathBuf,
-    },
-    /// Scoring failed (an image that does not decode, a prompt the tokenizer refuses).
-    #[error("{scorer}: {error}")]
-    Score {
-        scorer: &'static str,
-        error: PretrainedError,
-    },
-}
-
-pub type Result<T, E = BaselineError> = std::result::Result<T, E>;
-
 /// The pretrained scorers there are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PretrainedKind {
+pub enum PretrainedScorerKind {
     /// CLIP score with a Hugging Face CLIP folder.
     ClipScore,
     /// ImageReward from `ImageReward.pt` (or a `.safetensors` copy of its state dict).
     ImageReward,
 }
 
-impl PretrainedKind {
-    pub const ALL: [PretrainedKind; 2] = [PretrainedKind::ClipScore, PretrainedKind::ImageReward];
+impl PretrainedScorerKind {
+    pub const ALL: [PretrainedScorerKind; 2] = [
+        PretrainedScorerKind::ClipScore,
+        PretrainedScorerKind::ImageReward,
+    ];
 
     /// The name it is reported and selected under (`--baseline NAME`).
     pub fn name(self) -> &'static str {
         match self {
-            PretrainedKind::ClipScore => "clip-score",
-            PretrainedKind::ImageReward => "imagereward",
+            PretrainedScorerKind::ClipScore => "clip-score",
+            PretrainedScorerKind::ImageReward => "imagereward",
         }
     }
 
     /// The heads it scores, in criterion order.
     pub fn heads(self) -> &'static [Criterion] {
         match self {
-            PretrainedKind::ClipScore => &[Criterion::Overall, Criterion::Alignment],
-            PretrainedKind::ImageReward => &[Criterion::Overall],
+            PretrainedScorerKind::ClipScore => &[Criterion::Overall, Criterion::Alignment],
+            PretrainedScorerKind::ImageReward => &[Criterion::Overall],
         }
-    }
-
-    /// The evaluation's view of one score: the same value on every head it scores.
-    pub fn image_scores(self, value: f64) -> ImageScores {
-        let mut s = ImageScores::default();
-        s.score[Criterion::Overall.index()] = Some(value);
-        if self == PretrainedKind::ClipScore {
-            s.score[Criterion::Alignment.index()] = Some(value);
-        }
-        s
     }
 }
 
@@ -165,7 +114,7 @@ impl ClipScore {
     /// from `bpe_simple_vocab_16e6.txt.gz` in the folder, else from the shared data folder's
     /// copy ([`default_bpe_path`]).
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        let load_error = |error| BaselineError::Load {
+        let load_error = |error| ScoringError::Load {
             scorer: "clip-score",
             error,
         };
@@ -178,7 +127,7 @@ impl ClipScore {
                 let file = [beside, shared.clone()]
                     .into_iter()
                     .find(|p| p.is_file())
-                    .ok_or_else(|| BaselineError::NoTokenizer {
+                    .ok_or_else(|| ScoringError::NoTokenizer {
                         dir: dir.to_path_buf(),
                         shared,
                     })?;
@@ -220,7 +169,7 @@ impl ClipScore {
 
     /// The cosine similarity of each image with its prompt, in CLIP's joint space.
     pub fn cosines(&self, items: &[(String, PathBuf)]) -> Result<Vec<f64>> {
-        let score_error = |error| BaselineError::Score {
+        let score_error = |error| ScoringError::Score {
             scorer: "clip-score",
             error,
         };
@@ -293,7 +242,7 @@ impl ImageRewardScore {
                 other => other,
             })
         }
-        .map_err(|error| BaselineError::Load {
+        .map_err(|error| ScoringError::Load {
             scorer: "imagereward",
             error,
         })?;
@@ -319,7 +268,7 @@ impl ImageRewardScore {
     /// encoder reads its own prompt while attending to its own image, so the rewards are those
     /// of one prompt at a time.
     pub fn score_values(&self, items: &[(String, PathBuf)]) -> Result<Vec<f64>> {
-        let score_error = |error| BaselineError::Score {
+        let score_error = |error| ScoringError::Score {
             scorer: "imagereward",
             error,
         };
@@ -402,22 +351,26 @@ pub enum PretrainedScorer {
 impl PretrainedScorer {
     /// Loads `path` (a CLIP folder or an ImageReward checkpoint) on the default device,
     /// scoring `batch_size` images per forward pass.
-    pub fn load(kind: PretrainedKind, path: &Path, batch_size: usize) -> Result<Self> {
-        let device = Device::default();
+    pub fn load(
+        kind: PretrainedScorerKind,
+        path: &Path,
+        batch_size: usize,
+        device: &Device,
+    ) -> Result<Self> {
         Ok(match kind {
-            PretrainedKind::ClipScore => {
-                Self::ClipScore(ClipScore::load(path, &device)?.with_batch_size(batch_size))
+            PretrainedScorerKind::ClipScore => {
+                Self::ClipScore(ClipScore::load(path, device)?.with_batch_size(batch_size))
             }
-            PretrainedKind::ImageReward => Self::ImageReward(
-                ImageRewardScore::load(path, &device)?.with_batch_size(batch_size),
-            ),
+            PretrainedScorerKind::ImageReward => {
+                Self::ImageReward(ImageRewardScore::load(path, device)?.with_batch_size(batch_size))
+            }
         })
     }
 
-    pub fn kind(&self) -> PretrainedKind {
+    pub fn kind(&self) -> PretrainedScorerKind {
         match self {
-            Self::ClipScore(_) => PretrainedKind::ClipScore,
-            Self::ImageReward(_) => PretrainedKind::ImageReward,
+            Self::ClipScore(_) => PretrainedScorerKind::ClipScore,
+            Self::ImageReward(_) => PretrainedScorerKind::ImageReward,
         }
     }
 
@@ -429,8 +382,8 @@ impl PretrainedScorer {
         }
     }
 
-    /// The scores as [`crate::Scorer::score_files`] gives a run's: every head this scorer
-    /// fills ([`PretrainedKind::heads`]), no predicted ratings.
+    /// The scores as [`crate::RunScorer::score_files`] gives a run's: every head this scorer
+    /// fills ([`PretrainedScorerKind::heads`]), no predicted ratings.
     pub fn score_files(&self, items: &[(String, PathBuf)]) -> Result<Vec<ImageScore>> {
         let heads = self.kind().heads();
         Ok(items
@@ -452,158 +405,19 @@ impl PretrainedScorer {
             })
             .collect())
     }
-
-    /// Scores of a dataset's images, after checking that every one is on disk (so that an
-    /// annotation-only dataset fails before anything is loaded or scored).
-    pub fn score_refs(&self, images: &[ImageRef<'_>]) -> Result<Vec<ImageScores>> {
-        let items = image_items(self.kind(), images)?;
-        let kind = self.kind();
-        Ok(self
-            .score_values(&items)?
-            .into_iter()
-            .map(|v| kind.image_scores(v))
-            .collect())
-    }
 }
 
-/// The `(prompt, image file)` items of a dataset's images; an error names the first generation
-/// without an image on disk.
-pub fn image_items(
-    kind: PretrainedKind,
-    images: &[ImageRef<'_>],
-) -> Result<Vec<(String, PathBuf)>> {
-    images
-        .iter()
-        .map(|im| match &im.image {
-            None => Err(BaselineError::NoImagePath {
-                scorer: kind.name(),
-                generation: im.generation_id.to_string(),
-            }),
-            Some(p) if !p.is_file() => Err(BaselineError::MissingImage {
-                scorer: kind.name(),
-                generation: im.generation_id.to_string(),
-                path: p.clone(),
-            }),
-            Some(p) => Ok((im.prompt.to_string(), p.clone())),
-        })
-        .collect()
-}
-
-/// A pretrained scorer as an evaluation baseline. The model is loaded when it first scores,
-/// so that listing the baselines that can run ([`Registry::defaults`]) loads nothing, and
-/// loaded once however many times it scores (test and validation prompts).
-pub struct PretrainedBaseline {
-    kind: PretrainedKind,
-    path: PathBuf,
-    batch_size: usize,
-    scorer: OnceCell<PretrainedScorer>,
-}
-
-impl PretrainedBaseline {
-    pub fn new(kind: PretrainedKind, path: PathBuf, batch_size: usize) -> Self {
-        Self {
-            kind,
-            path,
-            batch_size,
-            scorer: OnceCell::new(),
-        }
-    }
-
-    /// The scorer, loaded on first use.
-    pub fn scorer(&self) -> Result<&PretrainedScorer> {
-        if let Some(s) = self.scorer.get() {
-            return Ok(s);
-        }
-        let loaded = PretrainedScorer::load(self.kind, &self.path, self.batch_size)?;
-        Ok(self.scorer.get_or_init(|| loaded))
-    }
-}
-
-impl Baseline for PretrainedBaseline {
+impl ImageScorer for PretrainedScorer {
     fn name(&self) -> &str {
-        self.kind.name()
+        self.kind().name()
     }
 
-    fn score(&self, images: &[ImageRef<'_>]) -> Result<Vec<ImageScores>, EvalError> {
-        let unavailable = |e: BaselineError| EvalError::BaselineUnavailable {
-            name: self.kind.name().into(),
-            reason: e.to_string(),
-        };
-        // Checked before loading: a dataset without images should not cost a model load.
-        image_items(self.kind, images).map_err(unavailable)?;
-        self.scorer()
-            .and_then(|s| s.score_refs(images))
-            .map_err(unavailable)
+    fn heads(&self) -> Vec<Criterion> {
+        self.kind().heads().to_vec()
     }
-}
 
-/// Where the pretrained baselines' models are; `None` leaves a baseline unavailable.
-#[derive(Clone, Debug)]
-pub struct PretrainedPaths {
-    /// Hugging Face CLIP folder, for `clip-score`.
-    pub encoder: Option<PathBuf>,
-    /// ImageReward checkpoint, for `imagereward`.
-    pub checkpoint: Option<PathBuf>,
-    /// Images per forward pass.
-    pub batch_size: usize,
-}
-
-impl Default for PretrainedPaths {
-    fn default() -> Self {
-        Self {
-            encoder: None,
-            checkpoint: None,
-            batch_size: DEFAULT_BATCH,
-        }
-    }
-}
-
-impl PretrainedPaths {
-    /// The path a kind's model is at, if given.
-    pub fn path(&self, kind: PretrainedKind) -> Option<&PathBuf> {
-        match kind {
-            PretrainedKind::ClipScore => self.encoder.as_ref(),
-            PretrainedKind::ImageReward => self.checkpoint.as_ref(),
-        }
-    }
-}
-
-/// Registers `clip-score` and `imagereward`. Each is available when its path is given and
-/// exists; otherwise creating it says which flag (`--encoder DIR`, `--checkpoint FILE`) it needs.
-pub fn register(registry: &mut Registry, paths: &PretrainedPaths) {
-    for kind in PretrainedKind::ALL {
-        let (summary, flag) = match kind {
-            PretrainedKind::ClipScore => (
-                "CLIP score, 2.5 * max(cos, 0), of a Hugging Face CLIP folder (needs --encoder DIR)",
-                "--encoder DIR (a Hugging Face CLIP folder)",
-            ),
-            PretrainedKind::ImageReward => (
-                "ImageReward's reward from its official ImageReward.pt (needs --checkpoint FILE)",
-                "--checkpoint FILE (ImageReward.pt with med_config.json and vocab.txt beside it)",
-            ),
-        };
-        let path = paths.path(kind).cloned();
-        let batch_size = paths.batch_size;
-        registry.register(
-            kind.name(),
-            summary,
-            Box::new(move |_ctx| {
-                let unavailable = |reason: String| EvalError::BaselineUnavailable {
-                    name: kind.name().into(),
-                    reason,
-                };
-                match &path {
-                    None => Err(unavailable(format!("it needs {flag}"))),
-                    Some(p) if !p.exists() => {
-                        Err(unavailable(format!("{} does not exist", p.display())))
-                    }
-                    Some(p) => Ok(
-                        Box::new(PretrainedBaseline::new(kind, p.clone(), batch_size))
-                            as Box<dyn Baseline>,
-                    ),
-                }
-            }),
-        );
+    fn score_files(&self, items: &[(String, PathBuf)]) -> Result<Vec<ImageScore>> {
+        PretrainedScorer::score_files(self, items)
     }
 }
 

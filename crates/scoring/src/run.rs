@@ -4,41 +4,24 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use annotations::Criterion;
 use burn::prelude::*;
 use model::{
-    Criterion, FrozenEncoder, ImageInput, ModelConfig, PromptTokenizer, RatingMode, RewardModel,
+    FrozenEncoder, ImageInput, ModelConfig, PromptTokenizer, RatingMode, RewardModel,
     TOKENIZER_FILE, TextInput,
 };
-use serde::Serialize;
+use train::data::to_pixels;
 
-use crate::data::to_pixels;
-use crate::error::{Result, TrainError};
+use crate::error::{Result, ScoringError};
+use crate::{HeadScore, ImageScore, ImageScorer};
 
 /// Images per forward pass.
 pub const SCORE_BATCH: usize = 64;
 
-/// One head's output for one image.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct HeadScore {
-    /// Raw score (higher is better; only comparable within a head).
-    pub score: f64,
-    /// Predicted rating on the training dataset's scale (Likert heads only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rating: Option<f64>,
-}
-
-/// Every head's output for one image.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ImageScore {
-    pub prompt: String,
-    pub image: PathBuf,
-    /// By head name, in criterion order when iterated (`BTreeMap` of names sorts them otherwise,
-    /// so callers wanting criterion order should use [`model::Criterion::ALL`]).
-    pub heads: BTreeMap<String, HeadScore>,
-}
-
 /// A trained model ready to score.
-pub struct Scorer {
+pub struct RunScorer {
+    /// What errors call it: the model of its run folder.
+    pub label: String,
     pub model: RewardModel,
     pub config: ModelConfig,
     pub tokenizer: PromptTokenizer,
@@ -47,38 +30,38 @@ pub struct Scorer {
     pub device: Device,
 }
 
-impl std::fmt::Debug for Scorer {
+impl std::fmt::Debug for RunScorer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Scorer")
+        f.debug_struct("RunScorer")
             .field("config", &self.config)
             .field("tokenizer", &self.tokenizer)
             .finish()
     }
 }
 
-impl Scorer {
-    /// Loads `run_dir/{model_config.json, model.safetensors, tokenizer.json}`.
-    pub fn load(run_dir: &Path) -> Result<Self> {
-        let device = Device::default();
+impl RunScorer {
+    /// Loads `run_dir/{model_config.json, model.safetensors, tokenizer.json}` onto `device`.
+    pub fn load(run_dir: &Path, device: &Device) -> Result<Self> {
         if !run_dir.join(model::WEIGHTS_FILE).exists() {
-            return Err(TrainError::RunFolder {
+            return Err(ScoringError::RunFolder {
                 path: run_dir.to_path_buf(),
                 message: format!("no {} in it (has the run finished?)", model::WEIGHTS_FILE),
             });
         }
-        let (model, config) = RewardModel::load(run_dir, &device)?;
+        let (model, config) = RewardModel::load(run_dir, device)?;
         let tokenizer = PromptTokenizer::load(run_dir.join(TOKENIZER_FILE))?
             .with_max_len(config.max_text_len)?;
         let frozen = match &config.pretrained {
-            Some(spec) => Some(FrozenEncoder::load(spec, &device)?),
+            Some(spec) => Some(FrozenEncoder::load(spec, device)?),
             None => None,
         };
         Ok(Self {
+            label: format!("the model of {}", run_dir.display()),
             model,
             config,
             tokenizer,
             frozen,
-            device,
+            device: device.clone(),
         })
     }
 
@@ -90,7 +73,7 @@ impl Scorer {
             // Decoded as the pretrained encoders' references decode (JPEG exactly as Pillow).
             let images = chunk
                 .iter()
-                .map(|(_, p)| pretrained::preprocess::load_image(p).map_err(TrainError::from))
+                .map(|(_, p)| pretrained::preprocess::load_image(p).map_err(ScoringError::from))
                 .collect::<Result<Vec<_>>>()?;
             let prompts: Vec<&str> = chunk.iter().map(|(t, _)| t.as_str()).collect();
             let heads = self.score_batch(&prompts, images)?;
@@ -187,7 +170,7 @@ impl Scorer {
         let out = self.model.forward_inputs(images, text, index);
         let read = |t: Tensor<1>| -> Result<Vec<f32>> {
             t.try_into_vec_as::<f32>()
-                .map_err(|e| TrainError::Training(e.to_string()))
+                .map_err(|e| ScoringError::Output(e.to_string()))
         };
         let mut result = vec![BTreeMap::new(); n];
         for c in Criterion::ALL {
@@ -214,3 +197,23 @@ impl Scorer {
         Ok(result)
     }
 }
+
+impl ImageScorer for RunScorer {
+    fn name(&self) -> &str {
+        &self.label
+    }
+
+    fn heads(&self) -> Vec<Criterion> {
+        Criterion::ALL
+            .into_iter()
+            .filter(|h| self.config.heads.contains(h))
+            .collect()
+    }
+
+    fn score_files(&self, items: &[(String, PathBuf)]) -> Result<Vec<ImageScore>> {
+        RunScorer::score_files(self, items)
+    }
+}
+
+#[cfg(test)]
+mod tests;

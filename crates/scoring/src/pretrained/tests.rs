@@ -5,11 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
-use eval::BaselineContext;
+use eval::{Baseline, BaselineContext, ImageRef, Registry};
 use pretrained::preprocess::ClipImageProcessor;
 use serde_json::Value;
 
 use super::*;
+use crate::baselines::{PretrainedBaseline, PretrainedPaths, register};
 
 /// `$REWARDLAB_SHARED`, else `shared/` beside this workspace.
 fn shared_root() -> PathBuf {
@@ -75,7 +76,7 @@ fn tiny_imagereward(fixture: &Path) -> PathBuf {
 /// Loading a model draws its lazy initial weights from burn's one process-wide generator; holding
 /// training's init lock keeps a concurrent `train` test's seeded initialisation reproducible.
 fn init_guard() -> std::sync::MutexGuard<'static, ()> {
-    crate::run::INIT_LOCK
+    train::run::INIT_LOCK
         .lock()
         .unwrap_or_else(|e| e.into_inner())
 }
@@ -188,7 +189,13 @@ fn imagereward_batches_mixing_prompts_give_the_official_rewards() {
         }
     }
     let checkpoint = tiny_imagereward(&fixture);
-    let scorer = PretrainedScorer::load(PretrainedKind::ImageReward, &checkpoint, 5).unwrap();
+    let scorer = PretrainedScorer::load(
+        PretrainedScorerKind::ImageReward,
+        &checkpoint,
+        5,
+        &Device::default(),
+    )
+    .unwrap();
     let got = scorer.score_values(&items).unwrap();
     let worst = got
         .iter()
@@ -231,7 +238,11 @@ fn baselines_need_their_flag_and_a_dataset_with_images() {
     let _guard = init_guard();
     let ctx = BaselineContext::default();
     let mut registry = Registry::builtin();
-    register(&mut registry, &PretrainedPaths::default());
+    register(
+        &mut registry,
+        &PretrainedPaths::default(),
+        &Device::default(),
+    );
     let err = registry
         .create("clip-score", &ctx)
         .err()
@@ -254,6 +265,7 @@ fn baselines_need_their_flag_and_a_dataset_with_images() {
             checkpoint: Some(missing.clone()),
             batch_size: 4,
         },
+        &Device::default(),
     );
     let err = registry
         .create("imagereward", &ctx)
@@ -272,7 +284,12 @@ fn baselines_need_their_flag_and_a_dataset_with_images() {
 
     // The images are checked before the model is loaded: the baseline's model path here does
     // not exist, and the error is about the image.
-    let baseline = PretrainedBaseline::new(PretrainedKind::ImageReward, missing, 4);
+    let baseline = PretrainedBaseline::new(
+        PretrainedScorerKind::ImageReward,
+        missing,
+        4,
+        &Device::default(),
+    );
     let no_path = [ImageRef {
         generation_id: "g1",
         prompt: "p",
@@ -317,6 +334,7 @@ fn clip_score_baseline_scores_both_heads_it_claims() {
             checkpoint: None,
             batch_size: 2,
         },
+        &Device::default(),
     );
     let baseline = registry
         .create("clip-score", &BaselineContext::default())
