@@ -628,7 +628,7 @@ mod tests {
     }
 
     /// Not a check: prints the default model's size and CPU step time
-    /// (`cargo test --release -p model -- --ignored --nocapture`).
+    /// (`cargo test --release -p rewardlab-model -- --ignored --nocapture`).
     #[test]
     #[ignore]
     fn default_config_step_time() {

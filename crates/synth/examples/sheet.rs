@@ -1,6 +1,6 @@
 //! Writes a contact sheet of a world's first prompts (one row per prompt, images scaled 3x) and
 //! prints each prompt with its images' truth: for eyeballing that errors and defects show.
-//! `cargo run --release -p synth --example sheet -- [prompts] [seed] [out.png]`.
+//! `cargo run --release -p rewardlab-synth --example sheet -- [prompts] [seed] [out.png]`.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();

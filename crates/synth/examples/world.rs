@@ -1,6 +1,6 @@
 //! Generates a world (default configuration unless a prompt count and seed are given), writes it
 //! to a folder and prints the time each step took and the summary: a quick look and a timing
-//! check, `cargo run --release -p synth --example world -- [prompts] [seed] [dir]`.
+//! check, `cargo run --release -p rewardlab-synth --example world -- [prompts] [seed] [dir]`.
 
 use std::time::Instant;
 

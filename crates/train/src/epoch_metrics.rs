@@ -142,7 +142,7 @@ impl Metric for PairAccuracyMetric {
             .into_iter()
             .map(f64::from)
             .collect();
-        let acc = ::metrics::pairwise_accuracy(&s, &item.strict).unwrap_or(0.0);
+        let acc = metrics::pairwise_accuracy(&s, &item.strict).unwrap_or(0.0);
         self.state.update(acc, item.strict.len());
         Ok(self
             .state
@@ -228,7 +228,7 @@ impl Metric for SpearmanMetric {
         Ok(SerializedEntry::not_available(None))
     }
     fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
-        self.last = ::metrics::spearman(&self.scores, &self.labels).unwrap_or(f64::NAN);
+        self.last = metrics::spearman(&self.scores, &self.labels).unwrap_or(f64::NAN);
         Ok(SerializedEntry::new(
             format!("{} {:.3}", self.name, self.last),
             NumericEntry::Final(self.last).serialize(),

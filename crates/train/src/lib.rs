@@ -26,9 +26,9 @@
 //!   negatives) and the word swaps of mirrored prompts;
 //! * [`step`]: burn-train's `TrainStep`/`InferenceStep` on the reward model;
 //! * [`epoch_metrics`]: per-head losses, pairwise accuracy, Spearman per Likert head;
-//! * [`render`]: one line per epoch and `metrics.csv`;
+//! * [`progress`]: one line per epoch and `metrics.csv`;
 //! * [`run`]: the run folder, checkpoints, resume, early stopping, `summary.json`;
-//! * [`eval`]: held-out figures next to the oracle ceilings.
+//! * [`heldout`]: held-out figures next to the oracle ceilings.
 //!
 //! Scoring images with a finished run, and the pretrained scorers, are the `scoring` crate's.
 //!
@@ -41,8 +41,8 @@ pub mod embed;
 pub mod embed_cache;
 pub mod epoch_metrics;
 pub mod error;
-pub mod eval;
-pub mod render;
+pub mod heldout;
+pub mod progress;
 pub mod run;
 pub mod step;
 pub mod substitutes;
@@ -52,8 +52,8 @@ pub use config::{
     OptimConfig, StopMetric, TiesRule, TokenizerSection, TrainConfig,
 };
 pub use error::TrainError;
-pub use eval::{GroundTruthTable, Heldout, LikertFigures, OverallFigures, heldout_table};
-pub use render::EpochRecord;
+pub use heldout::{GroundTruthTable, Heldout, LikertFigures, OverallFigures, heldout_table};
+pub use progress::EpochRecord;
 pub use run::{TrainOptions, TrainReport, last_checkpoint, run_config, train};
 
 #[cfg(test)]

@@ -42,8 +42,8 @@ use crate::epoch_metrics::{
     ACCURACY, HeadLossMetric, PairAccuracyMetric, SpearmanMetric, head_loss_name, spearman_name,
 };
 use crate::error::{Result, TrainError};
-use crate::eval::{GroundTruthTable, Heldout, evaluate};
-use crate::render::{Columns, EpochRecord, EpochRenderer, csv_header, read_csv};
+use crate::heldout::{GroundTruthTable, Heldout, evaluate};
+use crate::progress::{Columns, EpochRecord, EpochRenderer, csv_header, read_csv};
 use crate::step::Net;
 
 /// The resolved config inside a run folder.

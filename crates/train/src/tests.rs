@@ -11,7 +11,7 @@ use model::Criterion;
 
 use crate::config::{MatchingNegatives, TiesRule, TrainConfig};
 use crate::data::{GroupBatcher, plan_batches, prepare, train_tokenizer};
-use crate::eval::GroundTruthTable;
+use crate::heldout::GroundTruthTable;
 use crate::run::{TrainOptions, train};
 
 struct TestWorld {

@@ -197,11 +197,9 @@ pub fn error_figures(
                 pairs: pairs.len(),
                 alignment: alignment
                     .as_ref()
-                    .and_then(|s| ::metrics::pair_auc(s, &pairs)),
-                overall: overall
-                    .as_ref()
-                    .and_then(|s| ::metrics::pair_auc(s, &pairs)),
-                rating: ::metrics::pair_auc(&r, &rated),
+                    .and_then(|s| metrics::pair_auc(s, &pairs)),
+                overall: overall.as_ref().and_then(|s| metrics::pair_auc(s, &pairs)),
+                rating: metrics::pair_auc(&r, &rated),
             }
         })
         .collect()
@@ -329,11 +327,11 @@ pub fn evaluate(
         ..Default::default()
     };
     if let Some(overall) = head(0) {
-        h.overall.pairwise_accuracy = ::metrics::pairwise_accuracy(&overall, &strict);
+        h.overall.pairwise_accuracy = metrics::pairwise_accuracy(&overall, &strict);
         if let Some(lat) = &latents {
             let truth_overall: Vec<f64> = lat.iter().map(|l| l[0]).collect();
-            h.overall.spearman_latent = ::metrics::spearman(&overall, &truth_overall);
-            h.overall.oracle = ::metrics::pairwise_accuracy(&truth_overall, &strict);
+            h.overall.spearman_latent = metrics::spearman(&overall, &truth_overall);
+            h.overall.oracle = metrics::pairwise_accuracy(&truth_overall, &strict);
         }
     }
     for c in Criterion::LIKERT {
@@ -349,12 +347,12 @@ pub fn evaluate(
             .collect();
         let s_rated: Vec<f64> = rated.iter().map(|&i| s[i]).collect();
         let mut f = LikertFigures {
-            spearman_rating: ::metrics::spearman(&s_rated, &ratings),
+            spearman_rating: metrics::spearman(&s_rated, &ratings),
             ..Default::default()
         };
         if let Some(lat) = &latents {
             let l: Vec<f64> = lat.iter().map(|l| l[k]).collect();
-            f.spearman_latent = ::metrics::spearman(&s, &l);
+            f.spearman_latent = metrics::spearman(&s, &l);
             let scores_t = Tensor::<1>::from_data(
                 TensorData::new(s.iter().map(|&v| v as f32).collect::<Vec<f32>>(), [s.len()]),
                 device,
@@ -366,10 +364,10 @@ pub fn evaluate(
                     .into_iter()
                     .map(f64::from)
                     .collect();
-                f.rating_spearman_latent = ::metrics::spearman(&r, &l);
+                f.rating_spearman_latent = metrics::spearman(&r, &l);
             }
             let l_rated: Vec<f64> = rated.iter().map(|&i| lat[i][k]).collect();
-            f.oracle = ::metrics::spearman(&l_rated, &ratings);
+            f.oracle = metrics::spearman(&l_rated, &ratings);
         }
         match c {
             Criterion::Alignment => h.alignment = Some(f),
@@ -388,7 +386,7 @@ pub fn evaluate(
                 .enumerate()
                 .map(|(j, name)| {
                     let l: Vec<f64> = lat.iter().map(|l| l[j]).collect();
-                    (name.to_string(), ::metrics::spearman(&s, &l))
+                    (name.to_string(), metrics::spearman(&s, &l))
                 })
                 .collect();
             m.insert(c.name().to_string(), row);
