@@ -388,7 +388,7 @@ fn an_invalid_dataset_is_refused_with_file_row_and_field() {
 #[test]
 fn real_hpd_and_tifa_files() {
     let dir = tmp("analyze-real");
-    if let Some(hpd) = annotations::shared_data("hpd-gallery/annotations.json") {
+    if let Some(hpd) = paths::shared_or_skip!("data/hpd-gallery/annotations.json") {
         let ds = dir.join("hpd");
         ok(&["import", "hpd", s(&hpd), s(&ds)]);
         let v = analyze_json(&ds, &dir.join("hpd-out"), &[]);
@@ -399,7 +399,7 @@ fn real_hpd_and_tifa_files() {
         assert!((v["agreement"]["krippendorff_alpha"].as_f64().unwrap() - 0.7293).abs() < 1e-4);
         check_outputs(&dir.join("hpd-out"));
     }
-    if let Some(tifa) = annotations::shared_data("tifa/human_annotations_with_scores.json") {
+    if let Some(tifa) = paths::shared_or_skip!("data/tifa/human_annotations_with_scores.json") {
         let ds = dir.join("tifa");
         ok(&["import", "tifa", s(&tifa), s(&ds)]);
         let v = analyze_json(&ds, &dir.join("tifa-out"), &[]);
@@ -408,7 +408,7 @@ fn real_hpd_and_tifa_files() {
         assert_eq!(v["structure"]["judgments"], 1600);
         check_outputs(&dir.join("tifa-out"));
     }
-    if let Some(test) = annotations::shared_data("imagereward-test/test.json") {
+    if let Some(test) = paths::shared_or_skip!("data/imagereward-test/test.json") {
         let ds = dir.join("irtest");
         ok(&["import", "imagereward-test", s(&test), s(&ds)]);
         let v = analyze_json(&ds, &dir.join("irtest-out"), &[]);

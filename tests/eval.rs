@@ -483,7 +483,7 @@ fn hpd_reference() -> Value {
 
 #[test]
 fn eval_on_the_hpd_sample_reports_the_human_ceiling() {
-    let Some(src) = annotations::shared_data("hpd-gallery/annotations.json") else {
+    let Some(src) = paths::shared_or_skip!("data/hpd-gallery/annotations.json") else {
         return;
     };
     let want = hpd_reference();

@@ -22,26 +22,9 @@ fn refs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-/// `$REWARDLAB_SHARED`, else `shared/` beside this workspace (found from this crate, not from a
-/// dependency compiled elsewhere).
-fn shared_root() -> PathBuf {
-    std::env::var_os("REWARDLAB_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
-}
-
 /// A path under the shared folder, or `None` with the reason printed.
 fn shared(relative: &str) -> Option<PathBuf> {
-    let path = shared_root().join(relative);
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!(
-            "skipped: {} is absent (set REWARDLAB_SHARED to the shared folder)",
-            path.display()
-        );
-        None
-    }
+    paths::shared_or_skip!(relative)
 }
 
 fn tiny_clip() -> PathBuf {

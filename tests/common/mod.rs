@@ -7,8 +7,12 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// The binary, told where the shared folder is (the binary itself knows no path of this tree:
+/// `$REWARDLAB_SHARED` as the tests found it, else `../shared` beside the checkout).
 pub fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rewardlab"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rewardlab"));
+    command.env(paths::SHARED_VAR, paths::test_shared_dir!());
+    command
 }
 
 /// A fresh path under the temporary folder (removed if a previous run left it).

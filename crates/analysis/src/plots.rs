@@ -1,6 +1,5 @@
-//! The report's figures, drawn with plotters as SVG (text as text, for the browser to render) and
-//! PNG (an in-memory bitmap encoded with `image`; text drawn with ab_glyph from a DejaVu Sans
-//! subset embedded in the binary, so no system font library is needed):
+//! The report's figures, written as SVG and PNG by the workspace's one figure writer
+//! ([`plot::save`]):
 //!
 //! * [`Figure::Bars`]: small multiples of bar charts (rating histograms, images per prompt);
 //! * [`Figure::Heatmap`]: a matrix with its values written in the cells (correlations,
@@ -8,18 +7,15 @@
 //! * [`Figure::Forest`]: estimates with 95% intervals against a zero line (prompt effects).
 
 use std::path::{Path, PathBuf};
-use std::sync::Once;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use plot::{DrawResult, FAMILY, Picture};
+
 use crate::error::{AnalysisError, Result};
 
-static FONT: &[u8] = include_bytes!("../assets/DejaVuSans-subset.ttf");
-static REGISTER: Once = Once::new();
-
-const FAMILY: &str = "sans-serif";
 const BAR: RGBColor = RGBColor(66, 111, 168);
 const WIDTH: u32 = 960;
 
@@ -60,7 +56,7 @@ pub enum Figure {
     },
 }
 
-impl Figure {
+impl Picture for Figure {
     fn size(&self) -> (u32, u32) {
         match self {
             Figure::Bars { panels, .. } => {
@@ -78,51 +74,18 @@ impl Figure {
             }
         }
     }
-}
 
-fn register_font() {
-    REGISTER.call_once(|| {
-        // The font is part of the binary and known to parse; a failure would only lose text.
-        let _ = plotters::style::register_font(FAMILY, FontStyle::Normal, FONT);
-    });
-}
-
-fn plot_err(name: &str) -> impl Fn(String) -> AnalysisError + '_ {
-    move |message| AnalysisError::Plot {
-        name: name.to_string(),
-        message,
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        draw(root, self)
     }
 }
 
 /// Writes `dir/name.svg` and `dir/name.png`; returns both paths.
 pub fn save(fig: &Figure, dir: &Path, name: &str) -> Result<[PathBuf; 2]> {
-    register_font();
-    let err = plot_err(name);
-    let size = fig.size();
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-        draw(&root, fig).map_err(|e| err(e.to_string()))?;
-        root.present().map_err(|e| err(e.to_string()))?;
-    }
-    let svg_path = dir.join(format!("{name}.svg"));
-    std::fs::write(&svg_path, svg).map_err(AnalysisError::io(&svg_path))?;
-    let mut buf = vec![0u8; (size.0 * size.1 * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut buf, size).into_drawing_area();
-        draw(&root, fig).map_err(|e| err(e.to_string()))?;
-        root.present().map_err(|e| err(e.to_string()))?;
-    }
-    let png_path = dir.join(format!("{name}.png"));
-    image::save_buffer(
-        &png_path,
-        &buf,
-        size.0,
-        size.1,
-        image::ExtendedColorType::Rgb8,
-    )
-    .map_err(|e| err(format!("{}: {e}", png_path.display())))?;
-    Ok([svg_path, png_path])
+    plot::save(fig, dir, name).map_err(|e| AnalysisError::Plot {
+        name: name.to_string(),
+        message: e.to_string(),
+    })
 }
 
 /// `n` segments, one per bar or cell (a segmented `0..k` holds `k + 1` segments; one bar gets
@@ -134,9 +97,6 @@ fn segments(
 }
 
 const LIGHT: RGBColor = RGBColor(238, 238, 238);
-
-type DrawResult<DB> =
-    std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> DrawResult<DB> {
     root.fill(&WHITE)?;

@@ -29,7 +29,7 @@ fn load(
     relative: &str,
     read: fn(&std::path::Path) -> Result<annotations::Dataset, annotations::AnnotationError>,
 ) -> Option<Analysis> {
-    let path = annotations::shared_data(relative)?;
+    let path = paths::shared_or_skip!(&format!("data/{relative}"))?;
     let ds = read(&path).unwrap();
     Some(analyze(&ds, &Options::default()).unwrap())
 }

@@ -29,6 +29,3 @@ pub mod validate;
 pub use criterion::{Criterion, PerCriterion, UnknownCriterion};
 pub use error::AnnotationError;
 pub use schema::{Dataset, DatasetMeta, ImagesState, Index, ReadProblem, Row, Scale};
-pub use shared::shared_data;
-
-pub mod shared;

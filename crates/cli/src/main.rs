@@ -72,18 +72,20 @@ enum Command {
 fn main() -> ExitCode {
     keep_freed_memory();
     let cli = Cli::parse();
+    // The one device every command that runs tensors uses (`BURN_DEVICE` chooses it).
+    let device = scoring::Device::default();
     let result = match cli.command {
         Command::Synth(a) => commands::synth::run(a),
         Command::Validate(a) => commands::validate::run(a),
         Command::Import(a) => commands::import::run(a),
         Command::Analyze(a) => commands::analyze::run(a),
-        Command::Bench(a) => commands::bench::run(a),
-        Command::Train(a) => commands::train::run(a),
-        Command::Embed(a) => commands::embed::run(a),
-        Command::Score(a) => commands::score::run(a),
-        Command::Eval(a) => commands::eval::run(a),
-        Command::Rank(a) => commands::rank::run(a),
-        Command::Ablate(a) => commands::ablate::run(a),
+        Command::Bench(a) => commands::bench::run(a, &device),
+        Command::Train(a) => commands::train::run(a, &device),
+        Command::Embed(a) => commands::embed::run(a, &device),
+        Command::Score(a) => commands::score::run(a, &device),
+        Command::Eval(a) => commands::eval::run(a, &device),
+        Command::Rank(a) => commands::rank::run(a, &device),
+        Command::Ablate(a) => commands::ablate::run(a, &device),
     };
     match result {
         Ok(code) => code,

@@ -359,7 +359,7 @@ fn hpd_score(id: &str) -> f64 {
 /// computed from the raw JSON. Skipped, with the reason printed, where the shared data is absent.
 #[test]
 fn human_ceiling_on_the_hpd_sample() {
-    let Some(path) = annotations::shared_data("hpd-gallery/annotations.json") else {
+    let Some(path) = paths::shared_or_skip!("data/hpd-gallery/annotations.json") else {
         return;
     };
     let r = reference();

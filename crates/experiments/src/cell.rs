@@ -187,7 +187,7 @@ pub fn run_cell(
             ground_truth: loaded.ground_truth.clone(),
             print: false,
         };
-        let report = train::train(&loaded.ds, &cell.config, &opts).map_err(train_err)?;
+        let report = train::train(&loaded.ds, &cell.config, &opts, device).map_err(train_err)?;
         let status = if resume {
             CellStatus::Resumed
         } else {

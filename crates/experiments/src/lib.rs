@@ -22,7 +22,7 @@
 //! let opts = experiments::RunOptions {
 //!     out: study.default_out(),
 //!     dataset: None,
-//!     cache: experiments::world::cache_dir(),
+//!     cache: paths::cache_dir(),
 //!     print: true,
 //!     aggregate_only: false,
 //! };

@@ -1,21 +1,18 @@
-//! A figure along one axis of a study, drawn with plotters as SVG (text as text) and PNG (an
-//! in-memory bitmap encoded with `image`; text drawn with ab_glyph from a DejaVu Sans subset
-//! embedded in the binary, so no system font library is needed): at each level of the axis,
+//! A figure along one axis of a study, written as SVG and PNG by the workspace's one figure
+//! writer ([`plot::save`]): at each level of the axis,
 //! the mean over seeds with its 95% interval as an error bar, each seed's value as a small
 //! dot, and one series per combination of the other axes.
 
 use std::path::{Path, PathBuf};
-use std::sync::Once;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use plot::{DrawResult, FAMILY, Picture};
+
 use crate::error::{Result, StudyError};
 
-static FONT: &[u8] = include_bytes!("../assets/DejaVuSans-subset.ttf");
-static REGISTER: Once = Once::new();
-const FAMILY: &str = "sans-serif";
 const SIZE: (u32, u32) = (900, 560);
 
 const PALETTE: [RGBColor; 6] = [
@@ -45,11 +42,30 @@ pub struct Series {
     pub points: Vec<Point>,
 }
 
-fn register_font() {
-    REGISTER.call_once(|| {
-        // The font is part of the binary and known to parse; a failure would only lose text.
-        let _ = plotters::style::register_font(FAMILY, FontStyle::Normal, FONT);
-    });
+/// A figure along one axis, as [`save_axis_plot`] draws it.
+struct AxisPlot<'a> {
+    title: &'a str,
+    x_label: &'a str,
+    levels: &'a [String],
+    y_label: &'a str,
+    series: &'a [Series],
+}
+
+impl Picture for AxisPlot<'_> {
+    fn size(&self) -> (u32, u32) {
+        SIZE
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        draw(
+            root,
+            self.title,
+            self.x_label,
+            self.levels,
+            self.y_label,
+            self.series,
+        )
+    }
 }
 
 /// Writes `dir/name.svg` and `dir/name.png`.
@@ -62,39 +78,18 @@ pub fn save_axis_plot(
     y_label: &str,
     series: &[Series],
 ) -> Result<[PathBuf; 2]> {
-    register_font();
-    let err = |message: String| StudyError::Plot {
-        name: name.to_string(),
-        message,
+    let picture = AxisPlot {
+        title,
+        x_label,
+        levels,
+        y_label,
+        series,
     };
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        draw(&root, title, x_label, levels, y_label, series).map_err(|e| err(e.to_string()))?;
-        root.present().map_err(|e| err(e.to_string()))?;
-    }
-    let svg_path = dir.join(format!("{name}.svg"));
-    std::fs::write(&svg_path, svg).map_err(StudyError::io(&svg_path))?;
-    let mut buf = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut buf, SIZE).into_drawing_area();
-        draw(&root, title, x_label, levels, y_label, series).map_err(|e| err(e.to_string()))?;
-        root.present().map_err(|e| err(e.to_string()))?;
-    }
-    let png_path = dir.join(format!("{name}.png"));
-    image::save_buffer(
-        &png_path,
-        &buf,
-        SIZE.0,
-        SIZE.1,
-        image::ExtendedColorType::Rgb8,
-    )
-    .map_err(|e| err(format!("{}: {e}", png_path.display())))?;
-    Ok([svg_path, png_path])
+    plot::save(&picture, dir, name).map_err(|e| StudyError::Plot {
+        name: name.to_string(),
+        message: e.to_string(),
+    })
 }
-
-type DrawResult<DB> =
-    std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,

@@ -25,7 +25,7 @@ pub struct RunOptions {
     pub out: PathBuf,
     /// Train every cell on this canonical dataset instead of the cells' synthetic worlds.
     pub dataset: Option<PathBuf>,
-    /// Where synthetic worlds are cached ([`crate::world::cache_dir`]).
+    /// Where synthetic worlds are cached ([`paths::cache_dir`]).
     pub cache: PathBuf,
     /// Print one line per cell.
     pub print: bool,

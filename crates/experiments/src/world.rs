@@ -11,17 +11,6 @@ use train::GroundTruthTable;
 use crate::error::{Result, StudyError};
 use crate::figures::Truth;
 
-/// `$REWARDLAB_CACHE`, else `~/.cache/rewardlab`.
-pub fn cache_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("REWARDLAB_CACHE") {
-        return PathBuf::from(d);
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    home.join(".cache").join("rewardlab")
-}
-
 fn dataset_error(path: &Path, message: impl std::fmt::Display) -> StudyError {
     StudyError::Dataset {
         path: path.to_path_buf(),

@@ -589,15 +589,13 @@ pub fn load_pretrained(
             let ck = ClipModel::from_folder(dir, device).map_err(pretrained_error)?;
             let tokenizer = match ck.tokenizer {
                 Some(t) => t,
-                None => ClipTokenizer::from_shared_data()
-                    .map_err(pretrained_error)?
-                    .ok_or_else(|| {
-                        ModelError::InvalidConfig(format!(
-                            "{} has no tokenizer.json, and OpenAI's BPE merges \
-                             (bpe_simple_vocab_16e6.txt.gz) were not found to build one",
-                            dir.display()
-                        ))
-                    })?,
+                None => ClipTokenizer::for_folder(dir).map_err(|e| {
+                    ModelError::InvalidConfig(format!(
+                        "{} has no tokenizer.json, and none can be built from OpenAI's BPE \
+                         merges: {e}",
+                        dir.display()
+                    ))
+                })?,
             };
             let image_size = ck.config.vision_config.image_size as u32;
             let processor = ck.processor.unwrap_or_else(|| ClipImageProcessor {

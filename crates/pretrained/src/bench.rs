@@ -36,14 +36,17 @@ use crate::clip::{ClipConfig, ClipVisionTransformer};
 pub enum BenchError {
     /// The MiniLM checkpoint folder is not where it was looked for.
     #[error(
-        "{}: no such model folder (all-MiniLM-L6-v2 is looked for under $REWARDLAB_SHARED/models, \
-         else <repository>/../shared/models; set REWARDLAB_SHARED to the shared folder)",
+        "{}: no such model folder (all-MiniLM-L6-v2 is looked for under $REWARDLAB_SHARED/models; \
+         set REWARDLAB_SHARED to the shared folder)",
         path.display()
     )]
     ModelMissing {
         /// The folder looked for.
         path: PathBuf,
     },
+    /// The shared folder is not set, or does not hold the checkpoint.
+    #[error(transparent)]
+    Shared(#[from] paths::MissingShared),
     /// Loading a model failed.
     #[error(transparent)]
     Pretrained(#[from] PretrainedError),
@@ -144,18 +147,8 @@ pub fn median(values: &[f64]) -> f64 {
     }
 }
 
-/// The shared folder beside the checkout: `$REWARDLAB_SHARED`, else `shared/` next to the
-/// workspace root this crate was built from.
-pub fn shared_dir() -> PathBuf {
-    std::env::var_os("REWARDLAB_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
-}
-
-/// Where the MiniLM workload's checkpoint is looked for.
-pub fn minilm_dir() -> PathBuf {
-    shared_dir().join("models").join("all-MiniLM-L6-v2")
-}
+/// Where the MiniLM workload's checkpoint is: `models/all-MiniLM-L6-v2` in the shared folder.
+pub const MINILM_IN_SHARED: &str = "models/all-MiniLM-L6-v2";
 
 /// Runs `f` on a rayon pool of `threads` threads: the flex backend splits its matrix products
 /// over the current pool, so this is how the Rust side gets the same thread count as torch's
@@ -760,21 +753,23 @@ pub fn run(
     })
 }
 
-/// The comparison as `rewardlab bench pretrained` runs it: the MiniLM checkpoint from
-/// [`minilm_dir`], [`Sizes::comparison`], on the default device in a pool of `threads` threads.
+/// The comparison as `rewardlab bench pretrained` runs it: the MiniLM checkpoint of the shared
+/// folder ([`MINILM_IN_SHARED`]), [`Sizes::comparison`], on `device` in a pool of `threads`
+/// threads.
 ///
 /// # Errors
 ///
-/// [`BenchError::ModelMissing`] without the checkpoint, and as [`run`] and [`with_threads`].
+/// [`BenchError::Shared`] without the checkpoint, and as [`run`] and [`with_threads`].
 pub fn run_comparison(
     threads: usize,
     repeats: Repeats,
+    device: &Device,
     progress: impl FnMut(&str) + Send,
 ) -> Result<Report, BenchError> {
-    let device = Device::default();
-    let minilm = load_bert(&minilm_dir(), &device)?;
+    let dir = paths::shared_file(MINILM_IN_SHARED, "all-MiniLM-L6-v2 (the MiniLM workload)")?;
+    let minilm = load_bert(&dir, device)?;
     with_threads(threads, || {
-        run(minilm, &Sizes::comparison(), repeats, &device, progress)
+        run(minilm, &Sizes::comparison(), repeats, device, progress)
     })?
 }
 

@@ -219,19 +219,35 @@ impl ClipTokenizer {
         Self::configure(tokenizer, path, pad_id)
     }
 
-    /// The tokenizer found in the shared data folder (`$REWARDLAB_SHARED/data/clip-bpe/` or
-    /// `shared/data/clip-bpe/` beside the workspace), or `None` when the file is absent.
+    /// The tokenizer of a CLIP folder that has no `tokenizer.json`: built from OpenAI's merges
+    /// file ([`CLIP_BPE_FILE`]) in the folder, else from the shared folder's copy
+    /// ([`Self::from_shared_data`]).
     ///
     /// # Errors
     ///
-    /// When the file exists but cannot be used.
-    pub fn from_shared_data() -> Result<Option<Self>, PretrainedError> {
-        let path = default_bpe_path();
-        if path.exists() {
-            Self::from_bpe_file(path).map(Some)
+    /// As [`Self::from_shared_data`] when neither file is there, and as [`Self::from_bpe_file`].
+    pub fn for_folder(dir: &Path) -> Result<Self, PretrainedError> {
+        let beside = dir.join(CLIP_BPE_FILE);
+        if beside.is_file() {
+            Self::from_bpe_file(beside)
         } else {
-            Ok(None)
+            Self::from_shared_data()
         }
+    }
+
+    /// The tokenizer built from OpenAI's merges file in the shared folder
+    /// ([`BPE_IN_SHARED`] under `$REWARDLAB_SHARED`), for a CLIP folder without `tokenizer.json`.
+    ///
+    /// # Errors
+    ///
+    /// [`PretrainedError::Tokenizer`] naming the variable to set when the file is not there, and
+    /// as [`Self::from_bpe_file`].
+    pub fn from_shared_data() -> Result<Self, PretrainedError> {
+        let path = default_bpe_path().map_err(|e| PretrainedError::Tokenizer {
+            path: PathBuf::from(BPE_IN_SHARED),
+            message: e.to_string(),
+        })?;
+        Self::from_bpe_file(path)
     }
 
     /// Sets truncation and padding to the context length.
@@ -389,13 +405,19 @@ impl ClipTokenizer {
     }
 }
 
-/// `$REWARDLAB_SHARED/data/clip-bpe/bpe_simple_vocab_16e6.txt.gz`, else the same under
-/// `shared/` beside the workspace root.
-pub fn default_bpe_path() -> PathBuf {
-    let shared = std::env::var_os("REWARDLAB_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    shared.join("data/clip-bpe/bpe_simple_vocab_16e6.txt.gz")
+/// The merges file OpenAI ships with CLIP; a CLIP folder without `tokenizer.json` may hold it.
+pub const CLIP_BPE_FILE: &str = "bpe_simple_vocab_16e6.txt.gz";
+
+/// OpenAI's CLIP merges file inside the shared folder.
+pub const BPE_IN_SHARED: &str = "data/clip-bpe/bpe_simple_vocab_16e6.txt.gz";
+
+/// OpenAI's CLIP merges file in the shared folder (`$REWARDLAB_SHARED`/[`BPE_IN_SHARED`]); the
+/// error names the variable to set.
+pub fn default_bpe_path() -> Result<PathBuf, paths::MissingShared> {
+    paths::shared_file(
+        BPE_IN_SHARED,
+        "OpenAI's CLIP BPE merges (bpe_simple_vocab_16e6.txt.gz)",
+    )
 }
 
 /// GPT-2's reversible byte-to-unicode map, in OpenAI's order: the printable bytes `!`..`~`,

@@ -20,12 +20,11 @@ pub enum ScoringError {
     },
     /// A CLIP folder without a tokenizer, and no merges file to build one from.
     #[error(
-        "clip-score: {} has no tokenizer.json and no {CLIP_BPE_FILE}, and the shared merges file \
-         {} is absent: put OpenAI's {CLIP_BPE_FILE} (or the model's tokenizer.json) in the folder",
-        dir.display(),
-        shared.display()
+        "clip-score: {} has no tokenizer.json and no {CLIP_BPE_FILE} (put OpenAI's {CLIP_BPE_FILE} \
+         or the model's tokenizer.json in the folder), and {shared}",
+        dir.display()
     )]
-    NoTokenizer { dir: PathBuf, shared: PathBuf },
+    NoTokenizer { dir: PathBuf, shared: String },
     /// A generation without an image path.
     #[error("{scorer} scores images, but generation `{generation}` has no image path")]
     NoImagePath { scorer: String, generation: String },

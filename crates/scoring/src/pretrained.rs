@@ -48,8 +48,7 @@ pub const CLIP_SCORE_WEIGHT: f64 = 2.5;
 /// Images per forward pass unless the caller says otherwise.
 pub const DEFAULT_BATCH: usize = 16;
 
-/// The merges file OpenAI ships with CLIP; a CLIP folder without `tokenizer.json` may hold it.
-pub const CLIP_BPE_FILE: &str = "bpe_simple_vocab_16e6.txt.gz";
+pub use pretrained::clip_tokenizer::CLIP_BPE_FILE;
 
 /// Beside an ImageReward checkpoint whose image encoder is not BLIP's ViT-B or ViT-L (a small
 /// test model): the encoder's sizes as a [`BlipVitConfig`] in JSON, since its number of heads is
@@ -111,8 +110,8 @@ impl ClipScore {
     /// Loads a Hugging Face CLIP folder (`config.json`, `model.safetensors`, and
     /// `preprocessor_config.json` when present; without it, transformers' CLIP preprocessing at
     /// the model's image size). The tokenizer is the folder's `tokenizer.json`, else one built
-    /// from `bpe_simple_vocab_16e6.txt.gz` in the folder, else from the shared data folder's
-    /// copy ([`default_bpe_path`]).
+    /// from `bpe_simple_vocab_16e6.txt.gz` in the folder, else from the shared folder's copy
+    /// ([`default_bpe_path`]).
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
         let load_error = |error| ScoringError::Load {
             scorer: "clip-score",
@@ -123,15 +122,14 @@ impl ClipScore {
             Some(t) => t,
             None => {
                 let beside = dir.join(CLIP_BPE_FILE);
-                let shared = default_bpe_path();
-                let file = [beside, shared.clone()]
-                    .into_iter()
-                    .find(|p| p.is_file())
-                    .ok_or_else(|| ScoringError::NoTokenizer {
+                if !beside.is_file() {
+                    // Said before anything is built: the error names both places.
+                    default_bpe_path().map_err(|e| ScoringError::NoTokenizer {
                         dir: dir.to_path_buf(),
-                        shared,
+                        shared: e.to_string(),
                     })?;
-                ClipTokenizer::from_bpe_file(&file).map_err(load_error)?
+                }
+                ClipTokenizer::for_folder(dir).map_err(load_error)?
             }
         };
         // A text tower with fewer positions than CLIP's 77 tokens (small test models) reads

@@ -365,14 +365,16 @@ pub fn write_cache(
     Ok(report)
 }
 
-/// Loads the pretrained encoder of `config`'s `[encoder]` section and writes the embedding cache
-/// of `ds` into `dir` (see [`write_cache`]); returns what it did and where the cut is.
+/// Loads the pretrained encoder of `config`'s `[encoder]` section onto `device` and writes the
+/// embedding cache of `ds` into `dir` (see [`write_cache`]); returns what it did and where the
+/// cut is.
 pub fn write_cache_for(
     ds: &Dataset,
     config: &crate::TrainConfig,
     dir: &Path,
     force: bool,
     print: bool,
+    device: &Device,
 ) -> Result<(CacheReport, PretrainedSpec)> {
     let kind = crate::run::pretrained_kind(config.encoder.kind).ok_or_else(|| {
         TrainError::InvalidConfig(
@@ -387,7 +389,7 @@ pub fn write_cache_for(
         path,
         config.encoder.freeze,
         config.model.d_model,
-        &Device::default(),
+        device,
     )?;
     let report = write_cache(ds, &parts.frozen, dir, force, print)?;
     Ok((report, parts.spec))

@@ -13,7 +13,7 @@
 //!     print: true,
 //!     ..Default::default()
 //! };
-//! let report = train::train(&ds, &config, &opts)?;
+//! let report = train::train(&ds, &config, &opts, &burn::prelude::Device::default())?;
 //! println!("{}", train::heldout_table(&report.heldout));
 //! # Ok(()) }
 //! ```

@@ -266,9 +266,14 @@ fn prepare_folder(config: &TrainConfig, opts: &TrainOptions) -> Result<Option<us
     Ok(None)
 }
 
-/// Trains a reward model on `ds` as `config` says, in the run folder of `opts`, then evaluates it
-/// on the held-out test prompts. See the module docs for the folder and for resume.
-pub fn train(ds: &Dataset, config: &TrainConfig, opts: &TrainOptions) -> Result<TrainReport> {
+/// Trains a reward model on `ds` as `config` says, on `device` (autodiff on top of it), in the
+/// run folder of `opts`, then evaluates it on the held-out test prompts. See the module docs for the folder and for resume.
+pub fn train(
+    ds: &Dataset,
+    config: &TrainConfig,
+    opts: &TrainOptions,
+    device: &Device,
+) -> Result<TrainReport> {
     let t0 = Instant::now();
     config.validate()?;
     // A cache that does not fit is refused before the run folder is touched.
@@ -310,7 +315,7 @@ pub fn train(ds: &Dataset, config: &TrainConfig, opts: &TrainOptions) -> Result<
             .model
             .to_model_config(tokenizer.vocab_size(), tokenizer.max_len(), scale);
 
-    let device = Device::default();
+    let device = device.clone();
     let ad = device.clone().autodiff();
     let (model, frozen) = {
         let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());

@@ -350,7 +350,13 @@ fn bad_inputs_are_errors_not_panics() {
     let out = tmp("bad");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("x"), "").unwrap();
-    let err = train(&w.ds, &TrainConfig::smoke(), &opts(&out, None)).unwrap_err();
+    let err = train(
+        &w.ds,
+        &TrainConfig::smoke(),
+        &opts(&out, None),
+        &Device::default(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("not empty"), "{err}");
     let err = train(
         &w.ds,
@@ -359,19 +365,29 @@ fn bad_inputs_are_errors_not_panics() {
             resume: true,
             ..opts(&out, None)
         },
+        &Device::default(),
     )
     .unwrap_err();
     assert!(err.to_string().contains("config.toml"), "{err}");
     let mut absent = w.ds.clone();
     absent.meta.images = annotations::ImagesState::Absent;
-    assert!(train(&absent, &TrainConfig::smoke(), &opts(&tmp("absent"), None)).is_err());
+    assert!(
+        train(
+            &absent,
+            &TrainConfig::smoke(),
+            &opts(&tmp("absent"), None),
+            &Device::default()
+        )
+        .is_err()
+    );
     let mut missing = w.ds.clone();
     missing.rows[0].image = Some("images/none.png".into());
     assert!(
         train(
             &missing,
             &TrainConfig::smoke(),
-            &opts(&tmp("missing"), None)
+            &opts(&tmp("missing"), None),
+            &Device::default()
         )
         .is_err()
     );
@@ -391,11 +407,23 @@ fn resume_reaches_the_same_final_numbers() {
     // Mirroring counts batches to know the epoch: a resumed run must draw the same flips.
     config.data.hflip = true;
     let full_dir = tmp("full");
-    let full = train(&w.ds, &config, &opts(&full_dir, Some(&w.truth))).unwrap();
+    let full = train(
+        &w.ds,
+        &config,
+        &opts(&full_dir, Some(&w.truth)),
+        &Device::default(),
+    )
+    .unwrap();
 
     let part_dir = tmp("part");
     config.optim.epochs = 2;
-    let first = train(&w.ds, &config, &opts(&part_dir, Some(&w.truth))).unwrap();
+    let first = train(
+        &w.ds,
+        &config,
+        &opts(&part_dir, Some(&w.truth)),
+        &Device::default(),
+    )
+    .unwrap();
     assert_eq!(first.history.len(), 2);
     config.optim.epochs = 3;
     let resumed = train(
@@ -405,6 +433,7 @@ fn resume_reaches_the_same_final_numbers() {
             resume: true,
             ..opts(&part_dir, Some(&w.truth))
         },
+        &Device::default(),
     )
     .unwrap();
     assert_eq!(resumed.history.len(), 3);
@@ -470,12 +499,19 @@ fn training_beats_chance_and_shuffled_labels_do_not() {
     // The pairwise loss (about ln 2) is small next to the three ordinal losses: weigh it up so
     // the overall head learns within the few epochs of a test.
     config.model.loss_weights.overall = 4.0;
-    let real = train(&w.ds, &config, &opts(&tmp("real"), Some(&w.truth))).unwrap();
+    let real = train(
+        &w.ds,
+        &config,
+        &opts(&tmp("real"), Some(&w.truth)),
+        &Device::default(),
+    )
+    .unwrap();
     let acc = real.heldout.overall.pairwise_accuracy.unwrap();
     let fake = train(
         &shuffled(&w.ds, 1),
         &config,
         &opts(&tmp("shuffled"), Some(&w.truth)),
+        &Device::default(),
     )
     .unwrap();
     let fake_acc = fake.heldout.overall.pairwise_accuracy.unwrap();
@@ -491,14 +527,33 @@ fn training_beats_chance_and_shuffled_labels_do_not() {
 
 /// `../shared` beside the checkout (or `$REWARDLAB_SHARED`), when present.
 fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("REWARDLAB_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let dir = paths::test_shared_dir!();
     dir.is_dir().then_some(dir)
 }
 
+/// The tiny CLIP (it has no tokenizer.json) with OpenAI's merges file from the shared folder
+/// beside it, copied once into a temporary folder: the binary finds merges beside the model or
+/// through `$REWARDLAB_SHARED`, never in the build tree. Call only where the shared folder is.
 fn tiny_clip() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/pretrained/tiny-clip")
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let src =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/pretrained/tiny-clip");
+        let dir = tmp("tiny-clip");
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in [
+            "config.json",
+            "model.safetensors",
+            "preprocessor_config.json",
+        ] {
+            std::fs::copy(src.join(f), dir.join(f)).unwrap();
+        }
+        let bpe = paths::test_shared_dir!().join(pretrained::clip_tokenizer::BPE_IN_SHARED);
+        let beside = dir.join(pretrained::clip_tokenizer::CLIP_BPE_FILE);
+        std::fs::copy(bpe, beside).unwrap();
+        dir
+    })
+    .clone()
 }
 
 fn pretrained_config(kind: crate::config::EncoderKind, path: &Path, freeze: f64) -> TrainConfig {
@@ -525,7 +580,13 @@ fn clip_towers_train_and_the_embedding_cache_gives_the_same_run() {
     let w = world();
     let config = pretrained_config(crate::config::EncoderKind::Clip, &tiny_clip(), 0.5);
     let direct = tmp("clip-direct");
-    let report = train(&w.ds, &config, &opts(&direct, Some(&w.truth))).unwrap();
+    let report = train(
+        &w.ds,
+        &config,
+        &opts(&direct, Some(&w.truth)),
+        &Device::default(),
+    )
+    .unwrap();
     let spec = report.model_config.pretrained.clone().unwrap();
     assert_eq!((spec.image_frozen, spec.text_frozen), (Some(1), 1));
     assert!(report.heldout.overall.pairwise_accuracy.is_some());
@@ -559,14 +620,26 @@ fn clip_towers_train_and_the_embedding_cache_gives_the_same_run() {
     let mut cached_config = config.clone();
     cached_config.encoder.cache = Some(cache.clone());
     let cached = tmp("clip-cached");
-    train(&w.ds, &cached_config, &opts(&cached, Some(&w.truth))).unwrap();
+    train(
+        &w.ds,
+        &cached_config,
+        &opts(&cached, Some(&w.truth)),
+        &Device::default(),
+    )
+    .unwrap();
     assert_eq!(heldout_scores(&direct), heldout_scores(&cached));
 
     // A cache of another cut is refused, naming the mismatch.
     let mut other = config.clone();
     other.encoder.freeze = 1.0;
     other.encoder.cache = Some(cache.clone());
-    let err = train(&w.ds, &other, &opts(&tmp("clip-other"), None)).unwrap_err();
+    let err = train(
+        &w.ds,
+        &other,
+        &opts(&tmp("clip-other"), None),
+        &Device::default(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("frozen layers"), "{err}");
 
     for d in [direct, cache, cached] {
@@ -668,16 +741,29 @@ fn blip_backbone_starts_as_imagereward_and_trains() {
     let mut config = pretrained_config(crate::config::EncoderKind::Blip, &checkpoint, 0.7);
     config.optim.epochs = 2;
     let direct = tmp("blip-direct");
-    let report = train(&w.ds, &config, &opts(&direct, Some(&w.truth))).unwrap();
+    let report = train(
+        &w.ds,
+        &config,
+        &opts(&direct, Some(&w.truth)),
+        &Device::default(),
+    )
+    .unwrap();
     assert_eq!(report.model_config.d_model, 24);
     let loss = |e: usize| report.history[e].train["loss"];
     assert!(loss(1) < loss(0), "{} -> {}", loss(0), loss(1));
     let cache = tmp("blip-cache");
-    crate::embed::write_cache_for(&w.ds, &config, &cache, false, false).unwrap();
+    crate::embed::write_cache_for(&w.ds, &config, &cache, false, false, &Device::default())
+        .unwrap();
     let mut cached_config = config.clone();
     cached_config.encoder.cache = Some(cache.clone());
     let cached = tmp("blip-cached");
-    train(&w.ds, &cached_config, &opts(&cached, Some(&w.truth))).unwrap();
+    train(
+        &w.ds,
+        &cached_config,
+        &opts(&cached, Some(&w.truth)),
+        &Device::default(),
+    )
+    .unwrap();
     assert_eq!(heldout_scores(&direct), heldout_scores(&cached));
     for d in [direct, cache, cached] {
         let _ = std::fs::remove_dir_all(d);

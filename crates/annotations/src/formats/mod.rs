@@ -94,5 +94,8 @@ pub(crate) fn parent(path: &Path) -> std::path::PathBuf {
 
 #[cfg(test)]
 pub(crate) mod tests_support {
-    pub use crate::shared::shared_data;
+    /// A file under the shared folder's `data/`, or `None` (the reason printed) when absent.
+    pub fn shared_data(relative: &str) -> Option<std::path::PathBuf> {
+        paths::shared_or_skip!(&format!("data/{relative}"))
+    }
 }

@@ -30,7 +30,7 @@ pub struct Args {
     dry_run: bool,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
     let study = Study::from_file(&args.study)?;
     let out = args.out.clone().unwrap_or_else(|| study.default_out());
     if args.dry_run {
@@ -49,11 +49,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let opts = RunOptions {
         out,
         dataset: args.dataset,
-        cache: experiments::world::cache_dir(),
+        cache: paths::cache_dir(),
         print: true,
         aggregate_only: args.aggregate_only,
     };
-    let report = experiments::run_study(&study, &opts, &scoring::Device::default())?;
+    let report = experiments::run_study(&study, &opts, device)?;
     let main = study.main_metric();
     println!("\n{main} (mean over seeds, 95% CI):");
     for g in report.results.groups.iter().filter(|g| g.metric == main) {

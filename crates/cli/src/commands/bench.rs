@@ -80,7 +80,7 @@ enum What {
     },
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
     match args.what {
         What::Synth { prompts, seed } => {
             let mut cfg = synth::WorldConfig {
@@ -119,7 +119,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 world.summary.oracle_pairwise_accuracy
             );
         }
-        What::Imagereward(a) => super::bench_imagereward::run(a)?,
+        What::Imagereward(a) => super::bench_imagereward::run(a, device)?,
         What::Peak(a) => super::bench_peak::run(a)?,
         What::Analyze {
             judgments,
@@ -129,18 +129,22 @@ pub fn run(args: Args) -> Result<ExitCode> {
             no_pandas,
             python,
         } => bench_analyze(judgments, seed, resamples, repeats, no_pandas, &python)?,
-        What::Train { config, seed } => bench_train(config.as_deref(), seed)?,
+        What::Train { config, seed } => bench_train(config.as_deref(), seed, device)?,
         What::Pretrained {
             skip_torch,
             quick,
             threads,
-        } => bench_pretrained(skip_torch, quick, threads)?,
+        } => bench_pretrained(skip_torch, quick, threads, device)?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Times one training run of the main job (world generation excluded: it is cached).
-fn bench_train(config: Option<&std::path::Path>, seed: Option<u64>) -> Result<()> {
+fn bench_train(
+    config: Option<&std::path::Path>,
+    seed: Option<u64>,
+    device: &scoring::Device,
+) -> Result<()> {
     let mut cfg = match config {
         Some(p) => train::TrainConfig::from_file(p)?,
         None => train::TrainConfig::default_experiment(),
@@ -161,7 +165,7 @@ fn bench_train(config: Option<&std::path::Path>, seed: Option<u64>) -> Result<()
         ..Default::default()
     };
     let c0 = cpu_seconds();
-    let report = train::train(&ds, &cfg, &opts)?;
+    let report = train::train(&ds, &cfg, &opts, device)?;
     let cpu = cpu_seconds() - c0;
     let _ = std::fs::remove_dir_all(&out);
     let threads = std::thread::available_parallelism()
@@ -357,7 +361,12 @@ fn bench_analyze(
 /// PyTorch on the same threads.
 const PRETRAINED_TARGET: f64 = 1.0;
 
-fn bench_pretrained(skip_torch: bool, quick: bool, threads: Option<usize>) -> Result<()> {
+fn bench_pretrained(
+    skip_torch: bool,
+    quick: bool,
+    threads: Option<usize>,
+    device: &scoring::Device,
+) -> Result<()> {
     use super::bench_peak::{gflops, percent_of_peak};
     use pretrained::bench;
     let cores = std::thread::available_parallelism()
@@ -379,7 +388,7 @@ fn bench_pretrained(skip_torch: bool, quick: bool, threads: Option<usize>) -> Re
     let roofline = super::bench_peak::measure_roofline(threads, true)?;
     let others_rust = OtherCpu::start();
     let (c0, t0) = (cpu_seconds(), Instant::now());
-    let ours = bench::run_comparison(threads, repeats, |name| {
+    let ours = bench::run_comparison(threads, repeats, device, |name| {
         eprintln!("  rewardlab: {name} ...")
     })?;
     let (cpu, wall) = (cpu_seconds() - c0, t0.elapsed().as_secs_f64());
@@ -389,7 +398,9 @@ fn bench_pretrained(skip_torch: bool, quick: bool, threads: Option<usize>) -> Re
     let torch = if skip_torch {
         None
     } else {
-        match run_torch(quick, threads) {
+        // run_comparison found the MiniLM in the shared folder, so it is set.
+        let shared = paths::shared_dir().unwrap_or_default();
+        match run_torch(quick, threads, &shared) {
             Ok(v) => Some(v),
             Err(e) => {
                 println!("  PyTorch: skipped: {e:#}");
@@ -531,27 +542,44 @@ fn bench_pretrained(skip_torch: bool, quick: bool, threads: Option<usize>) -> Re
     Ok(())
 }
 
-/// Runs scripts/bench-pretrained-torch (which creates the fixture venv with torch from PyPI on
-/// first use) and reads its JSON; an error says why the PyTorch side cannot run.
-fn run_torch(quick: bool, threads: usize) -> Result<serde_json::Value> {
+/// The PyTorch side, compiled in so that the benchmark runs from any folder (written into the
+/// cache folder before each run), with the fixtures' venv helper and requirements: it runs in
+/// the venv the fixtures are made in (`fixture-venv` in the cache folder).
+const TORCH_SCRIPTS: [(&str, &str); 3] = [
+    (
+        "bench_pretrained_torch.py",
+        include_str!("../../../../scripts/bench_pretrained_torch.py"),
+    ),
+    (
+        "ensure_venv.sh",
+        include_str!("../../../../tests/fixtures/pretrained/ensure_venv.sh"),
+    ),
+    (
+        "requirements.txt",
+        include_str!("../../../../tests/fixtures/pretrained/requirements.txt"),
+    ),
+];
+
+/// Runs the PyTorch side (creating the fixture venv with torch from PyPI on first use) on the
+/// MiniLM of `shared`, and reads its JSON; an error says why the PyTorch side cannot run.
+fn run_torch(quick: bool, threads: usize, shared: &std::path::Path) -> Result<serde_json::Value> {
     use std::process::{Command, Stdio};
-    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../scripts/bench-pretrained-torch");
-    anyhow::ensure!(
-        script.exists(),
-        "{} is absent (the PyTorch side runs from the repository this binary was built from)",
-        script.display()
-    );
-    let mut command = Command::new(&script);
+    let dir = paths::cache_dir().join("pretrained-torch-scripts");
+    super::bench_imagereward::write_scripts(&dir, &TORCH_SCRIPTS)?;
+    let mut command = Command::new("bash");
     command
+        .arg("-c")
+        .arg(r#"source "$0/ensure_venv.sh" && py="$(ensure_fixture_venv)" && exec "$py" "$0/bench_pretrained_torch.py" "$@""#)
+        .arg(&dir)
         .args(["--threads", &threads.to_string()])
-        .env("REWARDLAB_SHARED", pretrained::bench::shared_dir())
+        .env(paths::SHARED_VAR, shared)
         // Progress and pip's output go straight to the terminal.
         .stderr(Stdio::inherit())
         .stdout(Stdio::piped());
     if quick {
         command.arg("--quick");
     }
+    let script = dir.join(TORCH_SCRIPTS[0].0);
     eprintln!("  PyTorch: {} ...", script.display());
     let out = command
         .output()
@@ -701,7 +729,7 @@ fn figures(a: &analysis::Analysis) -> Vec<(&'static str, Option<f64>)> {
 /// the table; an error says why the pandas side cannot run.
 fn run_pandas(data: &std::path::Path, resamples: usize, python: &str) -> Result<serde_json::Value> {
     use std::process::Command;
-    let venv = experiments::world::cache_dir().join("bench-venv");
+    let venv = paths::cache_dir().join("bench-venv");
     let py = venv.join("bin").join("python");
     if !py.exists() {
         println!(

@@ -62,16 +62,20 @@ pub struct Args {
     python: String,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub fn run(args: Args, device: &scoring::Device) -> Result<()> {
     ensure!(args.repeats >= 1, "--repeats must be at least 1");
     ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
     let repeats = Repeats {
         warmup: args.warmup,
         repeats: args.repeats,
     };
-    let cache = experiments::world::cache_dir();
-    let shared = annotations::shared::shared_root();
-    let vocab = shared.join("models/all-MiniLM-L6-v2/vocab.txt");
+    let cache = paths::cache_dir();
+    // The images both sides score, and the BERT vocabulary ImageReward's text encoder reads.
+    let data = paths::shared_file("data", "the benchmark images (data/)")?;
+    let vocab = paths::shared_file(
+        "models/all-MiniLM-L6-v2/vocab.txt",
+        "bert-base-uncased's vocabulary (models/all-MiniLM-L6-v2/vocab.txt)",
+    )?;
     let scripts = cache.join("imagereward-official-scripts");
     let checkpoint = match &args.checkpoint {
         Some(path) => {
@@ -108,9 +112,8 @@ pub fn run(args: Args) -> Result<()> {
             path
         }
     };
-    let data = shared.join("data");
-    let paths = bench_image_paths(&data);
-    let images = load_images(&paths).with_context(|| {
+    let image_paths = bench_image_paths(&data);
+    let images = load_images(&image_paths).with_context(|| {
         format!(
             "reading the benchmark images under {} (set REWARDLAB_SHARED to the shared folder)",
             data.display()
@@ -133,7 +136,7 @@ pub fn run(args: Args) -> Result<()> {
 
     let load_before = load_average();
     let t0 = std::time::Instant::now();
-    let model = ImageReward::from_checkpoint(&checkpoint, &Default::default())
+    let model = ImageReward::from_checkpoint(&checkpoint, device)
         .with_context(|| format!("loading {}", checkpoint.display()))?
         .with_batch_size(args.batch_size);
     let load_s = t0.elapsed().as_secs_f64();
@@ -186,7 +189,7 @@ pub fn run(args: Args) -> Result<()> {
         repeats.repeats.to_string().into(),
         "--images".into(),
     ];
-    official_args.extend(paths.iter().map(|p| p.as_os_str().to_owned()));
+    official_args.extend(image_paths.iter().map(|p| p.as_os_str().to_owned()));
     let refs: Vec<&std::ffi::OsStr> = official_args.iter().map(|a| a.as_os_str()).collect();
     let theirs = run_official(&scripts, &args.python, &refs)?;
     let load_theirs = load_average();
@@ -275,15 +278,11 @@ fn report(
 /// Writes the official scripts into `dir` and runs the shell wrapper with `args`; its stdout is
 /// one JSON object, its stderr (venv installation, progress) goes to ours.
 fn run_official(dir: &Path, python: &str, args: &[&std::ffi::OsStr]) -> Result<serde_json::Value> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    for (name, text) in SCRIPTS {
-        std::fs::write(dir.join(name), text)
-            .with_context(|| format!("writing {}", dir.join(name).display()))?;
-    }
+    write_scripts(dir, &SCRIPTS)?;
     let out = Command::new("bash")
         .arg(dir.join(SCRIPTS[0].0))
         .args(args)
-        .env("REWARDLAB_CACHE", experiments::world::cache_dir())
+        .env("REWARDLAB_CACHE", paths::cache_dir())
         .env("PYTHON", python)
         .stderr(std::process::Stdio::inherit())
         .output()
@@ -343,4 +342,15 @@ fn load_average() -> Option<f64> {
         .next()?
         .parse()
         .ok()
+}
+
+/// Writes scripts compiled into the binary into `dir` (created if needed), so that a reference
+/// side runs from any folder, whatever the tree the binary was built from.
+pub fn write_scripts(dir: &Path, files: &[(&str, &str)]) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text)
+            .with_context(|| format!("writing {}", dir.join(name).display()))?;
+    }
+    Ok(())
 }

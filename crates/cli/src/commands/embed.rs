@@ -34,7 +34,7 @@ pub struct Args {
     freeze: Option<f64>,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
     let mut config = match &args.config {
         Some(path) => TrainConfig::from_file(path)?,
         None => TrainConfig::default_experiment(),
@@ -70,7 +70,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         args.out.display()
     );
     let t0 = std::time::Instant::now();
-    let (report, spec) = train::embed::write_cache_for(&ds, &config, &args.out, args.force, true)?;
+    let (report, spec) =
+        train::embed::write_cache_for(&ds, &config, &args.out, args.force, true, device)?;
     println!(
         "{} prompts, {} images ({} chunks written, {} reused from an earlier run) in {:.1} s",
         report.prompts,

@@ -12,9 +12,7 @@ use annotations::validate::{Checks, validate};
 use annotations::{Dataset, ImagesState, Index};
 use anyhow::{Context, Result, bail};
 use eval::{BaselineContext, EvalData, EvalLabels, EvalOptions, PromptRow, Registry, ScoreTable};
-use scoring::{
-    AnyScorer, Device, ImageScorer, PretrainedScorerKind as PretrainedKind, SplitEvaluation,
-};
+use scoring::{AnyScorer, ImageScorer, PretrainedScorerKind as PretrainedKind, SplitEvaluation};
 use tables::PlainColumn;
 
 use super::score::{ModelKind, PretrainedArgs, model_flag_value};
@@ -143,7 +141,7 @@ enum ModelScores {
     File(ScoreTable),
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
     let ds = read_dataset(&args.dataset)?;
     let ix = ds.index();
     let default_split = if args.run.is_some() { "test" } else { "all" };
@@ -192,7 +190,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
     // The model: a run (and its split), a pretrained model or a scores file; the default output
     // folder beside it.
-    let device = Device::default();
     let (spec, model, scored_by, default_out) = match (&args.run, &args.scores) {
         (None, None) => {
             let Some(kind) = model_kind else {
@@ -207,7 +204,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 );
             }
             let spec = given_split()?;
-            let loaded = args.pretrained.load(kind, &device)?;
+            let loaded = args.pretrained.load(kind, device)?;
             let path = paths
                 .path(kind)
                 .map_or(String::new(), |p| p.display().to_string());
@@ -234,7 +231,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let config = train::run_config(run)
                 .with_context(|| format!("reading the run's config in {}", run.display()))?;
             warn_other_dataset(run, &ds);
-            let scorer = AnyScorer::run(run, &device)
+            let scorer = AnyScorer::run(run, device)
                 .with_context(|| format!("loading the model of {}", run.display()))?;
             (
                 config.data.split,
@@ -280,7 +277,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
 
     let mut registry = Registry::builtin();
-    scoring::register(&mut registry, &paths, &device);
+    scoring::register(&mut registry, &paths, device);
     let truth = synth::read_dataset_truth(&args.dataset)
         .with_context(|| format!("reading the ground truth of {}", args.dataset.display()))?;
     let ctx = BaselineContext {

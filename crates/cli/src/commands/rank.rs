@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use scoring::{Device, HeadScore};
+use scoring::HeadScore;
 use serde::Serialize;
 
 use super::score::{ScoreInput, Scored, head_cell};
@@ -30,7 +30,7 @@ struct Ranked<'a> {
     heads: &'a std::collections::BTreeMap<String, HeadScore>,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
     if args.top == Some(0) {
         bail!("--top must be at least 1");
     }
@@ -38,7 +38,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         heads,
         scores,
         legend,
-    } = args.input.score(&Device::default())?;
+    } = args.input.score(device)?;
     // Images are ordered by the overall head, the preference head trained on rankings; a model
     // trained without it is ordered by its first head, and says so.
     let Some(&by) = heads

@@ -194,12 +194,12 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
     let Scored {
         heads,
         scores,
         legend,
-    } = args.input.score(&Device::default())?;
+    } = args.input.score(device)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&scores)?);
         return Ok(ExitCode::SUCCESS);

@@ -102,7 +102,7 @@ pub(crate) fn apply_encoder_flags(
 /// The default synthetic world folder in the cache, generated when absent.
 pub(crate) fn default_world(prompts: usize, seed: u64) -> Result<PathBuf> {
     Ok(experiments::world::default_world(
-        &experiments::world::cache_dir(),
+        &paths::cache_dir(),
         prompts,
         seed,
         true,
@@ -133,7 +133,7 @@ fn default_out() -> PathBuf {
     ))
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
     let out = match (&args.out, args.resume) {
         (Some(o), _) => o.clone(),
         (None, true) => bail!("--resume needs --out DIR (the run folder to continue)"),
@@ -202,7 +202,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         ground_truth,
         print: true,
     };
-    let report = train::train(&ds, &config, &opts)?;
+    let report = train::train(&ds, &config, &opts, device)?;
     println!();
     print!("{}", train::heldout_table(&report.heldout));
     println!(

@@ -88,9 +88,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
             writeln!(
                 out,
                 "{},{},{}",
-                csv_field(&g.id),
-                csv_field(&ix.prompts[g.prompt].id),
-                csv_field(g.image.as_deref().unwrap_or(""))
+                eval::scores::csv_field(&g.id),
+                eval::scores::csv_field(&ix.prompts[g.prompt].id),
+                eval::scores::csv_field(g.image.as_deref().unwrap_or(""))
             )?;
         }
         out.flush()?;
@@ -117,12 +117,4 @@ pub fn run(args: Args) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }

@@ -28,24 +28,10 @@ fn is_jpeg(reference: &Value, index: usize) -> bool {
     reference["images"][index]["format"].as_str() == Some("JPEG")
 }
 
-fn shared_root() -> PathBuf {
-    std::env::var_os("REWARDLAB_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
-}
-
 /// The fixture folder, or `None` with the reason printed.
 fn fixture() -> Option<PathBuf> {
-    let dir = shared_root().join("fixtures/tiny-imagereward");
-    if dir.join("reference.json").is_file() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipped: {} is absent (set REWARDLAB_SHARED to the shared folder)",
-            dir.display()
-        );
-        None
-    }
+    paths::shared_or_skip!("fixtures/tiny-imagereward/reference.json")
+        .and_then(|p| p.parent().map(Path::to_path_buf))
 }
 
 fn read_json(path: &Path) -> Value {
@@ -110,7 +96,7 @@ pub(super) fn tiny_model(dir: &Path, weights: &str) -> ImageReward {
 }
 
 fn image_paths(reference: &Value) -> Vec<PathBuf> {
-    let data = shared_root().join("data");
+    let data = paths::test_shared_dir!().join("data");
     reference["images"]
         .as_array()
         .unwrap()

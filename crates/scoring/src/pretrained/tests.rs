@@ -12,24 +12,8 @@ use serde_json::Value;
 use super::*;
 use crate::baselines::{PretrainedBaseline, PretrainedPaths, register};
 
-/// `$REWARDLAB_SHARED`, else `shared/` beside this workspace.
-fn shared_root() -> PathBuf {
-    std::env::var_os("REWARDLAB_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
-}
-
 fn shared(relative: &str) -> Option<PathBuf> {
-    let path = shared_root().join(relative);
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!(
-            "skipped: {} is absent (set REWARDLAB_SHARED to the shared folder)",
-            path.display()
-        );
-        None
-    }
+    paths::shared_or_skip!(relative)
 }
 
 fn tiny_clip() -> PathBuf {

@@ -45,15 +45,13 @@ fn train_run(config: &TrainConfig, name: &str) -> (PathBuf, TrainReport) {
         ground_truth: Some(w.truth.clone()),
         ..Default::default()
     };
-    let report = train::train(&w.ds, config, &opts).unwrap();
+    let report = train::train(&w.ds, config, &opts, &Device::default()).unwrap();
     (out, report)
 }
 
 /// `../shared` beside the checkout (or `$REWARDLAB_SHARED`), when present.
 fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("REWARDLAB_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let dir = paths::test_shared_dir!();
     dir.is_dir().then_some(dir)
 }
 
@@ -64,6 +62,31 @@ fn pretrained_config(kind: EncoderKind, path: &Path, freeze: f64) -> TrainConfig
     config.encoder.freeze = freeze;
     config.optim.epochs = 2;
     config
+}
+
+/// The tiny CLIP (it has no tokenizer.json) with OpenAI's merges file from the shared folder
+/// beside it, copied once into a temporary folder: the binary finds merges beside the model or
+/// through `$REWARDLAB_SHARED`, never in the build tree. Call only where the shared folder is.
+fn tiny_clip() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let src =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/pretrained/tiny-clip");
+        let dir = tmp("tiny-clip");
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in [
+            "config.json",
+            "model.safetensors",
+            "preprocessor_config.json",
+        ] {
+            std::fs::copy(src.join(f), dir.join(f)).unwrap();
+        }
+        let bpe = paths::test_shared_dir!().join(pretrained::clip_tokenizer::BPE_IN_SHARED);
+        let beside = dir.join(pretrained::clip_tokenizer::CLIP_BPE_FILE);
+        std::fs::copy(bpe, beside).unwrap();
+        dir
+    })
+    .clone()
 }
 
 /// The overall score `heldout_scores.csv` gives generation `id`, if it was held out.
@@ -151,9 +174,7 @@ fn a_clip_run_scores_through_its_frozen_layers() {
         eprintln!("skipped: ../shared (CLIP's BPE merges) not found; set REWARDLAB_SHARED");
         return;
     }
-    let tiny_clip =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/pretrained/tiny-clip");
-    let config = pretrained_config(EncoderKind::Clip, &tiny_clip, 0.5);
+    let config = pretrained_config(EncoderKind::Clip, &tiny_clip(), 0.5);
     let (dir, _) = train_run(&config, "clip");
     scores_as_heldout(&dir, 0);
     let _ = std::fs::remove_dir_all(dir);
