@@ -12,7 +12,7 @@
 use annotations::splits::SplitSpec;
 use model::{
     AlignmentReadout, Criterion, FusionKind, LikertLoss, LikertScale, LossWeights, ModelConfig,
-    StemActivation, TokenizerConfig,
+    PretrainedKind, StemActivation, TokenizerConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -34,31 +34,16 @@ pub struct TrainConfig {
     pub encoder: EncoderSection,
 }
 
-/// Where the shared encoder's towers come from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EncoderKind {
-    /// The small image and text encoders of `[model]`, trained from scratch.
-    #[default]
-    Scratch,
-    /// A Hugging Face CLIP checkpoint: its vision tower encodes the images, its text tower the
-    /// prompts (HPSv2, PickScore and MPS start from CLIP).
-    Clip,
-    /// A Hugging Face BERT-family checkpoint (sentence-transformers folders included) encodes the
-    /// prompts; the images keep the scratch image encoder.
-    Bert,
-    /// ImageReward's BLIP backbone (`ImageReward.pt` or its safetensors copy, `med_config.json`
-    /// and the tokenizer beside it): its ViT encodes the images, its text encoder reads the prompt
-    /// while cross-attending to them, and the overall head starts as ImageReward's head.
-    Blip,
-}
-
 /// `[encoder]`: a pretrained shared encoder, the share of its layers kept frozen, and the
 /// embedding cache of the frozen part.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EncoderSection {
-    pub kind: EncoderKind,
+    /// Where the shared encoder's towers come from: `None` (written `"scratch"`) for the small
+    /// encoders of `[model]` trained from scratch; else the pretrained checkpoint's kind
+    /// (`"clip"`, `"bert"`, `"blip"`), as the model crate names it.
+    #[serde(with = "encoder_kind")]
+    pub kind: Option<PretrainedKind>,
     /// The checkpoint folder (`config.json`, `model.safetensors`), or for `blip` the checkpoint
     /// file; required unless `scratch`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -72,22 +57,47 @@ pub struct EncoderSection {
     pub cache: Option<std::path::PathBuf>,
 }
 
-impl EncoderKind {
-    /// The name used in config files.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Scratch => "scratch",
-            Self::Clip => "clip",
-            Self::Bert => "bert",
-            Self::Blip => "blip",
+/// `encoder.kind` in a config file: `"scratch"`, or a [`PretrainedKind`]'s name.
+mod encoder_kind {
+    use model::PretrainedKind;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    const NAMES: [&str; 4] = ["scratch", "clip", "bert", "blip"];
+
+    pub fn name(kind: Option<PretrainedKind>) -> &'static str {
+        kind.map_or("scratch", PretrainedKind::name)
+    }
+
+    pub fn serialize<S: Serializer>(
+        kind: &Option<PretrainedKind>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_str(name(*kind))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<PretrainedKind>, D::Error> {
+        let text = String::deserialize(d)?;
+        match text.as_str() {
+            "scratch" => Ok(None),
+            "clip" => Ok(Some(PretrainedKind::Clip)),
+            "bert" => Ok(Some(PretrainedKind::Bert)),
+            "blip" => Ok(Some(PretrainedKind::Blip)),
+            other => Err(serde::de::Error::unknown_variant(other, &NAMES)),
         }
     }
+}
+
+/// The name `encoder.kind` is written with: `scratch`, `clip`, `bert` or `blip`.
+pub fn encoder_kind_name(kind: Option<PretrainedKind>) -> &'static str {
+    encoder_kind::name(kind)
 }
 
 impl Default for EncoderSection {
     fn default() -> Self {
         Self {
-            kind: EncoderKind::Scratch,
+            kind: None,
             path: None,
             freeze: 0.7,
             cache: None,
@@ -470,31 +480,29 @@ impl TrainConfig {
         if !(e.freeze.is_finite() && (0.0..=1.0).contains(&e.freeze)) {
             return bad(format!("encoder.freeze = {} must be in [0, 1]", e.freeze));
         }
-        if e.kind != EncoderKind::Scratch && e.path.is_none() {
+        if let (Some(kind), None) = (e.kind, &e.path) {
             return bad(format!(
                 "encoder.kind = \"{}\" needs encoder.path (a checkpoint folder)",
-                e.kind.name()
+                kind.name()
             ));
         }
-        if self.data.hflip && e.kind != EncoderKind::Scratch {
+        if self.data.hflip && e.kind.is_some() {
             return bad(format!(
                 "data.hflip needs the scratch encoders (mirrored pixels, prompts with their swap \
                  words exchanged); encoder.kind = \"{}\" reads its frozen layers' outputs, \
                  computed once for the dataset as it is",
-                e.kind.name()
+                encoder_kind_name(e.kind)
             ));
         }
-        if self.data.matching_negatives == MatchingNegatives::Substituted
-            && e.kind != EncoderKind::Scratch
-        {
+        if self.data.matching_negatives == MatchingNegatives::Substituted && e.kind.is_some() {
             return bad(format!(
                 "data.matching_negatives = \"substituted\" needs the scratch text encoder (its \
                  prompts are tokenised with the run's own tokenizer); encoder.kind = \"{}\" \
                  reads the checkpoint's (use \"similar\")",
-                e.kind.name()
+                encoder_kind_name(e.kind)
             ));
         }
-        if e.kind == EncoderKind::Scratch && (e.path.is_some() || e.cache.is_some()) {
+        if e.kind.is_none() && (e.path.is_some() || e.cache.is_some()) {
             return bad("encoder.path and encoder.cache need a pretrained encoder.kind".into());
         }
         if self.tokenizer.vocab_size < 8 {
@@ -515,6 +523,31 @@ impl TrainConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoder_kinds_are_written_by_name_and_scratch_is_none() {
+        for (name, kind) in [
+            ("scratch", None),
+            ("clip", Some(PretrainedKind::Clip)),
+            ("bert", Some(PretrainedKind::Bert)),
+            ("blip", Some(PretrainedKind::Blip)),
+        ] {
+            let mut cfg = TrainConfig::smoke();
+            cfg.encoder.kind = kind;
+            cfg.encoder.path = kind.map(|_| "ckpt".into());
+            let text = cfg.to_toml();
+            assert!(text.contains(&format!("kind = \"{name}\"")), "{text}");
+            let again = TrainConfig::from_toml_str(&text, "round trip").unwrap();
+            assert_eq!(again.encoder.kind, kind);
+        }
+        let err = TrainConfig::from_toml_str("[encoder]\nkind = \"dino\"\n", "bad.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("bad.toml") && err.contains("dino") && err.contains("`scratch`"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn embedded_configs_parse_and_round_trip() {

@@ -19,11 +19,11 @@ use annotations::{Dataset, ImagesState, Index};
 use burn::data::dataloader::batcher::Batcher;
 use burn::prelude::*;
 use model::{
-    Criterion, ImageInput, LikertLabels, LikertTarget, LossWeights, Pair, Pairs, PromptTokenizer,
-    TextInput,
+    Criterion, ImageInput, LikertLabels, LikertTarget, LossWeights, Pair, Pairs, PretrainedKind,
+    PromptTokenizer, TextInput,
 };
 
-use crate::config::{EncoderKind, MatchingNegatives, TiesRule, TrainConfig};
+use crate::config::{MatchingNegatives, TiesRule, TrainConfig};
 use crate::embed_cache::HiddenRows;
 use crate::error::{Result, TrainError};
 use crate::substitutes::{Substitutes, swap_words};
@@ -294,10 +294,7 @@ pub fn prepare(ds: &Dataset, config: &TrainConfig, tokenizer: &PromptTokenizer) 
 
     // Images of the used prompts, decoded once (not needed when a pretrained vision tower encodes
     // them: its frozen layers read the files themselves, at the checkpoint's resolution).
-    let pixels_needed = matches!(
-        config.encoder.kind,
-        EncoderKind::Scratch | EncoderKind::Bert
-    );
+    let pixels_needed = matches!(config.encoder.kind, None | Some(PretrainedKind::Bert));
     let size = config.model.image_size;
     let mut wanted = Vec::new();
     let mut paths = Vec::new();

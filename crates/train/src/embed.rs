@@ -376,7 +376,7 @@ pub fn write_cache_for(
     print: bool,
     device: &Device,
 ) -> Result<(CacheReport, PretrainedSpec)> {
-    let kind = crate::run::pretrained_kind(config.encoder.kind).ok_or_else(|| {
+    let kind = config.encoder.kind.ok_or_else(|| {
         TrainError::InvalidConfig(
             "nothing to cache: encoder.kind = \"scratch\" trains its encoder from scratch".into(),
         )

@@ -48,8 +48,8 @@ pub mod step;
 pub mod substitutes;
 
 pub use config::{
-    DataConfig, EncoderKind, EncoderSection, LrSchedule, MatchingNegatives, ModelSection,
-    OptimConfig, StopMetric, TiesRule, TokenizerSection, TrainConfig,
+    DataConfig, EncoderSection, LrSchedule, MatchingNegatives, ModelSection, OptimConfig,
+    StopMetric, TiesRule, TokenizerSection, TrainConfig,
 };
 pub use error::TrainError;
 pub use heldout::{GroundTruthTable, Heldout, LikertFigures, OverallFigures, heldout_table};

@@ -32,11 +32,10 @@ use burn::train::{
     SupervisedTraining,
 };
 use model::{
-    Criterion, LikertScale, ModelConfig, PretrainedKind, PromptTokenizer, TOKENIZER_FILE,
-    load_pretrained,
+    Criterion, LikertScale, ModelConfig, PromptTokenizer, TOKENIZER_FILE, load_pretrained,
 };
 
-use crate::config::{EncoderKind, LrSchedule, StopMetric, TrainConfig};
+use crate::config::{LrSchedule, StopMetric, TrainConfig};
 use crate::data::{Flips, GroupBatcher, Store, plan_batches, prepare, train_tokenizer};
 use crate::epoch_metrics::{
     ACCURACY, HeadLossMetric, PairAccuracyMetric, SpearmanMetric, head_loss_name, spearman_name,
@@ -280,7 +279,7 @@ pub fn train(
     if let (Some(cache), Some(path), Some(kind)) = (
         &config.encoder.cache,
         &config.encoder.path,
-        pretrained_kind(config.encoder.kind),
+        config.encoder.kind,
     ) {
         let spec = model::cut_spec(kind, path, config.encoder.freeze)?;
         crate::embed::check_cache(cache, &spec)?;
@@ -320,7 +319,7 @@ pub fn train(
     let (model, frozen) = {
         let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         device.seed(config.optim.seed);
-        let parts = match (pretrained_kind(config.encoder.kind), &config.encoder.path) {
+        let parts = match (config.encoder.kind, &config.encoder.path) {
             (Some(kind), Some(path)) => Some(load_pretrained(
                 kind,
                 path,
@@ -505,16 +504,6 @@ pub fn train(
         summary,
         wall_seconds,
     })
-}
-
-/// The pretrained checkpoint kind of an `[encoder]` kind (`None`: scratch).
-pub fn pretrained_kind(kind: EncoderKind) -> Option<PretrainedKind> {
-    match kind {
-        EncoderKind::Scratch => None,
-        EncoderKind::Clip => Some(PretrainedKind::Clip),
-        EncoderKind::Bert => Some(PretrainedKind::Bert),
-        EncoderKind::Blip => Some(PretrainedKind::Blip),
-    }
 }
 
 /// Writes `generation_id,prompt_id,overall,alignment,fidelity,harmlessness` for every held-out

@@ -556,7 +556,7 @@ fn tiny_clip() -> PathBuf {
     .clone()
 }
 
-fn pretrained_config(kind: crate::config::EncoderKind, path: &Path, freeze: f64) -> TrainConfig {
+fn pretrained_config(kind: Option<model::PretrainedKind>, path: &Path, freeze: f64) -> TrainConfig {
     let mut config = TrainConfig::smoke();
     config.encoder.kind = kind;
     config.encoder.path = Some(path.to_path_buf());
@@ -578,7 +578,7 @@ fn clip_towers_train_and_the_embedding_cache_gives_the_same_run() {
         return;
     }
     let w = world();
-    let config = pretrained_config(crate::config::EncoderKind::Clip, &tiny_clip(), 0.5);
+    let config = pretrained_config(Some(model::PretrainedKind::Clip), &tiny_clip(), 0.5);
     let direct = tmp("clip-direct");
     let report = train(
         &w.ds,
@@ -738,7 +738,7 @@ fn blip_backbone_starts_as_imagereward_and_trains() {
     drop(guard);
     // Training (70% of each tower frozen, as ImageReward) learns, and a run on the embedding
     // cache of the frozen ViT blocks is the same run.
-    let mut config = pretrained_config(crate::config::EncoderKind::Blip, &checkpoint, 0.7);
+    let mut config = pretrained_config(Some(model::PretrainedKind::Blip), &checkpoint, 0.7);
     config.optim.epochs = 2;
     let direct = tmp("blip-direct");
     let report = train(

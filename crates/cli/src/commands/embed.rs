@@ -47,7 +47,7 @@ pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
         None,
     );
     config.validate()?;
-    if config.encoder.kind == train::EncoderKind::Scratch {
+    if config.encoder.kind.is_none() {
         bail!(
             "nothing to cache: the encoder is trained from scratch; pass --encoder clip|bert \
              --encoder-path DIR (or set [encoder] in --config)"

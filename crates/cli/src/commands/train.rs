@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use train::{EncoderKind, GroundTruthTable, MatchingNegatives, TrainConfig, TrainOptions};
+use model::PretrainedKind;
+use train::{GroundTruthTable, MatchingNegatives, TrainConfig, TrainOptions};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -60,10 +61,10 @@ pub(crate) fn apply_encoder_flags(
 ) {
     if let Some(kind) = kind {
         config.encoder.kind = match kind {
-            "clip" => EncoderKind::Clip,
-            "bert" => EncoderKind::Bert,
-            "blip" => EncoderKind::Blip,
-            _ => EncoderKind::Scratch,
+            "clip" => Some(PretrainedKind::Clip),
+            "bert" => Some(PretrainedKind::Bert),
+            "blip" => Some(PretrainedKind::Blip),
+            _ => None,
         };
     }
     if let Some(path) = path {
@@ -78,23 +79,23 @@ pub(crate) fn apply_encoder_flags(
     // A pretrained encoder chosen on the command line over a config written for the scratch one
     // (the built-in default): what it cannot do is turned off, and said, rather than refused.
     let e = config.encoder.kind;
-    if kind.is_some() && config.data.hflip && e != EncoderKind::Scratch {
+    if kind.is_some() && config.data.hflip && e.is_some() {
         config.data.hflip = false;
         eprintln!(
             "note: [data] hflip turned off: the {} encoder reads its frozen layers' outputs, \
              computed once for the dataset as it is",
-            e.name()
+            train::config::encoder_kind_name(e)
         );
     }
     if kind.is_some()
         && config.data.matching_negatives == MatchingNegatives::Substituted
-        && e != EncoderKind::Scratch
+        && e.is_some()
     {
         config.data.matching_negatives = MatchingNegatives::Similar;
         eprintln!(
             "note: [data] matching_negatives = \"similar\": substituted prompts are tokenised \
              for the scratch text encoder, not the {} one",
-            e.name()
+            train::config::encoder_kind_name(e)
         );
     }
 }

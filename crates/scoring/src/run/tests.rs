@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use annotations::Dataset;
-use train::{EncoderKind, GroundTruthTable, TrainConfig, TrainOptions, TrainReport};
+use train::{GroundTruthTable, TrainConfig, TrainOptions, TrainReport};
 
 use super::*;
 use crate::image_scores;
@@ -55,7 +55,7 @@ fn shared_dir() -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
-fn pretrained_config(kind: EncoderKind, path: &Path, freeze: f64) -> TrainConfig {
+fn pretrained_config(kind: Option<model::PretrainedKind>, path: &Path, freeze: f64) -> TrainConfig {
     let mut config = TrainConfig::smoke();
     config.encoder.kind = kind;
     config.encoder.path = Some(path.to_path_buf());
@@ -174,7 +174,7 @@ fn a_clip_run_scores_through_its_frozen_layers() {
         eprintln!("skipped: ../shared (CLIP's BPE merges) not found; set REWARDLAB_SHARED");
         return;
     }
-    let config = pretrained_config(EncoderKind::Clip, &tiny_clip(), 0.5);
+    let config = pretrained_config(Some(model::PretrainedKind::Clip), &tiny_clip(), 0.5);
     let (dir, _) = train_run(&config, "clip");
     scores_as_heldout(&dir, 0);
     let _ = std::fs::remove_dir_all(dir);
@@ -187,7 +187,7 @@ fn a_bert_text_tower_trains_and_scores_as_its_heldout_evaluation_did() {
         return;
     };
     let minilm = shared.join("models/all-MiniLM-L6-v2");
-    let config = pretrained_config(EncoderKind::Bert, &minilm, 0.7);
+    let config = pretrained_config(Some(model::PretrainedKind::Bert), &minilm, 0.7);
     let (dir, report) = train_run(&config, "bert");
     let spec = report.model_config.pretrained.clone().unwrap();
     // int(0.7 * 6) = 4 frozen layers; the images keep the scratch encoder.
