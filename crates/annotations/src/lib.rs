@@ -24,8 +24,10 @@ pub mod formats;
 pub mod pairs;
 pub mod schema;
 pub mod splits;
+pub mod summary;
 pub mod validate;
 
 pub use criterion::{Criterion, PerCriterion, UnknownCriterion};
 pub use error::AnnotationError;
 pub use schema::{Dataset, DatasetMeta, ImagesState, Index, ReadProblem, Row, Scale};
+pub use summary::DatasetSummary;

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use annotations::{Criterion, Dataset, DatasetMeta, ImagesState, Row, Scale};
 use image::RgbImage;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::SynthError;
@@ -265,42 +266,22 @@ impl World {
     }
 
     /// Writes `images/*.png`, `ground_truth.csv` and `world.json` under `dir` (created if
-    /// needed). The bytes depend only on the configuration: images are rendered on a few
-    /// threads, but each from its own seed and to its own file.
+    /// needed). The bytes depend only on the configuration: images are rendered in parallel,
+    /// but each from its own seed and to its own file.
     pub fn write_files(&self, dir: &Path) -> Result<(), SynthError> {
         let images = dir.join("images");
         std::fs::create_dir_all(&images).map_err(|e| SynthError::io(&images, e))?;
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, 8);
-        let n = self.generations.len();
-        let results: Vec<Result<(), SynthError>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    s.spawn(move || -> Result<(), SynthError> {
-                        for i in (t..n).step_by(threads) {
-                            let path = dir.join(self.image_path(i));
-                            let bytes =
-                                encode_png(&self.image(i)).map_err(|source| SynthError::Image {
-                                    path: path.clone(),
-                                    source,
-                                })?;
-                            std::fs::write(&path, bytes).map_err(|e| SynthError::io(&path, e))?;
-                        }
-                        Ok(())
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(SynthError::Config("image writer thread panicked".into()))
-                    })
-                })
-                .collect()
-        });
-        results.into_iter().collect::<Result<Vec<()>, _>>()?;
+        // Each image from its own seed into its own file, on rayon's pool.
+        (0..self.generations.len()).into_par_iter().try_for_each(
+            |i| -> Result<(), SynthError> {
+                let path = dir.join(self.image_path(i));
+                let bytes = encode_png(&self.image(i)).map_err(|source| SynthError::Image {
+                    path: path.clone(),
+                    source,
+                })?;
+                std::fs::write(&path, bytes).map_err(|e| SynthError::io(&path, e))
+            },
+        )?;
         write_ground_truth_csv(&dir.join(GROUND_TRUTH_FILE), &self.truth)?;
         let json_path = dir.join("world.json");
         let json = self.world_json().map_err(|source| SynthError::Json {

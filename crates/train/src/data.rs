@@ -242,39 +242,10 @@ pub fn to_pixels(img: image::DynamicImage, size: usize) -> Vec<u8> {
     }
 }
 
-/// Decodes many images on the available cores, in order.
+/// Decodes many images on the available cores (rayon's pool), in order.
 pub fn load_images(paths: &[std::path::PathBuf], size: usize) -> Result<Vec<Vec<u8>>> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
-    let chunk = paths.len().div_ceil(threads).max(1);
-    let parts: Vec<Result<Vec<Vec<u8>>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = paths
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|p| load_image(p, size))
-                        .collect::<Result<Vec<_>>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(TrainError::Training(
-                        "image decoding thread panicked".into(),
-                    ))
-                })
-            })
-            .collect()
-    });
-    let mut out = Vec::with_capacity(paths.len());
-    for part in parts {
-        out.extend(part?);
-    }
-    Ok(out)
+    use rayon::prelude::*;
+    paths.par_iter().map(|p| load_image(p, size)).collect()
 }
 
 /// Builds the in-memory store: split, images of every used prompt, labels, pairs, tokens.

@@ -152,11 +152,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
             q.display()
         );
     }
-    let s = super::validate::summary(&ds, &[]);
+    let s = annotations::DatasetSummary::of(&ds, &[]);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&s)?);
     } else {
-        super::validate::print_text(&s, &ds);
+        super::validate::print_text(&s);
         println!("written to {}", args.dst.display());
     }
     Ok(ExitCode::SUCCESS)

@@ -4,11 +4,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use annotations::pairs::{count_pairs, expand_pairs};
-use annotations::validate::{Checks, Problem, validate};
-use annotations::{Criterion, Dataset, ImagesState};
+use annotations::validate::{Checks, validate};
+use annotations::{DatasetSummary, ImagesState};
 use anyhow::{Context, Result};
-use serde_json::json;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -26,53 +24,26 @@ pub struct Args {
     list_generations: bool,
 }
 
-/// The statistics that `validate` and `import` print.
-pub fn summary(ds: &Dataset, problems: &[Problem]) -> serde_json::Value {
-    let ix = ds.index();
-    let (strict, ties) = count_pairs(&expand_pairs(ds, &ix));
-    let r = ds.rating_counts();
-    json!({
-        "name": ds.meta.name,
-        "source": ds.meta.source,
-        "scale": [ds.meta.scale.min, ds.meta.scale.max],
-        "images": ds.meta.images,
-        "prompts": ix.prompts.len(),
-        "generations": ix.generations.len(),
-        "judgments": ds.rows.len(),
-        "annotators": ix.annotators.len(),
-        "pairs": {"strict": strict, "ties": ties},
-        "ratings": {
-            "overall": r[Criterion::Overall.index()],
-            "alignment": r[Criterion::Alignment.index()],
-            "fidelity": r[Criterion::Fidelity.index()],
-            "harmlessness": r[Criterion::Harmlessness.index()],
-        },
-        "problems": problems,
-    })
-}
-
-pub fn print_text(s: &serde_json::Value, ds: &Dataset) {
+/// The statistics that `validate` and `import` print, as text.
+pub fn print_text(s: &DatasetSummary) {
     println!(
         "dataset      {} ({}), scale {}..{}",
-        s["name"].as_str().unwrap_or(""),
-        s["source"].as_str().unwrap_or(""),
-        ds.meta.scale.min,
-        ds.meta.scale.max
+        s.name, s.source, s.scale[0], s.scale[1]
     );
-    println!("prompts      {}", s["prompts"]);
-    println!("generations  {}", s["generations"]);
-    println!("judgments    {}", s["judgments"]);
-    println!("annotators   {}", s["annotators"]);
+    println!("prompts      {}", s.prompts);
+    println!("generations  {}", s.generations);
+    println!("judgments    {}", s.judgments);
+    println!("annotators   {}", s.annotators);
     println!(
         "pairs        {} strict, {} ties",
-        s["pairs"]["strict"], s["pairs"]["ties"]
+        s.pairs.strict, s.pairs.ties
     );
-    let r = &s["ratings"];
+    let r = &s.ratings;
     println!(
         "ratings      overall {}, alignment {}, fidelity {}, harmlessness {}",
-        r["overall"], r["alignment"], r["fidelity"], r["harmlessness"]
+        r.overall, r.alignment, r.fidelity, r.harmlessness
     );
-    if ds.meta.images == ImagesState::Absent {
+    if s.images == ImagesState::Absent {
         println!("images       absent: annotation-only dataset (image checks skipped)");
     }
 }
@@ -102,11 +73,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
             images: !args.no_images,
         },
     );
-    let s = summary(&ds, &problems);
+    let s = DatasetSummary::of(&ds, &problems);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&s)?);
     } else {
-        print_text(&s, &ds);
+        print_text(&s);
         for p in &problems {
             println!("problem: {p}");
         }
