@@ -383,7 +383,7 @@ pub fn train(
         ..batcher.clone()
     };
     let valid_plans = plan_batches(store.prompts(Split::Validation), bp, None);
-    // batch_size 1: each dataset item is already a whole planned batch; no shuffle (see data.rs).
+    // batch_size 1: each dataset item is already a whole planned batch; no shuffle (see the `data` module).
     let dl_train = DataLoaderBuilder::new(train_batcher)
         .batch_size(1)
         .build(InMemDataset::new(train_plans));
