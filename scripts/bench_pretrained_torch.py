@@ -110,7 +110,7 @@ def bench_pair_head(warmup: int, repeats: int) -> dict:
     return {**timed("pair_head", step, batch, warmup * 10, repeats, inner=20), "batch": batch}
 
 
-# The matrix products timed alone, as crates/pretrained/src/bench.rs (MATMUL_SHAPES): the
+# The matrix products timed alone, as crates/bench/src/workloads/matmul.rs (MATMUL_SHAPES): the
 # feed-forward up-projection of MiniLM at 64 x 35 tokens and of CLIP ViT-B/32 at 16 x 50 tokens.
 MATMUL_SHAPES = [("minilm_ffn", 64 * 35, 384, 1536), ("clip_vit_b32_ffn", 16 * 50, 768, 3072)]
 

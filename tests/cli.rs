@@ -254,7 +254,7 @@ fn invalid_table_writes_nothing_or_quarantines() {
 
 /// `bench pretrained` without the MiniLM checkpoint stops with a message that says where it looked
 /// and how to point it elsewhere (the timed run itself is too slow for a test, and speed is never
-/// asserted; the workloads are tested on tiny sizes in `pretrained::bench`).
+/// asserted; the workloads are tested on tiny sizes in `rewardlab_bench::workloads`).
 #[test]
 fn bench_pretrained_without_minilm_is_a_clear_error() {
     let missing = tmp("bench-pretrained-no-shared");

@@ -36,7 +36,6 @@
 //! No burn in here: the model side never compiles polars or this crate.
 
 pub mod agreement;
-pub mod bench;
 pub mod distributions;
 pub mod effects;
 pub mod error;

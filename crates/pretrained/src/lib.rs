@@ -5,12 +5,12 @@
 //! Every module tree mirrors its checkpoint's key names closely enough that loading is a key
 //! remap, and loading is strict: a missing, unexpected or misshaped tensor is an error naming it.
 
-pub mod bench;
 pub mod bert;
 pub mod blip;
 pub mod clip;
 pub mod clip_tokenizer;
 pub mod error;
+pub mod flop;
 pub mod imagereward;
 mod jpeg;
 mod kernels;

@@ -3,8 +3,6 @@
 pub mod ablate;
 pub mod analyze;
 pub mod bench;
-pub mod bench_imagereward;
-pub mod bench_peak;
 pub mod embed;
 pub mod eval;
 pub mod import;

@@ -29,18 +29,17 @@ use image::DynamicImage;
 use serde::{Deserialize, Serialize};
 
 use crate::PretrainedError;
-use crate::bench::encoder_layers_flop;
 use crate::blip::{
     BlipTokenizer, BlipVisionTransformer, BlipVitConfig, IMAGEREWARD_MAX_LENGTH, MED_KEY_REMAP,
     MedConfig, MedTextEncoder, TokenizedPrompt,
 };
+use crate::flop::encoder_layers_flop;
 use crate::load::{load_pytorch, load_safetensors, safetensors_shapes};
 use crate::preprocess::{
     CropOffset, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, PilFilter, PreparedImage, Rescale, center_crop,
     load_image, resize, shortest_edge_size, stack_prepared, to_chw, to_rgb,
 };
 
-pub mod bench;
 #[cfg(test)]
 mod parity_tests;
 

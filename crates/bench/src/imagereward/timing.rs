@@ -1,4 +1,4 @@
-//! Scoring throughput of ImageReward, for `rewardlab bench imagereward`: the Rust side of the
+//! The timing of ImageReward's scoring: the Rust side of the
 //! comparison with the official code (`scripts/bench_imagereward_official.py`), on the same real-size
 //! random-weight checkpoint, the same prompt and the same decoded images.
 //!
@@ -14,9 +14,12 @@ use std::time::Instant;
 
 use image::DynamicImage;
 
-use super::ImageReward;
-use crate::PretrainedError;
-use crate::preprocess::load_image;
+use pretrained::PretrainedError;
+use pretrained::imagereward::ImageReward;
+use pretrained::preprocess::load_image;
+
+use crate::cpu::process_cpu_seconds;
+use crate::timing::{Repeats, median};
 
 /// The prompt both sides score (the one of the ImageReward README's example).
 pub const BENCH_PROMPT: &str =
@@ -43,25 +46,6 @@ pub fn bench_image_paths(data: &Path) -> Vec<PathBuf> {
 /// Decodes images as Pillow opens them (each in its own mode).
 pub fn load_images<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<DynamicImage>, PretrainedError> {
     paths.iter().map(load_image).collect()
-}
-
-/// Untimed and timed runs of a benchmark.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Repeats {
-    /// Untimed runs first (the first run of a process pays for allocations the later ones reuse).
-    pub warmup: usize,
-    /// Timed runs; the figure is their median. At least one.
-    pub repeats: usize,
-}
-
-impl Default for Repeats {
-    /// One warm-up and three timed runs: a real-size run takes seconds per image on a few cores.
-    fn default() -> Self {
-        Self {
-            warmup: 1,
-            repeats: 3,
-        }
-    }
 }
 
 /// What timing the scoring of a prompt with a set of images found.
@@ -142,29 +126,6 @@ pub fn time_scoring(
     })
 }
 
-/// CPU seconds (user and system, all threads) this process has used, from `/proc/self/stat`;
-/// `None` where that file does not exist (not Linux).
-pub fn process_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The fields after the command name (which may hold spaces) start after the last ')'; utime
-    // and stime are fields 14 and 15, in clock ticks of 1/100 s on Linux.
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
-    Some((ticks(11)? + ticks(12)?) / 100.0)
-}
-
-/// The median (the mean of the two middle values for an even count); NaN for no values.
-pub fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    match sorted.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => sorted[n / 2],
-        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
-    }
-}
-
 /// The largest absolute difference between two reward lists of the same length, else `None`.
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> Option<f32> {
     (a.len() == b.len()).then(|| {
@@ -177,7 +138,27 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> Option<f32> {
 
 #[cfg(test)]
 mod tests {
+    use pretrained::blip::{BlipTokenizer, BlipVitConfig, MedConfig};
+    use pretrained::imagereward::ImageRewardConfig;
+
     use super::*;
+
+    /// The tiny ImageReward the official code made (its 40-wide image encoder is not one of
+    /// BLIP's, so the configuration comes from the fixture's own record).
+    fn tiny_model(dir: &Path) -> ImageReward {
+        let fixture: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("fixture_config.json")).unwrap(),
+        )
+        .unwrap();
+        let vit: BlipVitConfig = serde_json::from_value(fixture["model"]["vit"].clone()).unwrap();
+        let med = MedConfig::from_file(dir.join("med_config.json")).unwrap();
+        let config = ImageRewardConfig::new(vit, med);
+        let tokenizer =
+            BlipTokenizer::from_file(dir.join("tokenizer.json"), config.max_length).unwrap();
+        let device = burn::tensor::Device::default();
+        ImageReward::from_checkpoint_with(dir.join("ImageReward.pt"), config, tokenizer, &device)
+            .unwrap()
+    }
 
     #[test]
     fn median_and_differences() {
@@ -188,33 +169,17 @@ mod tests {
         assert_eq!(max_abs_diff(&[1.0], &[1.0, 2.0]), None);
     }
 
-    /// ImageReward-v1.0 at its 35-token prompt: the image encoder is timm's ViT-L/16 at 224 px
-    /// (61.6 GMACs as timm lists it), the text encoder with its cross-attention 7.34 GMACs.
-    #[test]
-    fn flop_per_image_counts_both_encoders() {
-        let flop = super::super::ImageRewardConfig::v1().flop_per_image(35);
-        assert!((flop / 1e9 - 137.78).abs() < 0.01, "{flop}");
-        let mut no_text = super::super::ImageRewardConfig::v1();
-        no_text.med.num_hidden_layers = 0;
-        let vision_and_head = no_text.flop_per_image(35);
-        assert!(
-            (vision_and_head / 2e9 - 61.55).abs() < 0.01,
-            "{vision_and_head}"
-        );
-    }
-
     /// The timed runs score as `score` does, and a benchmark without images or timed runs is a
     /// typed error.
     #[test]
     fn timing_scores_as_score_does() {
         let (Some(dir), Some(data)) = (
-            crate::test_util::shared_path("fixtures/tiny-imagereward"),
-            crate::test_util::shared_path("data"),
+            paths::shared_or_skip!("fixtures/tiny-imagereward"),
+            paths::shared_or_skip!("data"),
         ) else {
             return;
         };
-        let model =
-            super::super::parity_tests::tiny_model(&dir, "ImageReward.pt").with_batch_size(3);
+        let model = tiny_model(&dir).with_batch_size(3);
         let images = load_images(&bench_image_paths(&data)).unwrap();
         let mut lines = 0;
         let once = Repeats {
@@ -242,7 +207,7 @@ mod tests {
 
     #[test]
     fn bench_images_are_lossless_and_present() {
-        let Some(data) = crate::test_util::shared_path("data") else {
+        let Some(data) = paths::shared_or_skip!("data") else {
             return;
         };
         let paths = bench_image_paths(&data);
