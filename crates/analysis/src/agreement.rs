@@ -16,8 +16,9 @@ use std::collections::HashMap;
 
 use eval::{RankedPrompt, Ranking};
 use polars::prelude::*;
+use rayon::prelude::*;
 
-use crate::error::{AnalysisError, Context, Result};
+use crate::error::{Context, Result};
 use crate::frames::{ANONYMOUS, Frames};
 use crate::pairs::verdict;
 use crate::util::floats;
@@ -426,29 +427,14 @@ pub fn agreement(f: &Frames, pairs: &DataFrame) -> Result<Option<Agreement>> {
     let (mut al, mut aa, mut an, mut aacc) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let coinc = coincidences(f, &labels_in)?;
     let by_pair_all = annotator_pairs(pairs, &labels_in)?;
-    // The leave-one-out figures of the labels with units, one thread per label.
+    // The leave-one-out figures of the labels with units, side by side.
     let with_units: Vec<&String> = labels_in
         .iter()
         .zip(&coinc)
         .filter(|(_, (units, _))| *units > 0)
         .map(|(l, _)| l)
         .collect();
-    let loo: Vec<Result<Loo>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = with_units
-            .iter()
-            .map(|l| scope.spawn(move || leave_one_out(f, l)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(AnalysisError::Options(
-                        "the leave-one-out computation panicked".into(),
-                    ))
-                })
-            })
-            .collect()
-    });
+    let loo: Vec<Result<Loo>> = with_units.par_iter().map(|l| leave_one_out(f, l)).collect();
     let mut loo = loo.into_iter();
     for (label, (units, o)) in labels_in.into_iter().zip(coinc) {
         if units == 0 {

@@ -13,6 +13,7 @@ use std::collections::HashSet;
 
 use annotations::Criterion;
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::error::{AnalysisError, Context, Result};
 use crate::frames::{Frames, normalize_term};
@@ -437,30 +438,13 @@ fn bootstrap(
             })
             .collect()
     };
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8);
     let count = if n_prompts == 0 { 0 } else { resamples };
-    let chunk = count.div_ceil(threads).max(1);
-    let results: Vec<Vec<Vec<Option<f64>>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..count)
-            .step_by(chunk)
-            .map(|first| {
-                let one = &one;
-                scope.spawn(move || {
-                    let mut w = Vec::new();
-                    (first..(first + chunk).min(count))
-                        .map(|i| one(i, &mut w))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
+    // Each resample is drawn from its own index, so the split over threads changes nothing; the
+    // weight buffer is reused within a thread.
+    let results: Vec<Vec<Vec<Option<f64>>>> = (0..count)
+        .into_par_iter()
+        .map_init(Vec::new, |w, i| one(i, w))
+        .collect();
     let mut values: Vec<Vec<Vec<f64>>> =
         vec![vec![Vec::with_capacity(resamples); k]; members.len()];
     for r in results {

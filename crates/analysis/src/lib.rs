@@ -125,192 +125,196 @@ pub fn analyze_frames(f: &Frames, name: &str, source: &str, o: &Options) -> Resu
     let pairs = pairs::pairs(&f.judgments, &f.rated)?;
     lap("pairs");
     // Agreement and prompt effects are the two longest sections and depend on nothing but the
-    // frames and the pair frame: they run on threads of their own while this one computes the
-    // rest. Their Rust loops are single-threaded and polars' queries here are short, so run one
-    // after the other they leave a core idle much of the time.
-    let mut analysis = std::thread::scope(|scope| -> Result<Analysis> {
-        let agreement_job = scope.spawn(|| {
-            let t = std::time::Instant::now();
-            let a = if f.has_annotators() {
-                agreement::agreement(f, &pairs)
-            } else {
-                Ok(None)
-            };
-            (a, t.elapsed().as_secs_f64())
-        });
-        let effects_job = scope.spawn(|| {
-            let t = std::time::Instant::now();
-            let e = if f.rated.is_empty() {
-                Ok(None)
-            } else {
-                effects::effects(f, &o.effects).map(Some)
-            };
-            (e, t.elapsed().as_secs_f64())
-        });
-        let structure = structure::structure(f, &pairs)?;
-        lap("structure");
-        let no_ratings = "the dataset has no Likert ratings (rank tiers only)".to_string();
-        if !f.ranked {
-            skip(
-                "structure.tie_rate",
-                "the dataset has no rank tiers (ratings only), so no pair can tie".into(),
-            );
-        }
-        if !f.has_annotators() {
-            skip(
-                "structure.annotators_per_prompt",
-                "the dataset has no annotator ids".into(),
-            );
-        }
-        let has_categories = !(structure.categories == 1
-            && crate::util::strings(&structure.categories_table, "category")?
-                .first()
-                .is_some_and(|c| c == frames::NO_CATEGORY));
-
-        let distributions = if f.rated.is_empty() {
-            skip("distributions", no_ratings.clone());
-            None
-        } else {
-            let mut d = distributions::distributions(f)?;
-            if !has_categories {
+    // frames and the pair frame: they run beside the rest (rayon's join). Their Rust loops are
+    // single-threaded and polars' queries here are short, so run one after the other they leave a
+    // core idle much of the time.
+    let no_ratings = "the dataset has no Likert ratings (rank tiers only)".to_string();
+    let ((agreement, effects), rest) = rayon::join(
+        || {
+            rayon::join(
+                || {
+                    let t = std::time::Instant::now();
+                    let a = if f.has_annotators() {
+                        agreement::agreement(f, &pairs)
+                    } else {
+                        Ok(None)
+                    };
+                    (a, t.elapsed().as_secs_f64())
+                },
+                || {
+                    let t = std::time::Instant::now();
+                    let e = if f.rated.is_empty() {
+                        Ok(None)
+                    } else {
+                        effects::effects(f, &o.effects).map(Some)
+                    };
+                    (e, t.elapsed().as_secs_f64())
+                },
+            )
+        },
+        || -> Result<_> {
+            let structure = structure::structure(f, &pairs)?;
+            lap("structure");
+            if !f.ranked {
                 skip(
-                    "distributions.by_category",
-                    "the dataset has no categories".into(),
+                    "structure.tie_rate",
+                    "the dataset has no rank tiers (ratings only), so no pair can tie".into(),
                 );
-                let keep = |df: &DataFrame| {
-                    df.clone()
-                        .lazy()
-                        .filter(col("category").eq(lit(distributions::ALL)))
-                        .collect()
-                        .ctx("distributions")
-                };
-                d.summary = keep(&d.summary)?;
-                d.histogram = keep(&d.histogram)?;
             }
-            Some(d)
-        };
-        lap("distributions");
-
-        let correlations = match f.rated.len() {
-            0 => {
-                skip("correlations", no_ratings.clone());
-                None
-            }
-            1 => {
+            if !f.has_annotators() {
                 skip(
-                    "correlations",
-                    format!(
-                        "only one criterion is rated ({}); a correlation needs two",
-                        f.rated[0]
-                    ),
+                    "structure.annotators_per_prompt",
+                    "the dataset has no annotator ids".into(),
                 );
-                None
             }
-            _ => relations::correlations(f)?,
-        };
+            let has_categories = !(structure.categories == 1
+                && crate::util::strings(&structure.categories_table, "category")?
+                    .first()
+                    .is_some_and(|c| c == frames::NO_CATEGORY));
 
-        let rank_vs_rating = if !f.ranked {
-            skip(
-                "rank_vs_rating",
-                "the dataset has no rank tiers to compare the ratings with".into(),
-            );
-            Vec::new()
-        } else if f.rated.is_empty() {
-            skip("rank_vs_rating", no_ratings.clone());
-            Vec::new()
-        } else {
-            let r = relations::rank_vs_rating(f, &pairs)?;
-            if r.iter().all(|x| x.strict_pairs == 0) {
+            let distributions = if f.rated.is_empty() {
+                skip("distributions", no_ratings.clone());
+                None
+            } else {
+                let mut d = distributions::distributions(f)?;
+                if !has_categories {
+                    skip(
+                        "distributions.by_category",
+                        "the dataset has no categories".into(),
+                    );
+                    let keep = |df: &DataFrame| {
+                        df.clone()
+                            .lazy()
+                            .filter(col("category").eq(lit(distributions::ALL)))
+                            .collect()
+                            .ctx("distributions")
+                    };
+                    d.summary = keep(&d.summary)?;
+                    d.histogram = keep(&d.histogram)?;
+                }
+                Some(d)
+            };
+            lap("distributions");
+
+            let correlations = match f.rated.len() {
+                0 => {
+                    skip("correlations", no_ratings.clone());
+                    None
+                }
+                1 => {
+                    skip(
+                        "correlations",
+                        format!(
+                            "only one criterion is rated ({}); a correlation needs two",
+                            f.rated[0]
+                        ),
+                    );
+                    None
+                }
+                _ => relations::correlations(f)?,
+            };
+
+            let rank_vs_rating = if !f.ranked {
                 skip(
                     "rank_vs_rating",
-                    "no two judgments of one ranking carry both a rank and a rating".into(),
+                    "the dataset has no rank tiers to compare the ratings with".into(),
                 );
                 Vec::new()
+            } else if f.rated.is_empty() {
+                skip("rank_vs_rating", no_ratings.clone());
+                Vec::new()
             } else {
-                r
-            }
-        };
+                let r = relations::rank_vs_rating(f, &pairs)?;
+                if r.iter().all(|x| x.strict_pairs == 0) {
+                    skip(
+                        "rank_vs_rating",
+                        "no two judgments of one ranking carry both a rank and a rating".into(),
+                    );
+                    Vec::new()
+                } else {
+                    r
+                }
+            };
 
-        lap("relations");
-        let joined =
-            |what: &str| AnalysisError::Options(format!("the {what} computation panicked"));
-        let (agreement, agreement_s) = agreement_job.join().map_err(|_| joined("agreement"))?;
-        let (effects, effects_s) = effects_job.join().map_err(|_| joined("prompt effects"))?;
-        let (agreement, effects) = (agreement?, effects?);
-        let agreement = if !f.has_annotators() {
-            skip(
+            lap("relations");
+            Ok((structure, distributions, correlations, rank_vs_rating))
+        },
+    );
+    let (structure, distributions, correlations, rank_vs_rating) = rest?;
+    let ((agreement, agreement_s), (effects, effects_s)) = (agreement, effects);
+    let (agreement, effects) = (agreement?, effects?);
+    let agreement = if !f.has_annotators() {
+        skip(
+            "agreement",
+            "the dataset has no annotator ids, so judgments cannot be compared between people"
+                .into(),
+        );
+        None
+    } else {
+        let a = agreement;
+        match &a {
+            None => skip(
                 "agreement",
-                "the dataset has no annotator ids, so judgments cannot be compared between people"
-                    .into(),
-            );
-            None
-        } else {
-            let a = agreement;
-            match &a {
-                None => skip(
-                    "agreement",
-                    "no image was judged by two named annotators (one annotator per prompt)".into(),
-                ),
-                Some(a) => {
-                    if let Some(h) = a.headline() {
-                        if h.loo_ceiling.is_none() {
-                            skip(
-                                "agreement.loo_ceiling",
-                                format!(
-                                    "no annotator's strict {} pair is covered by another annotator",
-                                    h.label
-                                ),
-                            );
-                        }
-                        if h.krippendorff_alpha.is_none() {
-                            skip(
-                                "agreement.krippendorff_alpha",
-                                format!("every {} value given is the same", h.label),
-                            );
-                        }
-                        if h.pairwise_agreement.is_none() {
-                            skip(
-                                "agreement.pairwise_agreement",
-                                format!(
-                                    "no two annotators both stated a strict {} preference on the same pair",
-                                    h.label
-                                ),
-                            );
-                        }
+                "no image was judged by two named annotators (one annotator per prompt)".into(),
+            ),
+            Some(a) => {
+                if let Some(h) = a.headline() {
+                    if h.loo_ceiling.is_none() {
+                        skip(
+                            "agreement.loo_ceiling",
+                            format!(
+                                "no annotator's strict {} pair is covered by another annotator",
+                                h.label
+                            ),
+                        );
+                    }
+                    if h.krippendorff_alpha.is_none() {
+                        skip(
+                            "agreement.krippendorff_alpha",
+                            format!("every {} value given is the same", h.label),
+                        );
+                    }
+                    if h.pairwise_agreement.is_none() {
+                        skip(
+                            "agreement.pairwise_agreement",
+                            format!(
+                                "no two annotators both stated a strict {} preference on the same pair",
+                                h.label
+                            ),
+                        );
                     }
                 }
             }
-            a
-        };
+        }
+        a
+    };
 
-        let effects = if f.rated.is_empty() {
-            skip(
+    let effects = if f.rated.is_empty() {
+        skip(
             "prompt_effects",
             "the dataset has no Likert ratings: rank tiers only order the images of one prompt, \
-             so a word of the prompt cannot move them"
+         so a word of the prompt cannot move them"
                 .into(),
         );
-            None
-        } else {
-            effects
-        };
+        None
+    } else {
+        effects
+    };
 
-        // Timings and skip reasons are the caller's (borrowed here by `lap` and `skip`); they are
-        // filled in below.
-        Ok(Analysis {
-            timings: vec![("agreement", agreement_s), ("prompt effects", effects_s)],
-            name: name.to_string(),
-            source: source.to_string(),
-            scale: f.scale,
-            structure,
-            distributions,
-            correlations,
-            rank_vs_rating,
-            agreement,
-            effects,
-            skipped: Vec::new(),
-        })
-    })?;
+    // Timings and skip reasons are filled in below, once `lap` and `skip` are done with them.
+    let mut analysis = Analysis {
+        timings: vec![("agreement", agreement_s), ("prompt effects", effects_s)],
+        name: name.to_string(),
+        source: source.to_string(),
+        scale: f.scale,
+        structure,
+        distributions,
+        correlations,
+        rank_vs_rating,
+        agreement,
+        effects,
+        skipped: Vec::new(),
+    };
     timings.append(&mut analysis.timings);
     analysis.timings = timings;
     analysis.skipped = skipped;

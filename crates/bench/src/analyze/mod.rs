@@ -116,8 +116,8 @@ pub fn run(o: &AnalyzeOptions) -> Result<(), BenchError> {
         .map(|(k, v)| format!("{k} {v:.2}"))
         .collect();
     println!(
-        "    statistics by section (s; agreement and prompt effects run on threads of their own \
-         beside the rest): {}",
+        "    statistics by section (s; agreement and prompt effects run beside \
+         the rest): {}",
         sections.join(", ")
     );
     println!(
