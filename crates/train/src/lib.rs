@@ -42,6 +42,7 @@ pub mod embed_cache;
 pub mod epoch_metrics;
 pub mod error;
 pub mod heldout;
+mod learner;
 pub mod progress;
 pub mod run;
 pub mod step;

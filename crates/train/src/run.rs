@@ -20,28 +20,19 @@ use annotations::Dataset;
 use annotations::splits::Split;
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataset::InMemDataset;
-use burn::optim::AdamConfig;
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::lr_scheduler::composed::ComposedLrSchedulerConfig;
-use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
 use burn::prelude::*;
-use burn::train::metric::LossMetric;
-use burn::train::metric::store::{Aggregate, Direction, EventStoreClient, Split as MetricSplit};
-use burn::train::{
-    EarlyStoppingStrategy, Learner, MetricEarlyStoppingStrategy, StoppingCondition,
-    SupervisedTraining,
-};
+use burn::train::{Learner, SupervisedTraining};
 use model::{
-    Criterion, LikertScale, ModelConfig, PromptTokenizer, TOKENIZER_FILE, load_pretrained,
+    Criterion, FrozenEncoder, LikertScale, ModelConfig, PromptTokenizer, RewardModel,
+    TOKENIZER_FILE, load_pretrained,
 };
 
-use crate::config::{LrSchedule, StopMetric, TrainConfig};
+use crate::config::TrainConfig;
 use crate::data::{Flips, GroupBatcher, Store, plan_batches, prepare, train_tokenizer};
-use crate::epoch_metrics::{
-    ACCURACY, HeadLossMetric, PairAccuracyMetric, SpearmanMetric, head_loss_name, spearman_name,
-};
+use crate::epoch_metrics::{ACCURACY, head_loss_name, spearman_name};
 use crate::error::{Result, TrainError};
 use crate::heldout::{GroundTruthTable, Heldout, evaluate};
+use crate::learner;
 use crate::progress::{Columns, EpochRecord, EpochRenderer, csv_header, read_csv};
 use crate::step::Net;
 
@@ -144,26 +135,6 @@ pub fn last_checkpoint(run_dir: &Path) -> Option<usize> {
         }
     }
     best
-}
-
-/// Early stopping that survives a resume: burn's [`MetricEarlyStoppingStrategy`] starts from
-/// scratch in a new process, so before its first decision this replays the epochs already logged
-/// in the run folder (burn's file logger reads them back), reaching the state an uninterrupted run
-/// would have.
-#[derive(Clone)]
-struct ResumableStopping {
-    inner: MetricEarlyStoppingStrategy,
-    replay_until: usize,
-}
-
-impl EarlyStoppingStrategy for ResumableStopping {
-    fn should_stop(&mut self, epoch: usize, store: &EventStoreClient) -> bool {
-        for e in 1..=self.replay_until.min(epoch.saturating_sub(1)) {
-            self.inner.should_stop(e, store);
-        }
-        self.replay_until = 0;
-        self.inner.should_stop(epoch, store)
-    }
 }
 
 /// Metric columns of this model's `metrics.csv`.
@@ -287,18 +258,7 @@ pub fn train(
     let resume_from = prepare_folder(config, opts)?;
     let dir = opts.out.clone();
 
-    // The tokenizer sees the training prompts only; a resumed run reuses the saved one.
-    let tok_path = dir.join(TOKENIZER_FILE);
-    let tokenizer = if resume_from.is_some() {
-        PromptTokenizer::load(&tok_path)?.with_max_len(config.tokenizer.max_len)?
-    } else {
-        let ix = ds.index();
-        let (_, train_prompts, _, _) = crate::data::split(ds, &ix, config)?;
-        let tok = train_tokenizer(&ix, &train_prompts, config, &tok_path)?;
-        let cfg_path = dir.join(CONFIG_FILE);
-        std::fs::write(&cfg_path, config.to_toml()).map_err(|e| TrainError::io(&cfg_path, e))?;
-        tok
-    };
+    let tokenizer = run_tokenizer(ds, config, &dir, resume_from.is_some())?;
     let mut store = prepare(ds, config, &tokenizer)?;
     if store.valid.is_empty() {
         return Err(TrainError::Dataset {
@@ -316,43 +276,7 @@ pub fn train(
 
     let device = device.clone();
     let ad = device.clone().autodiff();
-    let (model, frozen) = {
-        let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        device.seed(config.optim.seed);
-        let parts = match (config.encoder.kind, &config.encoder.path) {
-            (Some(kind), Some(path)) => Some(load_pretrained(
-                kind,
-                path,
-                config.encoder.freeze,
-                model_config.d_model,
-                &device,
-            )?),
-            _ => None,
-        };
-        model_config.pretrained = parts.as_ref().map(|p| p.spec.clone());
-        if model_config.is_blip()
-            && let Some(spec) = &model_config.pretrained
-        {
-            // The heads read BLIP's [CLS] feature, as ImageReward's head does.
-            model_config.d_model = spec.imagereward_config()?.med.hidden_size;
-        }
-        let model = model_config.try_init(&ad)?;
-        let (model, frozen) = match parts {
-            // The frozen layers stay on the plain device (an embedding cache is computed there
-            // too, so both give identical rows); the tops train on the autodiff one.
-            Some(p) => {
-                let mut model = model.with_towers(p.image.map(|t| t.fork(&ad)), p.text.fork(&ad));
-                if let Some(head) = p.overall {
-                    model = model.with_overall_head(head.fork(&ad));
-                }
-                (model, Some(p.frozen))
-            }
-            None => (model, None),
-        };
-        // Parameters are initialised lazily, on first use: force it now, under the lock.
-        model.visit(&mut Materialize);
-        (model, frozen)
-    };
+    let (model, frozen) = init_model(config, &mut model_config, &device, &ad)?;
     if let Some(frozen) = &frozen {
         let outputs = match &config.encoder.cache {
             Some(cache) => crate::embed::load_store(cache, &store, frozen.spec())?,
@@ -399,73 +323,15 @@ pub fn train(
         history.clone(),
         opts.print,
     );
-    let mut training = SupervisedTraining::new(&dir, dl_train, dl_valid)
-        .with_application_logger(None)
-        .metric_train_numeric(LossMetric::new())
-        .metric_valid_numeric(LossMetric::new())
-        .metric_train_numeric(PairAccuracyMetric::default())
-        .metric_valid_numeric(PairAccuracyMetric::default());
-    for c in Criterion::ALL.into_iter().filter(|c| heads.contains(c)) {
-        let a = c;
-        training = training
-            .metric_train_numeric(HeadLossMetric::new(a))
-            .metric_valid_numeric(HeadLossMetric::new(a));
-        if c.is_likert() {
-            training = training
-                .metric_train_numeric(SpearmanMetric::new(a))
-                .metric_valid_numeric(SpearmanMetric::new(a));
-        }
-    }
-    training = training
-        .with_default_checkpointers()
-        .num_epochs(config.optim.epochs)
-        .renderer(Box::new(renderer));
-    if config.optim.patience > 0 {
-        let condition = StoppingCondition::NoImprovementSince {
-            n_epochs: config.optim.patience,
-        };
-        let inner = match config.optim.stop_metric {
-            StopMetric::Loss => MetricEarlyStoppingStrategy::new(
-                &LossMetric::new(),
-                Aggregate::Mean,
-                Direction::Lowest,
-                MetricSplit::Valid,
-                condition,
-            ),
-            StopMetric::Accuracy => MetricEarlyStoppingStrategy::new(
-                &PairAccuracyMetric::default(),
-                Aggregate::Mean,
-                Direction::Highest,
-                MetricSplit::Valid,
-                condition,
-            ),
-        };
-        training = training.early_stopping(ResumableStopping {
-            inner,
-            replay_until: resume_from.unwrap_or(0),
-        });
-    }
-    if let Some(epoch) = resume_from {
-        training = training.checkpoint(epoch);
-    }
-    let mut adam = AdamConfig::new();
-    if config.optim.weight_decay > 0.0 {
-        adam = adam.with_weight_decay(Some(WeightDecayConfig::new(
-            config.optim.weight_decay as f32,
-        )));
-    }
-    let schedule = match config.optim.lr_schedule {
-        LrSchedule::Constant => ComposedLrSchedulerConfig::new().constant(config.optim.lr),
-        LrSchedule::Cosine => ComposedLrSchedulerConfig::new().cosine(
-            CosineAnnealingLrSchedulerConfig::new(
-                config.optim.lr,
-                (config.optim.epochs * n_train_batches).max(1),
-            )
-            .with_min_lr(config.optim.min_lr),
-        ),
-    }
-    .init()
-    .map_err(TrainError::Training)?;
+    let training = learner::configure(
+        SupervisedTraining::new(&dir, dl_train, dl_valid),
+        &heads,
+        config,
+        resume_from,
+        renderer,
+    );
+    let adam = learner::adam(config);
+    let schedule = learner::lr_schedule(config, n_train_batches)?;
     let result = training.launch(Learner::new(Net { model }, adam.init(), schedule));
     if let Some(e) = &result.error {
         return Err(TrainError::Training(e.to_string()));
@@ -482,6 +348,102 @@ pub fn train(
         read_csv(&csv_text)
     };
     let wall_seconds = t0.elapsed().as_secs_f64();
+    let summary = write_summary(
+        &dir,
+        ds,
+        &store,
+        &heldout,
+        &history,
+        resume_from,
+        wall_seconds,
+    )?;
+    Ok(TrainReport {
+        run_dir: dir,
+        model_config,
+        history,
+        heldout,
+        summary,
+        wall_seconds,
+    })
+}
+
+/// The run's tokenizer: trained on the training prompts only (and saved, with the resolved
+/// config, in the new run folder `dir`), or the saved one when the run is `resumed`.
+fn run_tokenizer(
+    ds: &Dataset,
+    config: &TrainConfig,
+    dir: &Path,
+    resumed: bool,
+) -> Result<PromptTokenizer> {
+    let tok_path = dir.join(TOKENIZER_FILE);
+    if resumed {
+        return Ok(PromptTokenizer::load(&tok_path)?.with_max_len(config.tokenizer.max_len)?);
+    }
+    let ix = ds.index();
+    let (_, train_prompts, _, _) = crate::data::split(ds, &ix, config)?;
+    let tok = train_tokenizer(&ix, &train_prompts, config, &tok_path)?;
+    let cfg_path = dir.join(CONFIG_FILE);
+    std::fs::write(&cfg_path, config.to_toml()).map_err(|e| TrainError::io(&cfg_path, e))?;
+    Ok(tok)
+}
+
+/// The model on the autodiff device `ad`, initialised from the config's seed (under
+/// [`INIT_LOCK`]) with its pretrained towers when the config names an encoder, whose frozen part
+/// stays on `device`; fills in `model_config`'s pretrained spec (and BLIP's width).
+fn init_model(
+    config: &TrainConfig,
+    model_config: &mut ModelConfig,
+    device: &Device,
+    ad: &Device,
+) -> Result<(RewardModel, Option<FrozenEncoder>)> {
+    let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    device.seed(config.optim.seed);
+    let parts = match (config.encoder.kind, &config.encoder.path) {
+        (Some(kind), Some(path)) => Some(load_pretrained(
+            kind,
+            path,
+            config.encoder.freeze,
+            model_config.d_model,
+            device,
+        )?),
+        _ => None,
+    };
+    model_config.pretrained = parts.as_ref().map(|p| p.spec.clone());
+    if model_config.is_blip()
+        && let Some(spec) = &model_config.pretrained
+    {
+        // The heads read BLIP's [CLS] feature, as ImageReward's head does.
+        model_config.d_model = spec.imagereward_config()?.med.hidden_size;
+    }
+    let model = model_config.try_init(ad)?;
+    let (model, frozen) = match parts {
+        // The frozen layers stay on the plain device (an embedding cache is computed there
+        // too, so both give identical rows); the tops train on the autodiff one.
+        Some(p) => {
+            let mut model = model.with_towers(p.image.map(|t| t.fork(ad)), p.text.fork(ad));
+            if let Some(head) = p.overall {
+                model = model.with_overall_head(head.fork(ad));
+            }
+            (model, Some(p.frozen))
+        }
+        None => (model, None),
+    };
+    // Parameters are initialised lazily, on first use: force it now, under the lock.
+    model.visit(&mut Materialize);
+    Ok((model, frozen))
+}
+
+/// Writes `heldout_scores.csv` and then `summary.json` (the last file of a finished run), and
+/// returns the summary.
+fn write_summary(
+    dir: &Path,
+    ds: &Dataset,
+    store: &Store,
+    heldout: &Heldout,
+    history: &[EpochRecord],
+    resume_from: Option<usize>,
+    wall_seconds: f64,
+) -> Result<serde_json::Value> {
     let summary = serde_json::json!({
         "wall_seconds": wall_seconds,
         "dataset": ds.meta.name,
@@ -491,19 +453,12 @@ pub fn train(
         "heldout": heldout,
         "matrix": heldout.matrix,
     });
-    write_heldout_scores(&dir.join(HELDOUT_SCORES_FILE), &store, &heldout)?;
+    write_heldout_scores(&dir.join(HELDOUT_SCORES_FILE), store, heldout)?;
     let summary_path = dir.join(SUMMARY_FILE);
     let text =
         serde_json::to_string_pretty(&summary).map_err(|e| TrainError::Training(e.to_string()))?;
     std::fs::write(&summary_path, text + "\n").map_err(|e| TrainError::io(&summary_path, e))?;
-    Ok(TrainReport {
-        run_dir: dir,
-        model_config,
-        history,
-        heldout,
-        summary,
-        wall_seconds,
-    })
+    Ok(summary)
 }
 
 /// Writes `generation_id,prompt_id,overall,alignment,fidelity,harmlessness` for every held-out

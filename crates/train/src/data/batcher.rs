@@ -150,17 +150,57 @@ impl GroupBatcher {
 
     /// Builds the batch of the given prompts on `device`.
     pub fn build(&self, prompts: &[usize], device: &Device) -> GroupBatch {
+        let mirror = self.mirrored(prompts);
+        let Gathered {
+            generations,
+            prompt_rows,
+            pairs,
+            strict,
+        } = self.gather(prompts);
+        let n = generations.len();
+        let images = self.image_input(&generations, &prompt_rows, &mirror, device);
+        let (negative_rows, mismatched) = self.matching_negatives(prompts, &prompt_rows);
+        let text = self.text_input(prompts, &mirror, &negative_rows, device);
+        let (labels, label_values) = self.likert_labels(&generations, device);
+        let mismatched = (!mismatched.is_empty()).then(|| {
+            let m = mismatched.len();
+            let (idx, other): (Vec<i64>, Vec<i64>) = mismatched.into_iter().unzip();
+            (
+                Tensor::from_data(TensorData::new(idx, [m]), device),
+                Tensor::from_data(TensorData::new(other, [m]), device),
+            )
+        });
+        GroupBatch {
+            mismatched,
+            images,
+            text,
+            prompt_index: Tensor::from_data(TensorData::new(prompt_rows, [n]), device),
+            pairs: Pairs::new(&pairs, device),
+            strict,
+            labels,
+            label_values,
+            weights: self.weights.clone(),
+            generations,
+        }
+    }
+
+    /// Whether each prompt of the batch is seen mirrored this epoch.
+    fn mirrored(&self, prompts: &[usize]) -> Vec<bool> {
         let st = &self.store;
-        let s = st.image_size;
-        let plane = s * s;
-        let mirror: Vec<bool> = match &self.flips {
+        match &self.flips {
             Some(flips) => {
                 let epoch = flips.next_epoch();
                 let ids = prompts.iter().map(|&p| &st.index.prompts[p].id);
                 ids.map(|id| flips.mirrored(epoch, id)).collect()
             }
             None => vec![false; prompts.len()],
-        };
+        }
+    }
+
+    /// The batch's generations (prompt by prompt), the prompt row of each, and its pairs with
+    /// the strict ones apart.
+    fn gather(&self, prompts: &[usize]) -> Gathered {
+        let st = &self.store;
         let mut generations = Vec::new();
         let mut prompt_rows = Vec::new();
         let mut pairs = Vec::new();
@@ -183,12 +223,32 @@ impl GroupBatcher {
                 prompt_rows.push(row as i64);
             }
         }
+        Gathered {
+            generations,
+            prompt_rows,
+            pairs,
+            strict,
+        }
+    }
+
+    /// The images of `generations`: frozen hidden states from the store, else pixels in
+    /// `[-1, 1]` (mirrored where the prompt is).
+    fn image_input(
+        &self,
+        generations: &[usize],
+        prompt_rows: &[i64],
+        mirror: &[bool],
+        device: &Device,
+    ) -> ImageInput {
+        let st = &self.store;
+        let s = st.image_size;
+        let plane = s * s;
         let n = generations.len();
         let frozen = st.frozen.as_ref();
-        let images = match frozen.and_then(|f| f.image.as_ref()) {
+        match frozen.and_then(|f| f.image.as_ref()) {
             Some((rows, of_gen)) => {
                 let mut data = Vec::with_capacity(n * rows.tokens * rows.dim);
-                for &g in &generations {
+                for &g in generations {
                     let r = of_gen[g].expect("every generation of a used prompt has a row");
                     data.extend_from_slice(rows.row(r));
                 }
@@ -216,7 +276,18 @@ impl GroupBatcher {
                     device,
                 ))
             }
-        };
+        }
+    }
+
+    /// Image-text matching negatives: the substituted prompts' token rows (extra text rows after
+    /// the batch's prompts) and the `(image, prompt row)` pairs that do not match.
+    fn matching_negatives<'a>(
+        &'a self,
+        prompts: &[usize],
+        prompt_rows: &[i64],
+    ) -> (Vec<&'a TokenRow>, Vec<(i64, i64)>) {
+        let st = &self.store;
+        let n = prompt_rows.len();
         let t = prompts.len();
         let matching = self.matching_every > 0
             && self.weights.matching > 0.0
@@ -244,12 +315,27 @@ impl GroupBatcher {
                 .map(|i| (i as i64, partner[prompt_rows[i] as usize] as i64))
                 .collect();
         }
+        (negative_rows, mismatched)
+    }
+
+    /// The text rows: the batch's prompts (a mirrored one with its swap words exchanged), then
+    /// the negatives; frozen hidden states from the store where the text encoder is frozen.
+    fn text_input(
+        &self,
+        prompts: &[usize],
+        mirror: &[bool],
+        negative_rows: &[&TokenRow],
+        device: &Device,
+    ) -> TextInput {
+        let st = &self.store;
+        let t = prompts.len();
+        let frozen = st.frozen.as_ref();
         let rows = t + negative_rows.len();
         let l = st.seq_len;
         // The T prompts (a mirrored one with its swap words exchanged), then the negatives.
         let text_rows: Vec<(&Vec<i64>, &Vec<i64>)> = prompts
             .iter()
-            .zip(&mirror)
+            .zip(mirror)
             .map(|(&p, &flip)| match &st.mirrored[p] {
                 Some((ids, mask)) if flip => (ids, mask),
                 _ => (&st.token_ids[p], &st.token_mask[p]),
@@ -263,7 +349,7 @@ impl GroupBatcher {
                 .collect()
         };
         let mask = Tensor::from_data(TensorData::new(flat(false), [rows, l]), device);
-        let text = match frozen.filter(|f| f.text.0.dim > 0) {
+        match frozen.filter(|f| f.text.0.dim > 0) {
             Some(FrozenStore {
                 text: (rows, of_prompt),
                 ..
@@ -286,7 +372,16 @@ impl GroupBatcher {
                 ids: Tensor::from_data(TensorData::new(flat(true), [rows, l]), device),
                 mask,
             },
-        };
+        }
+    }
+
+    /// The Likert targets of the heads trained, and the raw values per criterion.
+    fn likert_labels(
+        &self,
+        generations: &[usize],
+        device: &Device,
+    ) -> (LikertLabels, [Vec<Option<f32>>; 4]) {
+        let st = &self.store;
         let mut labels = LikertLabels::default();
         let mut label_values: [Vec<Option<f32>>; 4] = Default::default();
         for c in Criterion::LIKERT {
@@ -298,27 +393,16 @@ impl GroupBatcher {
             *labels.slot_mut(c) = Some(LikertTarget::new(&vals, device));
             label_values[k] = vals;
         }
-        let mismatched = (!mismatched.is_empty()).then(|| {
-            let m = mismatched.len();
-            let (idx, other): (Vec<i64>, Vec<i64>) = mismatched.into_iter().unzip();
-            (
-                Tensor::from_data(TensorData::new(idx, [m]), device),
-                Tensor::from_data(TensorData::new(other, [m]), device),
-            )
-        });
-        GroupBatch {
-            mismatched,
-            images,
-            text,
-            prompt_index: Tensor::from_data(TensorData::new(prompt_rows, [n]), device),
-            pairs: Pairs::new(&pairs, device),
-            strict,
-            labels,
-            label_values,
-            weights: self.weights.clone(),
-            generations,
-        }
+        (labels, label_values)
     }
+}
+
+/// What [`GroupBatcher::gather`] collects.
+struct Gathered {
+    generations: Vec<usize>,
+    prompt_rows: Vec<i64>,
+    pairs: Vec<Pair>,
+    strict: Vec<(usize, usize)>,
 }
 
 impl Batcher<BatchPlan, GroupBatch> for GroupBatcher {
