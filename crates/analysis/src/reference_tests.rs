@@ -32,7 +32,12 @@ fn dataset(r: &Value) -> Dataset {
                 image: None,
                 annotator: x["annotator"].as_str().map(Into::into),
                 rank: x["rank"].as_u64().map(|v| v as u32),
-                ratings: [num("overall"), num("alignment"), num("fidelity"), None],
+                ratings: annotations::PerCriterion::from_array([
+                    num("overall"),
+                    num("alignment"),
+                    num("fidelity"),
+                    None,
+                ]),
                 source_row: i + 1,
             }
         })

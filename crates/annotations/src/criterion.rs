@@ -85,57 +85,49 @@ impl FromStr for Criterion {
     }
 }
 
-/// One optional value per [`Criterion`].
+/// One optional value per [`Criterion`]: the one per-head container of the workspace (ratings of
+/// a judgment row, head scores and losses, Likert labels, latents of a synthetic world), indexed
+/// by criterion (`values[Criterion::Fidelity]`).
 ///
-/// Used for head scores, Likert labels and per-head losses, so that a missing head or a missing
-/// label set is simply `None`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PerCriterion<T> {
-    /// Value for [`Criterion::Overall`].
-    pub overall: Option<T>,
-    /// Value for [`Criterion::Alignment`].
-    pub alignment: Option<T>,
-    /// Value for [`Criterion::Fidelity`].
-    pub fidelity: Option<T>,
-    /// Value for [`Criterion::Harmlessness`].
-    pub harmlessness: Option<T>,
-}
+/// In JSON it is an object of the present values by criterion name, in [`Criterion::ALL`] order
+/// (`{"overall": 1.2, "fidelity": 4.0}`); files that store rows positionally use
+/// [`into_array`](Self::into_array) and [`from_array`](Self::from_array).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PerCriterion<T>([Option<T>; 4]);
 
 impl<T> Default for PerCriterion<T> {
     fn default() -> Self {
-        Self {
-            overall: None,
-            alignment: None,
-            fidelity: None,
-            harmlessness: None,
-        }
+        Self([None, None, None, None])
+    }
+}
+
+impl<T> std::ops::Index<Criterion> for PerCriterion<T> {
+    type Output = Option<T>;
+    fn index(&self, criterion: Criterion) -> &Option<T> {
+        &self.0[criterion.index()]
+    }
+}
+
+impl<T> std::ops::IndexMut<Criterion> for PerCriterion<T> {
+    fn index_mut(&mut self, criterion: Criterion) -> &mut Option<T> {
+        &mut self.0[criterion.index()]
     }
 }
 
 impl<T> PerCriterion<T> {
     /// The value for `criterion`, if any.
     pub fn get(&self, criterion: Criterion) -> Option<&T> {
-        match criterion {
-            Criterion::Overall => self.overall.as_ref(),
-            Criterion::Alignment => self.alignment.as_ref(),
-            Criterion::Fidelity => self.fidelity.as_ref(),
-            Criterion::Harmlessness => self.harmlessness.as_ref(),
-        }
+        self[criterion].as_ref()
     }
 
     /// The slot for `criterion`, to fill, replace or take a value.
     pub fn slot_mut(&mut self, criterion: Criterion) -> &mut Option<T> {
-        match criterion {
-            Criterion::Overall => &mut self.overall,
-            Criterion::Alignment => &mut self.alignment,
-            Criterion::Fidelity => &mut self.fidelity,
-            Criterion::Harmlessness => &mut self.harmlessness,
-        }
+        &mut self[criterion]
     }
 
     /// Sets the value for `criterion`, returning the previous one.
     pub fn insert(&mut self, criterion: Criterion, value: T) -> Option<T> {
-        self.slot_mut(criterion).replace(value)
+        self[criterion].replace(value)
     }
 
     /// The present values with their criterion, in [`Criterion::ALL`] order.
@@ -145,34 +137,60 @@ impl<T> PerCriterion<T> {
             .filter_map(move |c| self.get(c).map(|v| (c, v)))
     }
 
+    /// Whether no criterion has a value.
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(Option::is_none)
+    }
+
     /// Applies `f` to every present value.
     pub fn map<U>(self, mut f: impl FnMut(Criterion, T) -> U) -> PerCriterion<U> {
-        PerCriterion {
-            overall: self.overall.map(|v| f(Criterion::Overall, v)),
-            alignment: self.alignment.map(|v| f(Criterion::Alignment, v)),
-            fidelity: self.fidelity.map(|v| f(Criterion::Fidelity, v)),
-            harmlessness: self.harmlessness.map(|v| f(Criterion::Harmlessness, v)),
+        let mut out = PerCriterion::default();
+        for (c, v) in Criterion::ALL.into_iter().zip(self.0) {
+            out[c] = v.map(|v| f(c, v));
         }
+        out
+    }
+
+    /// References to the values, in the same slots.
+    pub fn as_ref(&self) -> PerCriterion<&T> {
+        PerCriterion(self.0.each_ref().map(Option::as_ref))
     }
 
     /// The values in [`Criterion::ALL`] order, the `[Option<T>; 4]` row files and tables use.
     pub fn into_array(self) -> [Option<T>; 4] {
-        [
-            self.overall,
-            self.alignment,
-            self.fidelity,
-            self.harmlessness,
-        ]
+        self.0
     }
 
     /// From a row in [`Criterion::ALL`] order.
-    pub fn from_array([overall, alignment, fidelity, harmlessness]: [Option<T>; 4]) -> Self {
-        Self {
-            overall,
-            alignment,
-            fidelity,
-            harmlessness,
+    pub fn from_array(row: [Option<T>; 4]) -> Self {
+        Self(row)
+    }
+
+    /// A value for every criterion, from `f`.
+    pub fn from_fn(mut f: impl FnMut(Criterion) -> Option<T>) -> Self {
+        Self(Criterion::ALL.map(&mut f))
+    }
+}
+
+impl<T: Serialize> Serialize for PerCriterion<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.iter().count()))?;
+        for (c, v) in self.iter() {
+            map.serialize_entry(c.name(), v)?;
         }
+        map.end()
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for PerCriterion<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let by_name = std::collections::BTreeMap::<Criterion, T>::deserialize(d)?;
+        let mut out = PerCriterion::default();
+        for (c, v) in by_name {
+            out[c] = Some(v);
+        }
+        Ok(out)
     }
 }
 
@@ -210,8 +228,25 @@ mod tests {
         let doubled = p.map(|_, v| v * 2);
         assert_eq!(doubled.get(Criterion::Fidelity), Some(&6));
         assert_eq!(doubled.get(Criterion::Alignment), None);
-        let row = doubled.clone().into_array();
+        let row = doubled.into_array();
         assert_eq!(row, [Some(2), None, Some(6), None]);
         assert_eq!(PerCriterion::from_array(row), doubled);
+    }
+
+    #[test]
+    fn per_criterion_indexes_by_criterion_and_is_a_json_object_by_name() {
+        let mut p = PerCriterion::from_fn(|c| (c != Criterion::Alignment).then_some(c.index()));
+        assert_eq!(p[Criterion::Fidelity], Some(2));
+        p[Criterion::Overall] = None;
+        assert_eq!(p.into_array(), [None, None, Some(2), Some(3)]);
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(json, r#"{"fidelity":2,"harmlessness":3}"#);
+        assert_eq!(
+            serde_json::from_str::<PerCriterion<usize>>(&json).unwrap(),
+            p
+        );
+        assert!(serde_json::from_str::<PerCriterion<usize>>(r#"{"beauty":1}"#).is_err());
+        assert!(PerCriterion::<u8>::default().is_empty() && !p.is_empty());
+        assert_eq!(p.as_ref().get(Criterion::Harmlessness), Some(&&3));
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AnnotationError, Criterion};
+use crate::{AnnotationError, Criterion, PerCriterion};
 
 /// The Likert scale a dataset's ratings use, inclusive. ImageRewardDB uses 1..7, TIFA 1..5; a
 /// dataset keeps its own scale rather than being rescaled, so that statistics stay comparable
@@ -29,6 +29,24 @@ impl Scale {
     }
     pub fn contains(self, v: f32) -> bool {
         v.is_finite() && v >= self.min as f32 && v <= self.max as f32
+    }
+}
+
+/// `MIN..MAX`, as `rewardlab import table --scale` takes it.
+impl std::str::FromStr for Scale {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (a, b) = s.split_once("..").ok_or("expected MIN..MAX, e.g. 1..7")?;
+        let bound = |t: &str| -> Result<u8, String> {
+            t.trim()
+                .parse()
+                .map_err(|_| format!("`{t}` is not a number"))
+        };
+        let (min, max) = (bound(a)?, bound(b)?);
+        if min >= max {
+            return Err(format!("scale {min}..{max} is empty"));
+        }
+        Ok(Scale { min, max })
     }
 }
 
@@ -137,15 +155,15 @@ pub struct Row {
     pub annotator: Option<String>,
     /// Rank tier within the prompt for this annotator: 1 = best, equal tiers are ties.
     pub rank: Option<u32>,
-    /// Likert ratings, indexed by [`Criterion::index`].
-    pub ratings: [Option<f32>; 4],
+    /// Likert ratings, per criterion.
+    pub ratings: PerCriterion<f32>,
     /// 1-based record number in the file it was read from (JSON entry, table row), for errors.
     pub source_row: usize,
 }
 
 impl Row {
     pub fn rating(&self, c: Criterion) -> Option<f32> {
-        self.ratings[c.index()]
+        self.ratings[c]
     }
 }
 
@@ -327,7 +345,7 @@ pub(crate) mod tests_support {
             image: None,
             annotator: annotator.map(Into::into),
             rank,
-            ratings: [None; 4],
+            ratings: crate::PerCriterion::default(),
             source_row: 0,
         }
     }
@@ -339,5 +357,20 @@ pub(crate) mod tests_support {
         let mut meta = DatasetMeta::new("test", "test");
         meta.images = ImagesState::Absent;
         Dataset::new(meta, "test.json", ".", rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scales_parse_from_min_dot_dot_max() {
+        assert_eq!("1..5".parse::<Scale>(), Ok(Scale { min: 1, max: 5 }));
+        assert_eq!(" 0 .. 10".parse::<Scale>(), Ok(Scale { min: 0, max: 10 }));
+        for (bad, says) in [("1-7", "MIN..MAX"), ("a..7", "`a`"), ("7..7", "empty")] {
+            let err = bad.parse::<Scale>().unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
     }
 }

@@ -109,6 +109,43 @@ pub fn split_prompts(ix: &Index, spec: &SplitSpec) -> Vec<Split> {
     out
 }
 
+/// The prompts of `split` (indices into [`Index::prompts`], in index order).
+pub fn prompts_of(ix: &Index, spec: &SplitSpec, split: Split) -> Vec<usize> {
+    let splits = split_prompts(ix, spec);
+    (0..ix.prompts.len())
+        .filter(|&p| splits[p] == split)
+        .collect()
+}
+
+/// The prompts an evaluation reads: one split, or every prompt (`all`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Selection {
+    All,
+    Split(Split),
+}
+
+impl std::str::FromStr for Selection {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "all" {
+            return Ok(Selection::All);
+        }
+        s.parse()
+            .map(Selection::Split)
+            .map_err(|e| format!("{e}, or all"))
+    }
+}
+
+impl Selection {
+    /// The selected prompts, in index order.
+    pub fn prompts(self, ix: &Index, spec: &SplitSpec) -> Vec<usize> {
+        match self {
+            Selection::All => (0..ix.prompts.len()).collect(),
+            Selection::Split(split) => prompts_of(ix, spec, split),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +226,24 @@ mod tests {
         for (i, p) in ia.prompts.iter().enumerate() {
             assert_eq!(a[i], b[ib.prompt_by_id[&p.id]], "{}", p.id);
         }
+    }
+
+    #[test]
+    fn selections_partition_the_prompts() {
+        let ds = world(40);
+        let ix = ds.index();
+        let spec = SplitSpec::default();
+        let mut seen: Vec<usize> = ["train", "validation", "test"]
+            .iter()
+            .flat_map(|s| s.parse::<Selection>().unwrap().prompts(&ix, &spec))
+            .collect();
+        seen.sort_unstable();
+        assert_eq!(
+            seen,
+            "all".parse::<Selection>().unwrap().prompts(&ix, &spec)
+        );
+        assert_eq!(seen, (0..40).collect::<Vec<_>>());
+        let err = "tset".parse::<Selection>().unwrap_err();
+        assert!(err.contains("tset") && err.ends_with("or all"), "{err}");
     }
 }

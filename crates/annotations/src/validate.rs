@@ -413,15 +413,15 @@ mod tests {
     #[test]
     fn rating_outside_scale_or_nan() {
         let mut ds = good();
-        ds.rows[1].ratings[Criterion::Fidelity.index()] = Some(8.0);
+        ds.rows[1].ratings[Criterion::Fidelity] = Some(8.0);
         let p = only(&ds);
         assert_eq!(
             (p.file.as_str(), p.row, p.field.as_str()),
             ("test.json", Some(2), "fidelity")
         );
-        ds.rows[1].ratings[Criterion::Fidelity.index()] = Some(f32::NAN);
+        ds.rows[1].ratings[Criterion::Fidelity] = Some(f32::NAN);
         assert!(only(&ds).message.contains("NaN"));
-        ds.rows[1].ratings[Criterion::Fidelity.index()] = Some(0.0);
+        ds.rows[1].ratings[Criterion::Fidelity] = Some(0.0);
         assert_eq!(only(&ds).field, "fidelity");
     }
 
@@ -431,7 +431,7 @@ mod tests {
         ds.meta
             .columns
             .insert("alignment".into(), "image_text_alignment_rating".into());
-        ds.rows[0].ratings[Criterion::Alignment.index()] = Some(9.0);
+        ds.rows[0].ratings[Criterion::Alignment] = Some(9.0);
         assert_eq!(only(&ds).field, "image_text_alignment_rating");
     }
 
@@ -515,7 +515,7 @@ mod tests {
     #[test]
     fn all_problems_are_reported_in_one_run() {
         let mut ds = good();
-        ds.rows[0].ratings[0] = Some(99.0);
+        ds.rows[0].ratings[Criterion::Overall] = Some(99.0);
         ds.rows[1].rank = Some(7);
         ds.rows[2].prompt = String::new();
         ds.rows[3].prompt = String::new();
@@ -566,7 +566,7 @@ mod tests {
     #[test]
     fn quarantine_drops_rows_and_the_prompts_they_break() {
         let mut ds = good();
-        ds.rows[3].ratings[0] = Some(f32::NAN);
+        ds.rows[3].ratings[Criterion::Overall] = Some(f32::NAN);
         let (clean, q) = quarantine(ds, Checks::default());
         // g4 is dropped for its rating, then p2 has one image left and g3 goes too
         assert_eq!(clean.rows.len(), 2);
@@ -584,7 +584,7 @@ mod tests {
         for r in &mut ds.rows[0..3] {
             r.expected_images = Some(3);
         }
-        ds.rows[0].ratings[0] = Some(0.5);
+        ds.rows[0].ratings[Criterion::Overall] = Some(0.5);
         let (clean, q) = quarantine(ds, Checks::default());
         assert_eq!(q.len(), 1);
         assert_eq!(clean.rows.len(), 4);

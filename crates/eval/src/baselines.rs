@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use annotations::Criterion;
+use annotations::{Criterion, PerCriterion};
 
 use crate::error::{EvalError, Result};
 use crate::scores::{ImageScores, ScoreTable};
@@ -51,7 +51,7 @@ pub struct BaselineContext {
     pub seed: u64,
     /// True latents per generation id, by [`Criterion::index`] (a synthetic world's
     /// `ground_truth.csv`).
-    pub truth: Option<HashMap<String, [Option<f64>; 4]>>,
+    pub truth: Option<HashMap<String, PerCriterion<f64>>>,
 }
 
 /// Builds a baseline for a context, or says why it cannot run there.
@@ -128,6 +128,27 @@ impl Registry {
         }
     }
 
+    /// The baselines the user named (repeats once, `none` for none), or with no name the
+    /// [defaults](Self::defaults) but `except` (an evaluated model is not its own baseline).
+    pub fn resolve(
+        &self,
+        named: &[String],
+        ctx: &BaselineContext,
+        except: Option<&str>,
+    ) -> Result<Vec<Box<dyn Baseline>>> {
+        let mut names: Vec<String> = Vec::new();
+        if named.is_empty() {
+            names = self.defaults(ctx);
+            names.retain(|n| Some(n.as_str()) != except);
+        }
+        for n in named {
+            if n != "none" && !names.contains(n) {
+                names.push(n.clone());
+            }
+        }
+        names.iter().map(|n| self.create(n, ctx)).collect()
+    }
+
     /// The baselines to run when the user names none: every one that can run in this context
     /// (on synthetic data `random` and `oracle`, elsewhere `random`).
     pub fn defaults(&self, ctx: &BaselineContext) -> Vec<String> {
@@ -157,7 +178,7 @@ impl Baseline for Random {
                 let mut rng = prng::Rng::derive(self.seed, &format!("random/{}", im.generation_id));
                 let mut s = ImageScores::default();
                 for c in Criterion::ALL {
-                    s.score[c.index()] = Some(rng.uniform());
+                    s.score[c] = Some(rng.uniform());
                 }
                 s
             })
@@ -167,7 +188,7 @@ impl Baseline for Random {
 
 /// The true latents.
 pub struct Oracle {
-    pub truth: HashMap<String, [Option<f64>; 4]>,
+    pub truth: HashMap<String, PerCriterion<f64>>,
 }
 
 impl Baseline for Oracle {
@@ -193,7 +214,7 @@ impl Baseline for Oracle {
             .iter()
             .map(|im| ImageScores {
                 score: self.truth[im.generation_id],
-                rating: [None; 4],
+                rating: PerCriterion::default(),
             })
             .collect())
     }
@@ -240,11 +261,46 @@ mod tests {
         assert!(err.to_string().contains("random, oracle"), "{err}");
         let ctx = BaselineContext {
             seed: 0,
-            truth: Some(HashMap::from([("a".to_string(), [Some(0.5); 4])])),
+            truth: Some(HashMap::from([(
+                "a".to_string(),
+                PerCriterion::from_array([Some(0.5); 4]),
+            )])),
         };
         let o = r.create("oracle", &ctx).unwrap();
-        assert_eq!(o.score(&refs(&["a"])).unwrap()[0].score[0], Some(0.5));
+        assert_eq!(
+            o.score(&refs(&["a"])).unwrap()[0].score[Criterion::Overall],
+            Some(0.5)
+        );
         assert!(o.score(&refs(&["b"])).is_err());
         assert_eq!(r.defaults(&ctx).len(), 2);
+    }
+
+    #[test]
+    fn resolve_takes_the_named_baselines_once_or_the_defaults_but_the_model() {
+        let r = Registry::builtin();
+        let truth = HashMap::from([(
+            "a".to_string(),
+            PerCriterion::from_array([Some(1.0), None, None, None]),
+        )]);
+        let ctx = BaselineContext {
+            seed: 0,
+            truth: Some(truth),
+        };
+        let names = |named: &[&str], except| -> Vec<String> {
+            let named: Vec<String> = named.iter().map(|n| n.to_string()).collect();
+            r.resolve(&named, &ctx, except)
+                .unwrap()
+                .iter()
+                .map(|b| b.name().to_string())
+                .collect()
+        };
+        assert_eq!(names(&[], None), ["random", "oracle"]);
+        assert_eq!(names(&[], Some("oracle")), ["random"]);
+        assert_eq!(
+            names(&["oracle", "oracle", "none"], Some("oracle")),
+            ["oracle"]
+        );
+        assert!(names(&["none"], None).is_empty());
+        assert!(r.resolve(&["nope".into()], &ctx, None).is_err());
     }
 }

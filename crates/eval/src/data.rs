@@ -186,7 +186,7 @@ impl EvalData {
             .prompts
             .iter()
             .flat_map(|p| &p.generations)
-            .any(|g| scores.get(g).is_some_and(|s| s.score[c.index()].is_some()));
+            .any(|g| scores.get(g).is_some_and(|s| s.score[c].is_some()));
         if !any {
             return Ok(None);
         }
@@ -199,7 +199,7 @@ impl EvalData {
                     .iter()
                     .enumerate()
                     .map(|(i, g)| {
-                        let predicted = scores.get(g).and_then(|x| x.rating[c.index()]);
+                        let predicted = scores.get(g).and_then(|x| x.rating[c]);
                         RatedImage::new(s[i], predicted, p.ratings[c.index()][i].clone())
                     })
                     .collect()
@@ -215,7 +215,7 @@ impl EvalData {
         for p in &self.prompts {
             let mut col = Vec::with_capacity(p.generations.len());
             for g in &p.generations {
-                let v = scores.get(g).and_then(|s| s.score[c.index()]);
+                let v = scores.get(g).and_then(|s| s.score[c]);
                 match v {
                     Some(v) if !v.is_finite() => {
                         return Err(EvalError::NonFinite {

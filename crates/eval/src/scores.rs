@@ -5,24 +5,24 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use annotations::Criterion;
+use annotations::{Criterion, PerCriterion};
 
 use crate::error::{EvalError, FileProblem, Result};
 
-/// A scorer's output for one image, by [`Criterion::index`]: a raw score (higher is better) and,
+/// A scorer's output for one image, per criterion: a raw score (higher is better) and,
 /// for heads that give one, a predicted rating on the dataset's scale. The overall score ranks
 /// the images; the others are evaluated against the ratings of their criterion.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct ImageScores {
-    pub score: [Option<f64>; 4],
-    pub rating: [Option<f64>; 4],
+    pub score: PerCriterion<f64>,
+    pub rating: PerCriterion<f64>,
 }
 
 impl ImageScores {
     /// Only an overall score (a scores file, a single-output model).
     pub fn overall(score: f64) -> Self {
         let mut s = Self::default();
-        s.score[Criterion::Overall.index()] = Some(score);
+        s.score[Criterion::Overall] = Some(score);
         s
     }
 }
@@ -224,9 +224,9 @@ pub fn scores_csv(rows: &[(&str, &str)], table: &ScoreTable) -> String {
         .filter(|&(c, rating)| {
             table.values().any(|s| {
                 if rating {
-                    s.rating[c.index()].is_some()
+                    s.rating[c].is_some()
                 } else {
-                    s.score[c.index()].is_some()
+                    s.score[c].is_some()
                 }
             })
         })
@@ -247,14 +247,10 @@ pub fn scores_csv(rows: &[(&str, &str)], table: &ScoreTable) -> String {
             "{},{},{}",
             csv_field(id),
             csv_field(prompt),
-            num(s.score[0])
+            num(s.score[Criterion::Overall])
         ));
         for (c, rating) in &extra {
-            let v = if *rating {
-                s.rating[c.index()]
-            } else {
-                s.score[c.index()]
-            };
+            let v = if *rating { s.rating[*c] } else { s.score[*c] };
             out.push(',');
             out.push_str(&num(v));
         }
@@ -274,8 +270,8 @@ mod tests {
     #[test]
     fn reads_columns_in_any_order_with_quotes() {
         let t = parse("model,score,generation_id\nx,0.5,\"a,1\"\n\ny, -2 ,b\n").unwrap();
-        assert_eq!(t["a,1"].score[0], Some(0.5));
-        assert_eq!(t["b"].score[0], Some(-2.0));
+        assert_eq!(t["a,1"].score[Criterion::Overall], Some(0.5));
+        assert_eq!(t["b"].score[Criterion::Overall], Some(-2.0));
         assert_eq!(
             fields("\"say \"\"hi\"\"\",2").unwrap(),
             vec!["say \"hi\"", "2"]
@@ -309,12 +305,12 @@ mod tests {
     fn written_scores_read_back() {
         let mut t = ScoreTable::new();
         let mut s = ImageScores::overall(1.25);
-        s.score[Criterion::Fidelity.index()] = Some(0.5);
-        s.rating[Criterion::Fidelity.index()] = Some(4.5);
+        s.score[Criterion::Fidelity] = Some(0.5);
+        s.rating[Criterion::Fidelity] = Some(4.5);
         t.insert("g,1".into(), s);
         let text = scores_csv(&[("g,1", "p")], &t);
         assert!(text.starts_with("generation_id,prompt_id,score,fidelity_score,fidelity_rating\n"));
         let back = parse(&text).unwrap();
-        assert_eq!(back["g,1"].score[0], Some(1.25));
+        assert_eq!(back["g,1"].score[Criterion::Overall], Some(1.25));
     }
 }

@@ -45,12 +45,7 @@ pub fn recall_at_k<'a>(
     prompts: impl IntoIterator<Item = &'a RankedPrompt>,
     k: usize,
 ) -> Option<f64> {
-    mean(
-        prompts
-            .into_iter()
-            .filter_map(|p| hit(p, k, true))
-            .map(f64::from),
-    )
+    hit_rate(prompts, k, true)
 }
 
 /// **Filter@K**: the share of prompts whose human-worst image (the highest mean rank; any of
@@ -61,10 +56,20 @@ pub fn filter_at_k<'a>(
     prompts: impl IntoIterator<Item = &'a RankedPrompt>,
     k: usize,
 ) -> Option<f64> {
+    hit_rate(prompts, k, false)
+}
+
+/// The share of prompts where [`hit`] finds the human-best (`best`) or human-worst image
+/// among the scorer's K.
+fn hit_rate<'a>(
+    prompts: impl IntoIterator<Item = &'a RankedPrompt>,
+    k: usize,
+    best: bool,
+) -> Option<f64> {
     mean(
         prompts
             .into_iter()
-            .filter_map(|p| hit(p, k, false))
+            .filter_map(|p| hit(p, k, best))
             .map(f64::from),
     )
 }

@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use annotations::splits::{Split, split_prompts};
+use annotations::PerCriterion;
+use annotations::splits::{Split, prompts_of};
 use eval::{BaselineContext, EvalData, EvalLabels, EvalOptions, ImageScores, Registry, ScoreTable};
 use scoring::{Device, RunScorer, SplitEvaluation};
 use serde::{Deserialize, Serialize};
@@ -88,7 +89,7 @@ pub fn read_record(dir: &Path) -> Result<Option<CellRecord>> {
     read_json(&p).map(Some)
 }
 
-/// One image's scores as stored in `scores.json` (by [`Criterion::index`]).
+/// One image's scores as stored in `scores.json`: rows in [`annotations::Criterion::ALL`] order.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct StoredScores {
     score: [Option<f64>; 4],
@@ -103,8 +104,8 @@ pub fn write_scores(path: &Path, table: &ScoreTable) -> Result<()> {
             (
                 k,
                 StoredScores {
-                    score: v.score,
-                    rating: v.rating,
+                    score: v.score.into_array(),
+                    rating: v.rating.into_array(),
                 },
             )
         })
@@ -119,8 +120,8 @@ pub fn read_scores(path: &Path) -> Result<ScoreTable> {
         .into_iter()
         .map(|(k, v)| {
             let s = ImageScores {
-                score: v.score,
-                rating: v.rating,
+                score: PerCriterion::from_array(v.score),
+                rating: PerCriterion::from_array(v.rating),
             };
             (k, s)
         })
@@ -129,10 +130,7 @@ pub fn read_scores(path: &Path) -> Result<ScoreTable> {
 
 /// The prompts (indices into the index) of one split of a config.
 pub fn split_of(loaded: &Loaded, config: &TrainConfig, split: Split) -> Vec<usize> {
-    let splits = split_prompts(&loaded.ix, &config.data.split);
-    (0..loaded.ix.prompts.len())
-        .filter(|&p| splits[p] == split)
-        .collect()
+    prompts_of(&loaded.ix, &config.data.split, split)
 }
 
 /// The cell's test prompts as the `eval` crate sees them.
@@ -263,12 +261,7 @@ pub fn evaluate_run(
         seed: 0,
         truth: loaded.truth.clone(),
     };
-    let baselines = registry
-        .defaults(&ctx)
-        .iter()
-        .map(|name| registry.create(name, &ctx))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(eval_err)?;
+    let baselines = registry.resolve(&[], &ctx, None).map_err(eval_err)?;
     let split = SplitEvaluation {
         data: &test,
         validation: (!valid.prompts.is_empty()).then_some(&valid),

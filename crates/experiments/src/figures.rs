@@ -68,7 +68,7 @@ pub fn describe(name: &str) -> String {
 
 /// True latents of the images of a synthetic world, by generation id, in
 /// [`Criterion::index`] order.
-pub type Truth = HashMap<String, [Option<f64>; 4]>;
+pub type Truth = HashMap<String, annotations::PerCriterion<f64>>;
 
 /// One figure of one cell: on all test prompts, and on each resample of them.
 #[derive(Clone, Debug, PartialEq)]
@@ -129,11 +129,11 @@ fn latent_columns(
         for g in &p.generations {
             let s = scores.get(g);
             let out = if use_rating {
-                s.and_then(|s| s.rating[c.index()].or(s.score[c.index()]))
+                s.and_then(|s| s.rating[c].or(s.score[c]))
             } else {
-                s.and_then(|s| s.score[c.index()])
+                s.and_then(|s| s.score[c])
             };
-            if let (Some(o), Some(t)) = (out, truth.get(g).and_then(|t| t[c.index()])) {
+            if let (Some(o), Some(t)) = (out, truth.get(g).and_then(|t| t[c])) {
                 x.push(o);
                 y.push(t);
                 any = true;

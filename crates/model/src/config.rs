@@ -126,8 +126,9 @@ impl Default for LikertScale {
     }
 }
 
-/// Weights of each head's loss in the total training loss.
-#[derive(Config, Debug)]
+/// Weights of each head's loss in the total training loss (`[model.loss_weights]` of a training
+/// config).
+#[derive(Config, Debug, PartialEq)]
 pub struct LossWeights {
     /// Weight of the pairwise (Bradley-Terry) loss of the overall head.
     #[config(default = 1.0)]
@@ -183,21 +184,23 @@ fn merge_json(base: &mut serde_json::Value, over: serde_json::Value) {
     }
 }
 
-/// Configuration of a [`RewardModel`](crate::RewardModel).
+/// Configuration of a [`RewardModel`](crate::RewardModel), and the `[model]` section of a
+/// training config (which fills in [`vocab_size`](Self::vocab_size),
+/// [`max_text_len`](Self::max_text_len), [`likert_scale`](Self::likert_scale) and
+/// [`pretrained`](Self::pretrained) from its tokenizer, dataset and encoder).
 ///
-/// The defaults describe a model of 0.85 M parameters (0.4 M of them the 4096-token embedding)
-/// that takes about 0.5 s per training step of 64 images of 64x64 on 2 CPU cores, i.e. about a
-/// minute per epoch over 7k images; [`ModelConfig::tiny`] is a much smaller one for tests.
-#[derive(Config, Debug)]
+/// The defaults are the model of `experiments/default.toml` (which writes every one of them
+/// out); [`ModelConfig::tiny`] is a much smaller one for tests.
+#[derive(Config, Debug, PartialEq)]
 pub struct ModelConfig {
     /// Width of every token and pooled vector.
-    #[config(default = 96)]
+    #[config(default = 64)]
     pub d_model: usize,
     /// Attention heads in every attention layer; must divide `d_model`.
     #[config(default = 4)]
     pub n_heads: usize,
     /// Hidden width of the transformer feed-forward layers.
-    #[config(default = 192)]
+    #[config(default = 128)]
     pub d_ff: usize,
     /// Side of the (square) input images in pixels.
     #[config(default = 64)]
@@ -233,10 +236,10 @@ pub struct ModelConfig {
     #[config(default = false)]
     pub text_film: bool,
     /// Transformer layers over the image patches.
-    #[config(default = 2)]
+    #[config(default = 1)]
     pub image_layers: usize,
     /// Transformer layers over the text tokens.
-    #[config(default = 2)]
+    #[config(default = 1)]
     pub text_layers: usize,
     /// Vocabulary size; must be at least the tokenizer's vocabulary size.
     #[config(default = 4096)]
@@ -259,8 +262,9 @@ pub struct ModelConfig {
     /// Hidden width of each head's MLP.
     #[config(default = 64)]
     pub head_hidden: usize,
-    /// Dropout in the transformer layers (only active on an autodiff device).
-    #[config(default = 0.1)]
+    /// Dropout in the transformer layers (only active on an autodiff device). The default 0 keeps
+    /// a resumed run exactly on the path of an uninterrupted one (no random masks).
+    #[config(default = 0.0)]
     pub dropout: f64,
     /// Loss (and rating read-out) of the Likert heads.
     #[config(default = "LikertLoss::Ordinal")]
@@ -278,7 +282,22 @@ pub struct ModelConfig {
     pub pretrained: Option<crate::towers::PretrainedSpec>,
 }
 
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl ModelConfig {
+    /// A config from a JSON object that may lack keys: those absent take the defaults, key by key
+    /// inside nested objects too (`loss_weights`). Keys that are not fields are ignored here;
+    /// callers that want them refused check them against [`ModelConfig::new`]'s keys.
+    pub fn over_defaults(value: serde_json::Value) -> Result<Self, serde_json::Error> {
+        let mut merged = serde_json::to_value(Self::new())?;
+        merge_json(&mut merged, value);
+        serde_json::from_value(merged)
+    }
+
     /// A very small model (d=32, one layer everywhere, 32x32 images, 4x4 patches, 64 tokens of
     /// vocabulary, 8 tokens per text, no dropout) for tests and smoke runs.
     pub fn tiny() -> Self {
@@ -423,9 +442,7 @@ impl ModelConfig {
             message: e.to_string(),
         };
         let file: serde_json::Value = serde_json::from_str(&text).map_err(file_error)?;
-        let mut merged = serde_json::to_value(Self::new()).map_err(file_error)?;
-        merge_json(&mut merged, file);
-        let config: Self = serde_json::from_value(merged).map_err(file_error)?;
+        let config = Self::over_defaults(file).map_err(file_error)?;
         config.validate().map_err(|e| ModelError::ConfigFile {
             path: path.to_path_buf(),
             message: e.to_string(),

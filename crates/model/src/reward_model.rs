@@ -390,7 +390,7 @@ mod tests {
         let (img, ids, mask) = batch(&cfg, 2, &device);
         let img = Tensor::cat(vec![img.clone().slice(0..1), img.slice(0..1)], 0);
         let out = model.forward(img.clone(), ids.clone(), mask.clone());
-        let a = vec1(out.alignment.clone().unwrap());
+        let a = vec1(out[Criterion::Alignment].clone().unwrap());
         // Same image, two prompts: the scores differ.
         assert!((a[0] - a[1]).abs() > 1e-6, "{a:?}");
         // Changing a padded position changes nothing.
@@ -430,7 +430,10 @@ mod tests {
         let img3 = Tensor::cat(vec![img.clone(), img.clone().slice(0..1)], 0);
         let a = model.forward_with_prompts(img3.clone(), ids.clone(), mask.clone(), idx.clone());
         let b = model.forward(img3, ids.select(0, idx.clone()), mask.select(0, idx));
-        let (a, b) = (vec1(a.overall.unwrap()), vec1(b.overall.unwrap()));
+        let (a, b) = (
+            vec1(a[Criterion::Overall].clone().unwrap()),
+            vec1(b[Criterion::Overall].clone().unwrap()),
+        );
         for (x, y) in a.iter().zip(&b) {
             assert!((x - y).abs() < 1e-5, "{a:?} vs {b:?}");
         }
@@ -467,7 +470,7 @@ mod tests {
         assert!((total - expect).abs() < 1e-5, "{total} vs {expect}");
 
         // masked-out labels contribute exactly nothing: changing them leaves the loss unchanged
-        let align_scores = out.alignment.clone().unwrap();
+        let align_scores = out[Criterion::Alignment].clone().unwrap();
         let head = model.likert_head(Criterion::Alignment).unwrap();
         let m = Tensor::<1>::from_floats([1.0, 0.0, 1.0, 0.0], &ad);
         let l1 = masked_mean(

@@ -1,4 +1,4 @@
-//! Prompt tokenizer: a WordPiece vocabulary trained offline on the dataset's own prompts (no
+//! Prompt tokenizer: a WordPiece vocabulary built offline from the dataset's own prompts (no
 //! download from a model hub), saved as a standard `tokenizer.json`, and a batch encoder that
 //! pads or truncates every prompt to a fixed length for the [`TextEncoder`](crate::TextEncoder).
 //!
@@ -6,18 +6,14 @@
 //! pre-tokenizer); `[CLS] ... [SEP]` are added around each prompt so that even an empty prompt
 //! has tokens to attend to; `[PAD]` is id 0, which the model's masks rely on.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use burn::prelude::*;
 use tokenizers::{
     AddedToken, PaddingDirection, PaddingParams, PaddingStrategy, Tokenizer, TruncationParams,
-    decoders::wordpiece::WordPiece as WordPieceDecoder,
-    models::{
-        TrainerWrapper,
-        wordpiece::{WordPiece, WordPieceTrainer},
-    },
-    normalizers::BertNormalizer,
-    pre_tokenizers::bert::BertPreTokenizer,
+    decoders::wordpiece::WordPiece as WordPieceDecoder, models::wordpiece::WordPiece,
+    normalizers::BertNormalizer, pre_tokenizers::bert::BertPreTokenizer,
     processors::bert::BertProcessing,
 };
 
@@ -45,7 +41,7 @@ pub struct TokenizerConfig {
     /// Length every encoded prompt is padded or truncated to, `[CLS]`/`[SEP]` included.
     #[config(default = 32)]
     pub max_len: usize,
-    /// Minimum count of a merge to enter the vocabulary.
+    /// Minimum count of a whole word to enter the vocabulary (characters always do).
     #[config(default = 1)]
     pub min_frequency: u64,
 }
@@ -94,8 +90,60 @@ fn tok_err(context: &str, e: impl std::fmt::Display) -> ModelError {
     ModelError::Tokenizer(format!("{context}: {e}"))
 }
 
+/// The tokens of [`PromptTokenizer::train`]'s vocabulary, in id order.
+fn word_vocabulary<S: AsRef<str>>(
+    texts: &[S],
+    specials: &[&str],
+    config: &TokenizerConfig,
+) -> Vec<String> {
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut chars: BTreeSet<char> = BTreeSet::new();
+    for text in texts {
+        let lower = text.as_ref().to_lowercase();
+        let mut word = String::new();
+        for ch in lower.chars().chain(std::iter::once(' ')) {
+            if ch.is_alphanumeric() {
+                word.push(ch);
+                continue;
+            }
+            if !word.is_empty() {
+                *counts.entry(std::mem::take(&mut word)).or_default() += 1;
+            }
+            if !ch.is_whitespace() {
+                *counts.entry(ch.to_string()).or_default() += 1;
+            }
+        }
+        chars.extend(lower.chars().filter(|c| !c.is_whitespace()));
+    }
+    let mut tokens: Vec<String> = specials.iter().map(|t| t.to_string()).collect();
+    for c in &chars {
+        tokens.push(c.to_string());
+        if c.is_alphanumeric() {
+            tokens.push(format!("##{c}"));
+        }
+    }
+    let mut words: Vec<(&String, &u64)> = counts
+        .iter()
+        .filter(|(w, n)| w.chars().count() > 1 && **n >= config.min_frequency)
+        .collect();
+    words.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let limit = config.vocab_size.max(tokens.len());
+    let room = limit - tokens.len();
+    tokens.extend(words.into_iter().map(|(w, _)| w.clone()).take(room));
+    tokens
+}
+
 impl PromptTokenizer {
-    /// Trains a WordPiece vocabulary on `texts`.
+    /// Builds a WordPiece vocabulary from `texts`: the special tokens (ids 0 to 3), every
+    /// character seen (alone and as a `##` continuation, so that any word of those characters
+    /// can be spelled), then whole words seen at least `min_frequency` times, by decreasing count
+    /// (ties by spelling), up to `vocab_size` tokens.
+    ///
+    /// Words are counted as BERT's pre-tokenizer cuts them after lower-casing: runs of
+    /// alphanumerics, and single punctuation marks. The vocabulary depends only on the texts and
+    /// the config, so the same prompts always give the same ids (tokenizers' own WordPiece
+    /// trainer breaks ties between merges of equal counts in hash-map order, which differs from
+    /// one process to the next).
     pub fn train<S: AsRef<str> + Sync>(
         texts: &[S],
         config: &TokenizerConfig,
@@ -110,36 +158,26 @@ impl PromptTokenizer {
         if config.vocab_size < specials.len() + 1 {
             return Err(tok_err("vocab_size", "too small for the special tokens"));
         }
-        let mut inner = Tokenizer::new(WordPiece::default());
+        let tokens = word_vocabulary(texts, &specials, config);
+        let vocab: ahash::AHashMap<String, u32> = tokens
+            .into_iter()
+            .enumerate()
+            .map(|(id, token)| (token, id as u32))
+            .collect();
+        let model = WordPiece::builder()
+            .vocab(vocab)
+            .unk_token(UNK_TOKEN.to_string())
+            .build()
+            .map_err(|e| tok_err("vocabulary", e))?;
+        let mut inner = Tokenizer::new(model);
         inner
             .with_normalizer(Some(BertNormalizer::new(true, true, None, true)))
             .map_err(|e| tok_err("normalizer", e))?;
         inner.with_pre_tokenizer(Some(BertPreTokenizer));
         inner.with_decoder(Some(WordPieceDecoder::default()));
-        // The trainer puts special tokens first, in this order, which is what makes [PAD] id 0.
-        let mut trainer: TrainerWrapper = WordPieceTrainer::builder()
-            .vocab_size(config.vocab_size)
-            .min_frequency(config.min_frequency)
-            .show_progress(false)
-            .special_tokens(
-                specials
-                    .iter()
-                    .map(|t| AddedToken::from(*t, true))
-                    .collect(),
-            )
-            // Every printable ASCII character gets a token even if the training prompts lack it,
-            // so a stray "!" in a test prompt is not [UNK].
-            .initial_alphabet(
-                (b'!'..=b'~')
-                    .map(char::from)
-                    .filter(|c| !c.is_ascii_uppercase())
-                    .collect(),
-            )
-            .build()
-            .into();
         inner
-            .train(&mut trainer, texts.iter().map(|t| t.as_ref()))
-            .map_err(|e| tok_err("training", e))?;
+            .add_special_tokens(specials.iter().map(|t| AddedToken::from(*t, true)))
+            .map_err(|e| tok_err("special tokens", e))?;
         Self::finish(inner, config.max_len)
     }
 
@@ -288,6 +326,35 @@ mod tests {
         "sunset over the mountains, highly detailed",
     ];
 
+    /// The vocabulary is the documented one, whatever the process: special tokens, the characters
+    /// seen (sorted, with `##` continuations for letters and digits), then words of two or more
+    /// characters by count, ties by spelling.
+    #[test]
+    fn vocabulary_is_characters_then_words_by_count() {
+        let cfg = TokenizerConfig::new().with_vocab_size(100).with_max_len(8);
+        let tok = PromptTokenizer::train(&["bb a", "a cc!", "cc"], &cfg).unwrap();
+        let mut vocab: Vec<(String, u32)> = tok.inner.get_vocab(true).into_iter().collect();
+        vocab.sort_by_key(|(_, id)| *id);
+        let tokens: Vec<&str> = vocab.iter().map(|(t, _)| t.as_str()).collect();
+        let want = [
+            "[PAD]", "[UNK]", "[CLS]", "[SEP]", "!", "a", "##a", "b", "##b", "c", "##c", "cc", "bb",
+        ];
+        assert_eq!(tokens, want);
+        // whole words, and a longer word spelled from the longest pieces
+        let ids = tok.encode_batch(&["BB cc a", "ccc"]).unwrap().ids;
+        assert_eq!(&ids[..5], &[2, 12, 11, 5, 3]);
+        assert_eq!(&ids[8..12], &[2, 11, 10, 3]);
+        // a word seen once is left out at min_frequency 2; its characters stay
+        let tok =
+            PromptTokenizer::train(&["bb a", "a cc!", "cc"], &cfg.with_min_frequency(2)).unwrap();
+        assert_eq!(tok.vocab_size(), 12);
+        assert_eq!(tok.inner.token_to_id("bb"), None);
+        // vocab_size caps the words, never the characters
+        let small = TokenizerConfig::new().with_vocab_size(5).with_max_len(8);
+        let tok = PromptTokenizer::train(&["bb a", "a cc!", "cc"], &small).unwrap();
+        assert_eq!(tok.vocab_size(), 11);
+    }
+
     #[test]
     fn train_save_load_encode_round_trip() {
         let dir = std::env::temp_dir().join(format!("rewardlab-tok-{}", std::process::id()));
@@ -334,15 +401,20 @@ mod tests {
 
         // lower-casing: the two spellings encode identically
         assert_eq!(row(0), row(1));
-        // short prompt: [CLS] a red cat ! [SEP] then padding with id 0 and mask 0
+        // short prompt: [CLS] a red cat [UNK] [SEP] then padding with id 0 and mask 0
         let (ids, mask) = row(0);
         assert_eq!(ids[0], 2);
         assert_eq!(mask, &[1, 1, 1, 1, 1, 1, 0, 0]);
         assert_eq!(ids[5], 3);
         assert_eq!(&ids[6..], &[0, 0]);
+        // "!" appears in none of the prompts, so it is unknown; "," does
         assert_eq!(
             loaded.tokens("A RED Cat!").unwrap()[..6],
-            ["[CLS]", "a", "red", "cat", "!", "[SEP]"]
+            ["[CLS]", "a", "red", "cat", "[UNK]", "[SEP]"]
+        );
+        assert_eq!(
+            loaded.tokens("red, cat").unwrap()[..5],
+            ["[CLS]", "red", ",", "cat", "[SEP]"]
         );
         // long prompt: truncated to 8 with [SEP] kept at the end, no padding
         let (ids, mask) = row(2);

@@ -89,10 +89,7 @@ impl ClipTokenizer {
     /// When the file cannot be read or has fewer merges than CLIP's vocabulary needs.
     pub fn from_bpe_file(path: impl AsRef<Path>) -> Result<Self, PretrainedError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| PretrainedError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = crate::error::read_bytes(path)?;
         // Gzip starts with 1f 8b; anything else is taken as the merges text itself.
         let text = if bytes.starts_with(&[0x1f, 0x8b]) {
             let mut text = String::new();
@@ -209,10 +206,7 @@ impl ClipTokenizer {
     /// When the file cannot be read or parsed.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, PretrainedError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| PretrainedError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = crate::error::read_bytes(path)?;
         let tokenizer =
             Tokenizer::from_bytes(&bytes).map_err(|e| tokenizer_error(path, e.to_string()))?;
         let pad_id = tokenizer.get_padding().map_or(HF_PAD_ID, |p| p.pad_id);

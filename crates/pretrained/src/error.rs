@@ -1,7 +1,7 @@
 //! The crate's error type: everything that can go wrong when a checkpoint folder, a config file,
 //! a weights file or a tokenizer comes from outside the program.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Errors of the `pretrained` crate.
 #[derive(Debug, thiserror::Error)]
@@ -54,4 +54,37 @@ pub enum PretrainedError {
         /// The decoder's message.
         message: String,
     },
+}
+
+/// A file's text, or [`PretrainedError::Io`] naming it.
+pub(crate) fn read_text(path: &Path) -> Result<String, PretrainedError> {
+    std::fs::read_to_string(path).map_err(|source| PretrainedError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// A file's bytes, or [`PretrainedError::Io`] naming it.
+pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, PretrainedError> {
+    std::fs::read(path).map_err(|source| PretrainedError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// [`PretrainedError::Config`] for `path`.
+pub(crate) fn config_error(path: &Path, message: String) -> PretrainedError {
+    PretrainedError::Config {
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
+/// Reads a config file and parses its text with `parse` (the config's `from_json_str`), so that
+/// both kinds of error name the file.
+pub(crate) fn read_config<T>(
+    path: &Path,
+    parse: impl FnOnce(&str, &Path) -> Result<T, PretrainedError>,
+) -> Result<T, PretrainedError> {
+    parse(&read_text(path)?, path)
 }

@@ -10,7 +10,7 @@
 //! let device = burn::prelude::Device::default();
 //! let scorer = RunScorer::load("runs/default".as_ref(), &device)?;
 //! let scores = scorer.score_files(&[("a red circle".into(), "world/images/x.png".into())])?;
-//! println!("{:?}", scores[0].heads["overall"]);
+//! println!("{:?}", scores[0].heads[annotations::Criterion::Overall]);
 //! # Ok(()) }
 //! ```
 //!
@@ -21,10 +21,9 @@
 //! * [`evaluate`]: scoring a split's images, tie thresholds on validation, every figure of the
 //!   `eval` crate, and the files an evaluation writes.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use annotations::Criterion;
+use annotations::{Criterion, PerCriterion};
 use eval::{ImageRef, ImageScores};
 use serde::Serialize;
 
@@ -59,9 +58,9 @@ pub struct HeadScore {
 pub struct ImageScore {
     pub prompt: String,
     pub image: PathBuf,
-    /// By head name: the JSON `rewardlab score --json` prints. Iterate [`Criterion::ALL`] for
-    /// criterion order (the map sorts the names alphabetically).
-    pub heads: BTreeMap<String, HeadScore>,
+    /// Each head's output; in the JSON `rewardlab score --json` prints, an object by head name
+    /// in criterion order.
+    pub heads: PerCriterion<HeadScore>,
 }
 
 /// A model that scores `(prompt, image)` pairs on one or more heads.
@@ -107,12 +106,8 @@ pub fn image_items(scorer: &str, images: &[ImageRef<'_>]) -> Result<Vec<(String,
 /// One image's scores as the evaluation reads them: every head's score and, for Likert heads,
 /// its predicted rating.
 pub fn image_scores(s: &ImageScore) -> ImageScores {
-    let mut out = ImageScores::default();
-    for c in Criterion::ALL {
-        if let Some(h) = s.heads.get(c.name()) {
-            out.score[c.index()] = Some(h.score);
-            out.rating[c.index()] = h.rating;
-        }
+    ImageScores {
+        score: s.heads.as_ref().map(|_, h| h.score),
+        rating: PerCriterion::from_fn(|c| s.heads[c].as_ref().and_then(|h| h.rating)),
     }
-    out
 }

@@ -27,10 +27,9 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use annotations::Criterion;
+use annotations::{Criterion, PerCriterion};
 use burn::prelude::*;
 use pretrained::PretrainedError;
 use pretrained::blip::{BlipTokenizer, BlipVitConfig, MedConfig};
@@ -390,16 +389,12 @@ impl PretrainedScorer {
             .map(|((prompt, image), score)| ImageScore {
                 prompt: prompt.clone(),
                 image: image.clone(),
-                heads: heads
-                    .iter()
-                    .map(|h| {
-                        let head = HeadScore {
-                            score,
-                            rating: None,
-                        };
-                        (h.name().to_string(), head)
+                heads: PerCriterion::from_fn(|c| {
+                    heads.contains(&c).then_some(HeadScore {
+                        score,
+                        rating: None,
                     })
-                    .collect::<BTreeMap<_, _>>(),
+                }),
             })
             .collect())
     }

@@ -1,10 +1,9 @@
 //! Scoring images with a trained run: load the run folder (model config, weights, tokenizer) and
 //! score many (prompt, image) pairs in batches, each prompt encoded once per batch.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use annotations::Criterion;
+use annotations::{Criterion, PerCriterion};
 use burn::prelude::*;
 use model::{
     FrozenEncoder, ImageInput, ModelConfig, PromptTokenizer, RatingMode, RewardModel,
@@ -93,7 +92,7 @@ impl RunScorer {
         &self,
         prompts: &[&str],
         images: Vec<image::DynamicImage>,
-    ) -> Result<Vec<BTreeMap<String, HeadScore>>> {
+    ) -> Result<Vec<PerCriterion<HeadScore>>> {
         let mut out = Vec::with_capacity(images.len());
         let mut images = images.into_iter();
         for p in prompts.chunks(SCORE_BATCH) {
@@ -109,7 +108,7 @@ impl RunScorer {
         &self,
         prompts: &[&str],
         images: Vec<image::DynamicImage>,
-    ) -> Result<Vec<BTreeMap<String, HeadScore>>> {
+    ) -> Result<Vec<PerCriterion<HeadScore>>> {
         let n = images.len();
         if n == 0 {
             return Ok(Vec::new());
@@ -172,7 +171,7 @@ impl RunScorer {
             t.try_into_vec_as::<f32>()
                 .map_err(|e| ScoringError::Output(e.to_string()))
         };
-        let mut result = vec![BTreeMap::new(); n];
+        let mut result = vec![PerCriterion::default(); n];
         for c in Criterion::ALL {
             let Some(scores) = out.get(c) else { continue };
             let sv = read(scores.clone())?;
@@ -185,13 +184,10 @@ impl RunScorer {
             };
             for i in 0..n {
                 let rating = rv.as_ref().map(|r| f64::from(r[i]));
-                result[i].insert(
-                    c.name().to_string(),
-                    HeadScore {
-                        score: f64::from(sv[i]),
-                        rating,
-                    },
-                );
+                result[i][c] = Some(HeadScore {
+                    score: f64::from(sv[i]),
+                    rating,
+                });
             }
         }
         Ok(result)

@@ -45,7 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 format!(
                     "rank {} ratings {:?}",
                     r.rank.unwrap_or(0),
-                    r.ratings.map(|v| v.unwrap_or(0.0) as u8)
+                    r.ratings.into_array().map(|v| v.unwrap_or(0.0) as u8)
                 )
             })
             .collect();

@@ -53,21 +53,21 @@ impl AlignmentError {
         }
     }
 
+    /// Every error kind, in declaration order.
+    pub const ALL: [AlignmentError; 9] = [
+        AlignmentError::WrongColour,
+        AlignmentError::WrongShape,
+        AlignmentError::WrongCount,
+        AlignmentError::WrongSize,
+        AlignmentError::WrongStyle,
+        AlignmentError::SwappedColours,
+        AlignmentError::ViolatedRelation,
+        AlignmentError::MissingObject,
+        AlignmentError::WrongBackground,
+    ];
+
     pub fn from_name(s: &str) -> Option<Self> {
-        use AlignmentError::*;
-        [
-            WrongColour,
-            WrongShape,
-            WrongCount,
-            WrongSize,
-            WrongStyle,
-            SwappedColours,
-            ViolatedRelation,
-            MissingObject,
-            WrongBackground,
-        ]
-        .into_iter()
-        .find(|e| e.name() == s)
+        Self::ALL.into_iter().find(|e| e.name() == s)
     }
 
     /// Probability of this error for a generator of perfect-to-zero skill: rate * (1 - skill).

@@ -36,7 +36,7 @@ pub use grammar::{
     sample_prompt, scene_text,
 };
 pub use render::render;
-pub use summary::{PerCriterion, WorldSummary, spearman};
+pub use summary::{WorldSummary, spearman};
 pub use truth::{
     GROUND_TRUTH_FILE, GroundTruth, ground_truth_csv, latents_by_generation,
     parse_ground_truth_csv, read_dataset_truth, read_ground_truth_csv, write_ground_truth_csv,

@@ -3,39 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use annotations::{Criterion, Row};
+use annotations::{Criterion, PerCriterion, Row};
 use serde::{Deserialize, Serialize};
 
 use crate::truth::GroundTruth;
-
-/// One number per rated criterion.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct PerCriterion {
-    pub overall: f64,
-    pub alignment: f64,
-    pub fidelity: f64,
-    pub harmlessness: f64,
-}
-
-impl PerCriterion {
-    pub fn get(&self, c: Criterion) -> f64 {
-        match c {
-            Criterion::Overall => self.overall,
-            Criterion::Alignment => self.alignment,
-            Criterion::Fidelity => self.fidelity,
-            Criterion::Harmlessness => self.harmlessness,
-        }
-    }
-
-    pub fn set(&mut self, c: Criterion, v: f64) {
-        match c {
-            Criterion::Overall => self.overall = v,
-            Criterion::Alignment => self.alignment = v,
-            Criterion::Fidelity => self.fidelity = v,
-            Criterion::Harmlessness => self.harmlessness = v,
-        }
-    }
-}
 
 /// Counts and oracle ceilings of a world.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -59,15 +30,15 @@ pub struct WorldSummary {
     /// pairs_tied / (pairs_strict + pairs_tied).
     pub tie_fraction: f64,
     /// Mean of each latent over all images.
-    pub mean_latent: PerCriterion,
+    pub mean_latent: PerCriterion<f64>,
     /// Mean rating per criterion over all rows.
-    pub mean_rating: PerCriterion,
+    pub mean_rating: PerCriterion<f64>,
     /// Oracle ceiling: share of strict pairs whose better-ranked image has the higher true overall
     /// latent (an exact tie in the latent counts as wrong).
     pub oracle_pairwise_accuracy: f64,
     /// Oracle ceiling per criterion: Spearman correlation (average ranks for ties) between the
     /// true latent and the image's mean rating, pooled over all images.
-    pub oracle_spearman: PerCriterion,
+    pub oracle_spearman: PerCriterion<f64>,
 }
 
 /// Spearman rank correlation with average ranks for ties (0 when undefined, e.g. a constant
@@ -81,7 +52,7 @@ pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
 pub(crate) fn oracle(
     rows: &[Row],
     truth: &[GroundTruth],
-) -> (usize, usize, f64, PerCriterion, PerCriterion) {
+) -> (usize, usize, f64, PerCriterion<f64>, PerCriterion<f64>) {
     let by_id: BTreeMap<&str, usize> = truth
         .iter()
         .enumerate()
@@ -141,15 +112,12 @@ pub(crate) fn oracle(
                 rat.push(sums[g][k] / counts[g][k] as f64);
             }
         }
-        rho.set(c, spearman(&lat, &rat));
-        mean_rating.set(
-            c,
-            if rating_n[k] > 0 {
-                rating_sum[k] / rating_n[k] as f64
-            } else {
-                0.0
-            },
-        );
+        rho[c] = Some(spearman(&lat, &rat));
+        mean_rating[c] = Some(if rating_n[k] > 0 {
+            rating_sum[k] / rating_n[k] as f64
+        } else {
+            0.0
+        });
     }
     let acc = if strict > 0 {
         correct as f64 / strict as f64

@@ -260,7 +260,7 @@ fn ratings_track_latents_and_ceilings_are_sensible() {
         let rat: Vec<f64> = w.rows.iter().map(|r| r.rating(c).unwrap() as f64).collect();
         let rho = spearman(&lat, &rat);
         assert!(rho > 0.5, "{c}: Spearman {rho:.3}");
-        let ceiling = w.summary.oracle_spearman.get(c);
+        let ceiling = w.summary.oracle_spearman[c].unwrap();
         assert!(ceiling > 0.5 && ceiling < 1.0, "{c}: ceiling {ceiling:.3}");
     }
     let acc = w.summary.oracle_pairwise_accuracy;
@@ -417,7 +417,10 @@ fn files_read_back() {
     );
     assert!((summary.oracle_pairwise_accuracy - w.summary.oracle_pairwise_accuracy).abs() < 1e-9);
     for c in Criterion::ALL {
-        assert!((summary.oracle_spearman.get(c) - w.summary.oracle_spearman.get(c)).abs() < 1e-9);
+        assert!(
+            (summary.oracle_spearman[c].unwrap() - w.summary.oracle_spearman[c].unwrap()).abs()
+                < 1e-9
+        );
     }
     let img = image::open(dir.join(w.image_path(0))).unwrap().to_rgb8();
     assert_eq!(img, w.image(0));

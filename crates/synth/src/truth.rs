@@ -214,15 +214,14 @@ pub fn read_dataset_truth(dir: &Path) -> Result<Option<Vec<GroundTruth>>, SynthE
     read_ground_truth_csv(&path).map(Some)
 }
 
-/// True latents by generation id, each row in [`Criterion::index`] order: the shape the `eval`
-/// crate's oracle baseline reads.
+/// True latents by generation id: the shape the `eval` crate's oracle baseline reads.
 pub fn latents_by_generation(
     truth: &[GroundTruth],
-) -> std::collections::HashMap<String, [Option<f64>; 4]> {
+) -> std::collections::HashMap<String, annotations::PerCriterion<f64>> {
     truth
         .iter()
         .map(|t| {
-            let row = Criterion::ALL.map(|c| Some(t.latent(c)));
+            let row = annotations::PerCriterion::from_fn(|c| Some(t.latent(c)));
             (t.generation_id.clone(), row)
         })
         .collect()

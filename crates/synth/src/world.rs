@@ -96,8 +96,9 @@ pub fn generate(cfg: &WorldConfig) -> World {
                 .collect();
             let tiers = rank_tiers(&overall, cfg.tie_margin, cfg.max_tiers);
             for (k, g) in generations[first..].iter().enumerate() {
-                let ratings = Criterion::ALL
-                    .map(|c| Some(ann.rate(c.index(), perceived[k][c.index()]) as f32));
+                let ratings = annotations::PerCriterion::from_fn(|c| {
+                    Some(ann.rate(c.index(), perceived[k][c.index()]) as f32)
+                });
                 rows.push(Row {
                     prompt_id: id.clone(),
                     prompt: spec.text.clone(),
@@ -154,24 +155,17 @@ fn summarise(prompts: &[PromptSpec], truth: &[GroundTruth], rows: &[Row]) -> Wor
     }
     let (pairs_strict, pairs_tied, oracle_pairwise_accuracy, oracle_spearman, mean_rating) =
         oracle(rows, truth);
-    let mut mean_latent = crate::summary::PerCriterion::default();
-    if !truth.is_empty() {
-        for c in Criterion::ALL {
-            mean_latent.set(
-                c,
-                truth.iter().map(|t| t.latent(c)).sum::<f64>() / truth.len() as f64,
-            );
-        }
-    }
+    let mean_latent = annotations::PerCriterion::from_fn(|c| {
+        Some(if truth.is_empty() {
+            0.0
+        } else {
+            truth.iter().map(|t| t.latent(c)).sum::<f64>() / truth.len() as f64
+        })
+    });
     let pairs = pairs_strict + pairs_tied;
     // six decimals keep world.json readable; nothing downstream needs more
     let r6 = |x: f64| (x * 1e6).round() / 1e6;
-    let r6c = |p: crate::summary::PerCriterion| crate::summary::PerCriterion {
-        overall: r6(p.overall),
-        alignment: r6(p.alignment),
-        fidelity: r6(p.fidelity),
-        harmlessness: r6(p.harmlessness),
-    };
+    let r6c = |p: annotations::PerCriterion<f64>| p.map(|_, x| r6(x));
     WorldSummary {
         prompts: prompts.len(),
         generations: truth.len(),

@@ -154,7 +154,7 @@ mod tests {
                 image: None,
                 annotator: (i % 2 == 0).then(|| "a1".to_string()),
                 rank: Some((i % 2 + 1) as u32),
-                ratings: [Some(7.0), None, Some(3.0), None],
+                ratings: annotations::PerCriterion::from_array([Some(7.0), None, Some(3.0), None]),
                 source_row: i + 1,
             })
             .collect();
@@ -208,7 +208,7 @@ mod tests {
         let dir = tmp("quarantine");
         std::fs::create_dir_all(&dir).unwrap();
         let mut ds = sample();
-        ds.rows[1].ratings[Criterion::Overall.index()] = Some(9.0);
+        ds.rows[1].ratings[Criterion::Overall] = Some(9.0);
         let (_, q) = annotations::validate::quarantine(ds, Default::default());
         write_quarantine(&q, &dir.join(QUARANTINE_FILE)).unwrap();
         let text = std::fs::read_to_string(dir.join(QUARANTINE_FILE)).unwrap();
@@ -237,7 +237,12 @@ mod bad_files {
                 image: Some(format!("images/g{i}.png")),
                 annotator: Some("a1".into()),
                 rank: Some((i % 3 + 1) as u32),
-                ratings: [Some(4.0), Some(5.0), Some(6.0), Some(7.0)],
+                ratings: annotations::PerCriterion::from_array([
+                    Some(4.0),
+                    Some(5.0),
+                    Some(6.0),
+                    Some(7.0),
+                ]),
                 source_row: i + 1,
             })
             .collect();
@@ -298,7 +303,7 @@ mod bad_files {
     fn rating_outside_scale_or_nan() {
         expect(
             "scale",
-            |d| d.rows[2].ratings[Criterion::Fidelity.index()] = Some(8.0),
+            |d| d.rows[2].ratings[Criterion::Fidelity] = Some(8.0),
             none,
             3,
             "fidelity",
@@ -306,7 +311,7 @@ mod bad_files {
         );
         expect(
             "nan",
-            |d| d.rows[4].ratings[Criterion::Overall.index()] = Some(f32::NAN),
+            |d| d.rows[4].ratings[Criterion::Overall] = Some(f32::NAN),
             none,
             5,
             "overall",

@@ -174,10 +174,12 @@ pub fn extract(df: &DataFrame, path: &Path, column_of: &ColumnOf) -> Result<Extr
             Some(ids) => ids[i].take().unwrap_or_default(),
             None => img.clone().unwrap_or_else(|| format!("row{}", i + 1)),
         };
-        let mut r = [None; 4];
-        for (k, col) in ratings.iter().enumerate() {
-            r[k] = col.as_ref().and_then(|v| v[i]).map(|x| x as f32);
-        }
+        let r = annotations::PerCriterion::from_fn(|c| {
+            ratings[c.index()]
+                .as_ref()
+                .and_then(|v| v[i])
+                .map(|x| x as f32)
+        });
         rows.push(Row {
             prompt_id: pid,
             prompt: prompt_text,

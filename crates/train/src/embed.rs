@@ -152,11 +152,8 @@ pub fn embed_store(
     encoder: &FrozenEncoder,
     print: bool,
 ) -> Result<FrozenStore> {
-    let (prompt_keys, gen_keys) = used_keys(store);
-    let nowhere = Path::new("(in memory)");
     let text_rows = embed_texts(encoder, &all_texts(&store.index))?;
-    let of_prompt = rows_of(&text_rows, &prompt_keys, "prompt", nowhere)?;
-    let image = if encoder.image_shape().is_some() {
+    let image_rows = if encoder.image_shape().is_some() {
         let gens: Vec<usize> = (0..store.index.generations.len()).collect();
         let refs = image_refs(ds, &store.index, &gens)?;
         let t0 = Instant::now();
@@ -171,11 +168,29 @@ pub fn embed_store(
             }
         }
         let (tokens, dim) = encoder.image_shape().unwrap_or((0, 0));
-        let rows = rows.unwrap_or_else(|| HiddenRows::new(tokens, dim, false));
-        let of_gen = rows_of(&rows, &gen_keys, "image", nowhere)?;
-        Some((rows, of_gen))
+        Some(rows.unwrap_or_else(|| HiddenRows::new(tokens, dim, false)))
     } else {
         None
+    };
+    frozen_store(store, text_rows, image_rows, Path::new("(in memory)"))
+}
+
+/// The rows of every used prompt and image of `store` among `text_rows` and `image_rows`
+/// (computed, or read from the cache at `source`, which errors name).
+fn frozen_store(
+    store: &Store,
+    text_rows: HiddenRows,
+    image_rows: Option<HiddenRows>,
+    source: &Path,
+) -> Result<FrozenStore> {
+    let (prompt_keys, gen_keys) = used_keys(store);
+    let of_prompt = rows_of(&text_rows, &prompt_keys, "prompt", source)?;
+    let image = match image_rows {
+        Some(rows) => {
+            let of_gen = rows_of(&rows, &gen_keys, "image", source)?;
+            Some((rows, of_gen))
+        }
+        None => None,
     };
     Ok(FrozenStore {
         image,
@@ -258,24 +273,17 @@ pub fn check_cache(dir: &Path, spec: &PretrainedSpec) -> Result<CacheMeta> {
 /// The frozen outputs of the used images and prompts of `store`, read from the cache in `dir`.
 pub fn load_store(dir: &Path, store: &Store, spec: &PretrainedSpec) -> Result<FrozenStore> {
     check_cache(dir, spec)?;
-    let (prompt_keys, gen_keys) = used_keys(store);
     let text_rows = read_rows(&dir.join(TEXT_FILE))?;
-    let of_prompt = rows_of(&text_rows, &prompt_keys, "prompt", dir)?;
-    let image = if spec.image_frozen.is_some() {
-        let rows = read_image_rows(dir)?.ok_or_else(|| TrainError::Cache {
+    let image_rows = if spec.image_frozen.is_some() {
+        Some(read_image_rows(dir)?.ok_or_else(|| TrainError::Cache {
             path: dir.to_path_buf(),
-            message: "holds no image chunk (was `rewardlab embed` interrupted before the first?)"
-                .into(),
-        })?;
-        let of_gen = rows_of(&rows, &gen_keys, "image", dir)?;
-        Some((rows, of_gen))
+            message:
+                "holds no image chunk (was `rewardlab embed` interrupted before the first?)".into(),
+        })?)
     } else {
         None
     };
-    Ok(FrozenStore {
-        image,
-        text: (text_rows, of_prompt),
-    })
+    frozen_store(store, text_rows, image_rows, dir)
 }
 
 /// What [`write_cache`] did.

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use annotations::Criterion;
+use annotations::{Criterion, PerCriterion};
 use burn::prelude::*;
 use burn::tensor::TensorReadError;
 use burn::train::metric::state::{FormatOptions, NumericMetricState};
@@ -30,43 +30,51 @@ pub fn spearman_name(c: Criterion) -> String {
 
 /// Per-head losses of a batch and its image count.
 pub struct HeadLossInput {
-    pub losses: [Option<Tensor<1>>; 4],
+    pub losses: PerCriterion<Tensor<1>>,
     pub count: usize,
 }
 
-/// Mean over the epoch of one head's loss (weighted by images per batch).
+/// What a metric pooled over the epoch reads off one batch: a value and its weight, or nothing
+/// (a head the model lacks, a batch without strict pairs).
+pub trait BatchValue: Send + Sync + Clone {
+    type Input;
+    /// Whether a larger value is better (for burn-train's checkpoint and stopping choices).
+    const HIGHER_IS_BETTER: bool;
+    fn of(&self, item: &Self::Input) -> Result<Option<(f64, usize)>, TensorReadError>;
+}
+
+/// The weighted mean over the epoch of a [`BatchValue`], shown with 3 decimals.
 #[derive(Clone)]
-pub struct HeadLossMetric {
-    criterion: usize,
+pub struct Pooled<V: BatchValue> {
+    value: V,
     name: MetricName,
     state: NumericMetricState,
 }
 
-impl HeadLossMetric {
-    pub fn new(c: Criterion) -> Self {
+impl<V: BatchValue> Pooled<V> {
+    fn with_name(value: V, name: String) -> Self {
         Self {
-            criterion: c.index(),
-            name: Arc::new(head_loss_name(c)),
+            value,
+            name: Arc::new(name),
             state: NumericMetricState::default(),
         }
     }
 }
 
-impl Metric for HeadLossMetric {
-    type Input = HeadLossInput;
+impl<V: BatchValue> Metric for Pooled<V> {
+    type Input = V::Input;
     fn name(&self) -> MetricName {
         self.name.clone()
     }
     fn update(
         &mut self,
-        item: &HeadLossInput,
+        item: &V::Input,
         _m: &MetricMetadata,
     ) -> Result<SerializedEntry, TensorReadError> {
-        let Some(loss) = &item.losses[self.criterion] else {
+        let Some((value, weight)) = self.value.of(item)? else {
             return Ok(SerializedEntry::not_available(None));
         };
-        let v = loss.clone().try_into_scalar::<f64>()?;
-        self.state.update(v, item.count);
+        self.state.update(value, weight);
         Ok(self
             .state
             .compute_update(FormatOptions::new(self.name()).precision(3)))
@@ -82,13 +90,13 @@ impl Metric for HeadLossMetric {
     fn attributes(&self) -> MetricAttributes {
         NumericAttributes {
             unit: None,
-            higher_is_better: false,
+            higher_is_better: V::HIGHER_IS_BETTER,
         }
         .into()
     }
 }
 
-impl Numeric for HeadLossMetric {
+impl<V: BatchValue> Numeric for Pooled<V> {
     fn value(&self) -> Option<NumericEntry> {
         Some(self.state.current_value())
     }
@@ -97,6 +105,30 @@ impl Numeric for HeadLossMetric {
     }
     fn final_value(&self) -> NumericEntry {
         self.state.final_value()
+    }
+}
+
+/// One head's loss, weighted by the batch's images.
+#[derive(Clone)]
+pub struct HeadLoss(Criterion);
+
+impl BatchValue for HeadLoss {
+    type Input = HeadLossInput;
+    const HIGHER_IS_BETTER: bool = false;
+    fn of(&self, item: &HeadLossInput) -> Result<Option<(f64, usize)>, TensorReadError> {
+        let Some(loss) = &item.losses[self.0] else {
+            return Ok(None);
+        };
+        Ok(Some((loss.clone().try_into_scalar::<f64>()?, item.count)))
+    }
+}
+
+/// Mean over the epoch of one head's loss (weighted by images per batch).
+pub type HeadLossMetric = Pooled<HeadLoss>;
+
+impl HeadLossMetric {
+    pub fn new(c: Criterion) -> Self {
+        Pooled::with_name(HeadLoss(c), head_loss_name(c))
     }
 }
 
@@ -106,35 +138,16 @@ pub struct PairAccuracyInput {
     pub strict: Arc<Vec<(usize, usize)>>,
 }
 
-/// Pairwise accuracy of the overall head on strict pairs, ImageReward's protocol (a predicted
-/// tie counts as wrong), pooled over the epoch.
+/// The overall head's accuracy on a batch's strict pairs, weighted by their number.
 #[derive(Clone)]
-pub struct PairAccuracyMetric {
-    name: MetricName,
-    state: NumericMetricState,
-}
+pub struct PairAccuracy;
 
-impl Default for PairAccuracyMetric {
-    fn default() -> Self {
-        Self {
-            name: Arc::new(ACCURACY.into()),
-            state: NumericMetricState::default(),
-        }
-    }
-}
-
-impl Metric for PairAccuracyMetric {
+impl BatchValue for PairAccuracy {
     type Input = PairAccuracyInput;
-    fn name(&self) -> MetricName {
-        self.name.clone()
-    }
-    fn update(
-        &mut self,
-        item: &PairAccuracyInput,
-        _m: &MetricMetadata,
-    ) -> Result<SerializedEntry, TensorReadError> {
+    const HIGHER_IS_BETTER: bool = true;
+    fn of(&self, item: &PairAccuracyInput) -> Result<Option<(f64, usize)>, TensorReadError> {
         let (Some(scores), false) = (&item.scores, item.strict.is_empty()) else {
-            return Ok(SerializedEntry::not_available(None));
+            return Ok(None);
         };
         let s: Vec<f64> = scores
             .clone()
@@ -143,51 +156,31 @@ impl Metric for PairAccuracyMetric {
             .map(f64::from)
             .collect();
         let acc = metrics::pairwise_accuracy(&s, &item.strict).unwrap_or(0.0);
-        self.state.update(acc, item.strict.len());
-        Ok(self
-            .state
-            .compute_update(FormatOptions::new(self.name()).precision(3)))
-    }
-    fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
-        Ok(self
-            .state
-            .compute_final(FormatOptions::new(self.name()).precision(3)))
-    }
-    fn clear(&mut self) {
-        self.state.reset()
-    }
-    fn attributes(&self) -> MetricAttributes {
-        NumericAttributes {
-            unit: None,
-            higher_is_better: true,
-        }
-        .into()
+        Ok(Some((acc, item.strict.len())))
     }
 }
 
-impl Numeric for PairAccuracyMetric {
-    fn value(&self) -> Option<NumericEntry> {
-        Some(self.state.current_value())
-    }
-    fn running_value(&self) -> Option<NumericEntry> {
-        Some(self.state.running_value())
-    }
-    fn final_value(&self) -> NumericEntry {
-        self.state.final_value()
+/// Pairwise accuracy of the overall head on strict pairs, ImageReward's protocol (a predicted
+/// tie counts as wrong), pooled over the epoch.
+pub type PairAccuracyMetric = Pooled<PairAccuracy>;
+
+impl Default for PairAccuracyMetric {
+    fn default() -> Self {
+        Pooled::with_name(PairAccuracy, ACCURACY.into())
     }
 }
 
 /// Scores of every head and the batch's mean ratings.
 pub struct SpearmanInput {
-    pub scores: [Option<Tensor<1>>; 4],
-    pub labels: Arc<[Vec<Option<f32>>; 4]>,
+    pub scores: PerCriterion<Tensor<1>>,
+    pub labels: Arc<PerCriterion<Vec<Option<f32>>>>,
 }
 
 /// Spearman correlation of a Likert head's scores with the mean ratings over the epoch's rated
 /// images (NaN when fewer than two or constant).
 #[derive(Clone)]
 pub struct SpearmanMetric {
-    criterion: usize,
+    criterion: Criterion,
     name: MetricName,
     scores: Vec<f64>,
     labels: Vec<f64>,
@@ -197,7 +190,7 @@ pub struct SpearmanMetric {
 impl SpearmanMetric {
     pub fn new(c: Criterion) -> Self {
         Self {
-            criterion: c.index(),
+            criterion: c,
             name: Arc::new(spearman_name(c)),
             scores: Vec::new(),
             labels: Vec::new(),
@@ -216,9 +209,10 @@ impl Metric for SpearmanMetric {
         item: &SpearmanInput,
         _m: &MetricMetadata,
     ) -> Result<SerializedEntry, TensorReadError> {
-        if let Some(scores) = &item.scores[self.criterion] {
+        let c = self.criterion;
+        if let (Some(scores), Some(labels)) = (&item.scores[c], &item.labels[c]) {
             let s = scores.clone().try_into_vec_as::<f32>()?;
-            for (x, y) in s.into_iter().zip(&item.labels[self.criterion]) {
+            for (x, y) in s.into_iter().zip(labels) {
                 if let Some(y) = y {
                     self.scores.push(f64::from(x));
                     self.labels.push(f64::from(*y));

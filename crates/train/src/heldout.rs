@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use burn::prelude::*;
-use model::{Criterion, RatingMode, RewardModel};
+use model::{Criterion, PerCriterion, RatingMode, RewardModel};
 use serde::Serialize;
 
 use crate::data::{GroupBatcher, plan_batches};
@@ -147,7 +147,7 @@ fn errors_by_name<S: serde::Serializer>(
 pub fn error_figures(
     prompt_of: &[usize],
     errors: &[&[synth::AlignmentError]],
-    head: &dyn Fn(usize) -> Option<Vec<f64>>,
+    head: &dyn Fn(Criterion) -> Option<Vec<f64>>,
     ratings: &[Option<f64>],
 ) -> Vec<ErrorFigures> {
     let mut by_prompt: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
@@ -158,8 +158,8 @@ pub fn error_figures(
         errors.iter().flat_map(|e| e.iter().copied()).collect();
     kinds.sort();
     kinds.dedup();
-    let alignment = head(Criterion::Alignment.index());
-    let overall = head(Criterion::Overall.index());
+    let alignment = head(Criterion::Alignment);
+    let overall = head(Criterion::Overall);
     kinds
         .into_iter()
         .map(|kind| {
@@ -229,10 +229,9 @@ pub struct Heldout {
         serialize_with = "errors_by_name"
     )]
     pub alignment_errors: Vec<ErrorFigures>,
-    /// Every test image's head scores (generation index -> scores by `annotations` criterion
-    /// index), for comparisons between runs.
+    /// Every test image's head scores (by generation index), for comparisons between runs.
     #[serde(skip)]
-    pub scores: Vec<(usize, [Option<f64>; 4])>,
+    pub scores: Vec<(usize, PerCriterion<f64>)>,
 }
 
 impl Heldout {
@@ -254,26 +253,23 @@ pub fn score_prompts(
     prompts: &[usize],
     batch_prompts: usize,
     device: &Device,
-) -> Result<Vec<(usize, [Option<f64>; 4])>> {
+) -> Result<Vec<(usize, PerCriterion<f64>)>> {
     let mut out = Vec::new();
     for plan in plan_batches(prompts, batch_prompts, None) {
         let b = batcher.build(&plan.prompts, device);
         let res = model.forward_inputs(b.images, b.text, b.prompt_index);
-        let mut per_head: [Option<Vec<f32>>; 4] = Default::default();
+        let mut per_head: PerCriterion<Vec<f32>> = PerCriterion::default();
         for c in Criterion::ALL {
             if let Some(s) = res.get(c) {
                 let v = s
                     .clone()
                     .try_into_vec_as::<f32>()
                     .map_err(|e| TrainError::Training(e.to_string()))?;
-                per_head[c.index()] = Some(v);
+                per_head[c] = Some(v);
             }
         }
         for (i, &g) in b.generations.iter().enumerate() {
-            out.push((
-                g,
-                std::array::from_fn(|k| per_head[k].as_ref().map(|v| f64::from(v[i]))),
-            ));
+            out.push((g, per_head.as_ref().map(|_, v| f64::from(v[i]))));
         }
     }
     Ok(out)
@@ -301,7 +297,7 @@ pub fn evaluate(
             strict.push((pos[&gens[lp.better]], pos[&gens[lp.worse]]));
         }
     }
-    let head = |k: usize| -> Option<Vec<f64>> { scores.iter().map(|(_, s)| s[k]).collect() };
+    let head = |c: Criterion| -> Option<Vec<f64>> { scores.iter().map(|(_, s)| s[c]).collect() };
     // True latents of every test image, when the ground truth covers them all.
     let latents: Option<Vec<[f64; 5]>> = truth.and_then(|t| {
         scores
@@ -326,7 +322,7 @@ pub fn evaluate(
         strict_pairs: strict.len(),
         ..Default::default()
     };
-    if let Some(overall) = head(0) {
+    if let Some(overall) = head(Criterion::Overall) {
         h.overall.pairwise_accuracy = metrics::pairwise_accuracy(&overall, &strict);
         if let Some(lat) = &latents {
             let truth_overall: Vec<f64> = lat.iter().map(|l| l[0]).collect();
@@ -336,14 +332,14 @@ pub fn evaluate(
     }
     for c in Criterion::LIKERT {
         let k = c.index();
-        let Some(s) = head(k) else { continue };
+        let Some(s) = head(c) else { continue };
         // Images with a mean rating for this criterion.
         let rated: Vec<usize> = (0..scores.len())
-            .filter(|&i| st.labels[scores[i].0][k].is_some())
+            .filter(|&i| st.labels[scores[i].0][c].is_some())
             .collect();
         let ratings: Vec<f64> = rated
             .iter()
-            .map(|&i| f64::from(st.labels[scores[i].0][k].unwrap_or(0.0)))
+            .map(|&i| f64::from(st.labels[scores[i].0][c].unwrap_or(0.0)))
             .collect();
         let s_rated: Vec<f64> = rated.iter().map(|&i| s[i]).collect();
         let mut f = LikertFigures {
@@ -378,7 +374,7 @@ pub fn evaluate(
     if let Some(lat) = &latents {
         let mut m = BTreeMap::new();
         for c in Criterion::ALL {
-            let Some(s) = head(c.index()) else {
+            let Some(s) = head(c) else {
                 continue;
             };
             let row: BTreeMap<String, Option<f64>> = LATENTS
@@ -398,10 +394,9 @@ pub fn evaluate(
             .iter()
             .map(|(g, _)| st.index.generations[*g].prompt)
             .collect();
-        let k = Criterion::Alignment.index();
         let ratings: Vec<Option<f64>> = scores
             .iter()
-            .map(|(g, _)| st.labels[*g][k].map(f64::from))
+            .map(|(g, _)| st.labels[*g][Criterion::Alignment].map(f64::from))
             .collect();
         h.alignment_errors = error_figures(&prompt_of, errors, &head, &ratings);
     }
@@ -516,9 +511,9 @@ mod tests {
         // give None.
         let alignment = vec![0.9, 0.95, 0.1, 5.0, -5.0];
         let overall = vec![0.0; 5];
-        let head = |k: usize| match k {
-            k if k == Criterion::Alignment.index() => Some(alignment.clone()),
-            k if k == Criterion::Overall.index() => Some(overall.clone()),
+        let head = |c: Criterion| match c {
+            Criterion::Alignment => Some(alignment.clone()),
+            Criterion::Overall => Some(overall.clone()),
             _ => None,
         };
         let ratings = [Some(7.0), Some(5.0), None, Some(1.0), Some(1.0)];

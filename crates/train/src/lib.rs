@@ -49,8 +49,8 @@ pub mod step;
 pub mod substitutes;
 
 pub use config::{
-    DataConfig, EncoderSection, LrSchedule, MatchingNegatives, ModelSection, OptimConfig,
-    StopMetric, TiesRule, TokenizerSection, TrainConfig,
+    DataConfig, EncoderSection, LrSchedule, MatchingNegatives, OptimConfig, StopMetric, TiesRule,
+    TokenizerSection, TrainConfig,
 };
 pub use error::TrainError;
 pub use heldout::{GroundTruthTable, Heldout, LikertFigures, OverallFigures, heldout_table};

@@ -269,10 +269,7 @@ pub fn train(
         });
     }
     let scale = LikertScale::new(i32::from(ds.meta.scale.min), i32::from(ds.meta.scale.max));
-    let mut model_config =
-        config
-            .model
-            .to_model_config(tokenizer.vocab_size(), tokenizer.max_len(), scale);
+    let mut model_config = config.model_config(tokenizer.vocab_size(), tokenizer.max_len(), scale);
 
     let device = device.clone();
     let ad = device.clone().autodiff();
@@ -471,7 +468,7 @@ fn write_heldout_scores(path: &Path, store: &Store, heldout: &Heldout) -> Result
         let gen_ = &store.index.generations[*g];
         let prompt = &store.index.prompts[gen_.prompt].id;
         let _ = write!(s, "{},{}", gen_.id, prompt);
-        for v in scores {
+        for v in scores.into_array() {
             let _ = match v {
                 Some(v) => write!(s, ",{v}"),
                 None => write!(s, ","),

@@ -8,7 +8,7 @@ use burn::prelude::*;
 use burn::tensor::ExecutionError;
 use burn::train::metric::{Adaptor, ItemLazy, LossInput};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
-use model::{Criterion, RewardModel, RewardOutput};
+use model::{Criterion, PerCriterion, RewardModel, RewardOutput};
 
 use crate::data::GroupBatch;
 use crate::epoch_metrics::{HeadLossInput, PairAccuracyInput, SpearmanInput};
@@ -37,14 +37,9 @@ impl Net {
                 losses.total = losses.total + m.mul_scalar(batch.weights.matching);
             }
         }
-        let mut head_losses: [Option<Tensor<1>>; 4] = Default::default();
-        let mut scores: [Option<Tensor<1>>; 4] = Default::default();
-        for c in Criterion::ALL {
-            let k = c.index();
-            // Only the metrics read these: detached so they do not keep the graph alive.
-            head_losses[k] = losses.per_head.get(c).map(|l| l.clone().detach());
-            scores[k] = out.get(c).map(|s| s.clone().detach());
-        }
+        // Only the metrics read these: detached so they do not keep the graph alive.
+        let head_losses = losses.per_head.map(|_, l| l.detach());
+        let scores = out.clone().map(|_, s| s.detach());
         StepOutput {
             loss: losses.total,
             head_losses,
@@ -60,25 +55,23 @@ impl Net {
 pub struct StepOutput {
     /// Weighted total loss `[1]` (the one that is back-propagated).
     pub loss: Tensor<1>,
-    /// Each head's unweighted loss `[1]`, indexed by `Criterion::index`.
-    pub head_losses: [Option<Tensor<1>>; 4],
+    /// Each head's unweighted loss `[1]`.
+    pub head_losses: PerCriterion<Tensor<1>>,
     /// Each head's scores `[B]`.
-    pub scores: [Option<Tensor<1>>; 4],
+    pub scores: PerCriterion<Tensor<1>>,
     pub strict: Arc<Vec<(usize, usize)>>,
-    pub label_values: Arc<[Vec<Option<f32>>; 4]>,
+    pub label_values: Arc<PerCriterion<Vec<Option<f32>>>>,
     pub n_images: usize,
 }
 
 impl ItemLazy for StepOutput {
     fn sync(self) -> Result<Self, ExecutionError> {
         self.loss.device().flush()?;
-        let strip = |t: Option<Tensor<1>>| t.map(|t| t.without_autodiff());
-        let [a, b, c, d] = self.head_losses;
-        let [e, f, g, h] = self.scores;
+        let strip = |_, t: Tensor<1>| t.without_autodiff();
         Ok(Self {
             loss: self.loss.without_autodiff(),
-            head_losses: [strip(a), strip(b), strip(c), strip(d)],
-            scores: [strip(e), strip(f), strip(g), strip(h)],
+            head_losses: self.head_losses.map(strip),
+            scores: self.scores.map(strip),
             strict: self.strict,
             label_values: self.label_values,
             n_images: self.n_images,
@@ -104,7 +97,7 @@ impl Adaptor<HeadLossInput> for StepOutput {
 impl Adaptor<PairAccuracyInput> for StepOutput {
     fn adapt(&self) -> PairAccuracyInput {
         PairAccuracyInput {
-            scores: self.scores[0].clone(),
+            scores: self.scores[Criterion::Overall].clone(),
             strict: self.strict.clone(),
         }
     }

@@ -134,14 +134,7 @@ fn matching_negatives_pair_each_image_with_another_prompt() {
     assert!(batcher.build(&plan.prompts, &dev).mismatched.is_none());
     batcher.weights = model::LossWeights::new().with_matching(1.0);
     batcher.matching_every = 2;
-    let words = |p: usize| -> std::collections::BTreeSet<i64> {
-        st.token_ids[p]
-            .iter()
-            .zip(&st.token_mask[p])
-            .filter(|&(_, &m)| m != 0)
-            .map(|(&id, _)| id)
-            .collect()
-    };
+    let words = |p: usize| st.token_set(p);
     for negatives in [MatchingNegatives::Random, MatchingNegatives::Similar] {
         batcher.matching_negatives = negatives;
         let b = batcher.build(&plan.prompts, &dev);
@@ -308,9 +301,9 @@ fn missing_ratings_are_masked() {
     let first = ds.rows[0].prompt_id.clone();
     for r in &mut ds.rows {
         if r.prompt_id == first {
-            r.ratings[Criterion::Fidelity.index()] = None;
+            r.ratings[Criterion::Fidelity] = None;
         }
-        r.ratings[Criterion::Harmlessness.index()] = None;
+        r.ratings[Criterion::Harmlessness] = None;
     }
     let config = TrainConfig::smoke();
     let batcher = store_and_batcher(&ds, &config);
@@ -340,7 +333,7 @@ fn missing_ratings_are_masked() {
     );
     assert!(mask(Criterion::Harmlessness).iter().all(|m| *m == 0.0));
     assert!(mask(Criterion::Alignment).iter().all(|m| *m == 1.0));
-    let fv = &b.label_values[Criterion::Fidelity.index()];
+    let fv = b.label_values[Criterion::Fidelity].as_ref().unwrap();
     assert!(fv[..k0].iter().all(Option::is_none) && fv[k0..].iter().all(Option::is_some));
 }
 
@@ -453,7 +446,7 @@ fn resume_reaches_the_same_final_numbers() {
     assert_eq!(full.heldout.scores.len(), resumed.heldout.scores.len());
     for ((g1, s1), (g2, s2)) in full.heldout.scores.iter().zip(&resumed.heldout.scores) {
         assert_eq!(g1, g2);
-        for k in 0..4 {
+        for k in Criterion::ALL {
             let (a, b) = (s1[k].unwrap(), s2[k].unwrap());
             assert!(close(a, b), "generation {g1} head {k}: {a} vs {b}");
         }
@@ -480,7 +473,7 @@ fn resume_reaches_the_same_final_numbers() {
 /// Ratings and ranks permuted across all judgments: no signal left to learn.
 fn shuffled(ds: &Dataset, seed: u64) -> Dataset {
     let mut ds = ds.clone();
-    let mut labels: Vec<(Option<u32>, [Option<f32>; 4])> =
+    let mut labels: Vec<(Option<u32>, annotations::PerCriterion<f32>)> =
         ds.rows.iter().map(|r| (r.rank, r.ratings)).collect();
     prng::Rng::derive(seed, "shuffle-labels").shuffle(&mut labels);
     for (r, (rank, ratings)) in ds.rows.iter_mut().zip(labels) {
@@ -700,9 +693,7 @@ fn blip_backbone_starts_as_imagereward_and_trains() {
         (parts.spec.image_frozen, parts.spec.text_frozen),
         (Some(2), 2)
     );
-    let mut mc = TrainConfig::smoke()
-        .model
-        .to_model_config(64, 16, model::LikertScale::new(1, 7));
+    let mut mc = TrainConfig::smoke().model_config(64, 16, model::LikertScale::new(1, 7));
     mc.pretrained = Some(parts.spec.clone());
     mc.d_model = 24;
     let net = mc

@@ -24,9 +24,7 @@ struct Image {
 /// Reads an HPD-style `annotations.json`. Generation ids are the image file stems.
 pub fn read(path: &Path) -> Result<Dataset, AnnotationError> {
     let entries: Vec<Entry> = super::read_json(path)?;
-    let root = super::parent(path);
-    let mut rows = Vec::new();
-    let mut problems = Vec::new();
+    let (mut rows, mut problems) = (Vec::new(), Vec::new());
     for (i, e) in entries.iter().enumerate() {
         for img in &e.images {
             let stem = Path::new(&img.file)
@@ -63,7 +61,7 @@ pub fn read(path: &Path) -> Result<Dataset, AnnotationError> {
                     image: Some(img.file.clone()),
                     annotator,
                     rank,
-                    ratings: [None; 4],
+                    ratings: crate::PerCriterion::default(),
                     source_row: i + 1,
                 });
             }
@@ -72,11 +70,13 @@ pub fn read(path: &Path) -> Result<Dataset, AnnotationError> {
     let mut meta = DatasetMeta::new("hpd", "hpd");
     meta.description = "HPD v2 style rankings, every annotator's judgment kept".into();
     meta.images = ImagesState::Present;
-    meta.columns.insert("rank".into(), "annotator_ranks".into());
-    meta.columns.insert("image".into(), "file".into());
-    let mut ds = Dataset::new(meta, path, root, rows);
-    ds.read_problems = problems;
-    Ok(ds)
+    Ok(super::dataset(
+        meta,
+        &[("rank", "annotator_ranks"), ("image", "file")],
+        path,
+        rows,
+        problems,
+    ))
 }
 
 #[cfg(test)]

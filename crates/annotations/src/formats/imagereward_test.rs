@@ -22,8 +22,7 @@ struct Entry {
 pub fn read(path: &Path) -> Result<Dataset, AnnotationError> {
     let entries: Vec<Entry> = super::read_json(path)?;
     let root = super::parent(path);
-    let mut rows = Vec::new();
-    let mut problems = Vec::new();
+    let (mut rows, mut problems) = (Vec::new(), Vec::new());
     for (i, e) in entries.iter().enumerate() {
         let first = rows.len();
         for (k, image) in e.generations.iter().enumerate() {
@@ -40,7 +39,7 @@ pub fn read(path: &Path) -> Result<Dataset, AnnotationError> {
                 image: Some(image.clone()),
                 annotator: None,
                 rank,
-                ratings: [None; 4],
+                ratings: crate::PerCriterion::default(),
                 source_row: i + 1,
             });
         }
@@ -65,12 +64,17 @@ pub fn read(path: &Path) -> Result<Dataset, AnnotationError> {
     // ImageReward's annotators ranked into 5 tiers: a prompt of 4 images may have rank 5.
     meta.rank_tiers = Some(5);
     meta.images = ImagesState::detect(&root, rows.iter().map(|r| r.image.as_deref()));
-    meta.columns.insert("rank".into(), "ranking".into());
-    meta.columns.insert("image".into(), "generations".into());
-    meta.columns.insert("prompt_id".into(), "id".into());
-    let mut ds = Dataset::new(meta, path, root, rows);
-    ds.read_problems = problems;
-    Ok(ds)
+    Ok(super::dataset(
+        meta,
+        &[
+            ("rank", "ranking"),
+            ("image", "generations"),
+            ("prompt_id", "id"),
+        ],
+        path,
+        rows,
+        problems,
+    ))
 }
 
 #[cfg(test)]

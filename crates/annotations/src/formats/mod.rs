@@ -8,7 +8,24 @@ pub mod tifa;
 
 use std::path::Path;
 
-use crate::AnnotationError;
+use crate::{AnnotationError, Dataset, DatasetMeta, ReadProblem, Row};
+
+/// The dataset a format's reader made of `path`: `meta` with the source's name for each
+/// canonical field it filled (`columns`), the rows and the problems of rows it could not read.
+pub(crate) fn dataset(
+    mut meta: DatasetMeta,
+    columns: &[(&str, &str)],
+    path: &Path,
+    rows: Vec<Row>,
+    problems: Vec<ReadProblem>,
+) -> Dataset {
+    for (field, source) in columns {
+        meta.columns.insert(field.to_string(), source.to_string());
+    }
+    let mut ds = Dataset::new(meta, path, parent(path), rows);
+    ds.read_problems = problems;
+    ds
+}
 
 pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, AnnotationError> {
     let bytes = std::fs::read(path).map_err(|e| AnnotationError::io(path, e))?;

@@ -22,8 +22,7 @@ pub fn read(path: &Path) -> Result<Dataset, AnnotationError> {
     // File order, so that row numbers point at the right entry.
     let entries: super::Ordered<Entry> = super::read_json(path)?;
     let root = super::parent(path);
-    let mut rows = Vec::new();
-    let mut problems = Vec::new();
+    let (mut rows, mut problems) = (Vec::new(), Vec::new());
     for (i, (key, e)) in entries.0.iter().enumerate() {
         let category = e
             .text_id
@@ -32,8 +31,8 @@ pub fn read(path: &Path) -> Result<Dataset, AnnotationError> {
             .filter(|s| !s.is_empty())
             .map(str::to_string);
         for (a, score) in e.human_scores.iter().enumerate() {
-            let mut ratings = [None; 4];
-            ratings[Criterion::Alignment.index()] =
+            let mut ratings = crate::PerCriterion::default();
+            ratings[Criterion::Alignment] =
                 super::rating_value(score, rows.len(), "alignment", &mut problems);
             rows.push(Row {
                 prompt_id: e.text_id.clone(),
@@ -53,14 +52,18 @@ pub fn read(path: &Path) -> Result<Dataset, AnnotationError> {
     meta.description = "TIFA human study: two 1..5 text-alignment ratings per image".into();
     meta.scale = Scale { min: 1, max: 5 };
     meta.images = ImagesState::detect(&root, rows.iter().map(|r| r.image.as_deref()));
-    meta.columns
-        .insert("alignment".into(), "human_scores".into());
-    meta.columns.insert("prompt_id".into(), "text_id".into());
-    meta.columns.insert("prompt".into(), "text".into());
-    meta.columns.insert("image".into(), "image_path".into());
-    let mut ds = Dataset::new(meta, path, root, rows);
-    ds.read_problems = problems;
-    Ok(ds)
+    Ok(super::dataset(
+        meta,
+        &[
+            ("alignment", "human_scores"),
+            ("prompt_id", "text_id"),
+            ("prompt", "text"),
+            ("image", "image_path"),
+        ],
+        path,
+        rows,
+        problems,
+    ))
 }
 
 #[cfg(test)]

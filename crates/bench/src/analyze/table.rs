@@ -147,12 +147,7 @@ pub fn table(judgments: usize, seed: u64) -> Dataset {
                     image: None,
                     annotator: Some(format!("a{a:02}")),
                     rank: Some(rank[i]),
-                    ratings: [
-                        Some(level(v[0])),
-                        Some(level(v[1])),
-                        Some(level(v[2])),
-                        Some(level(v[3])),
-                    ],
+                    ratings: annotations::PerCriterion::from_fn(|c| Some(level(v[c.index()]))),
                     source_row: rows.len() + 1,
                 });
             }

@@ -6,46 +6,28 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use train::TrainConfig;
+
+use super::run_setup::{ConfigArgs, EncoderArgs};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Training config (TOML) whose [encoder] section says which encoder and freeze ratio; the
-    /// flags below override it. Default: the built-in experiments/default.toml.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Canonical dataset folder; default: the config's default synthetic world.
-    #[arg(long)]
-    dataset: Option<PathBuf>,
+    /// The config's [encoder] section says which encoder and freeze ratio (the flags below
+    /// override it).
+    #[command(flatten)]
+    inputs: ConfigArgs,
     /// The cache folder to write (resumed if an earlier run was interrupted).
     #[arg(long)]
     out: PathBuf,
     /// Replace a cache folder that holds another encoder's, cut's or dataset's outputs.
     #[arg(long)]
     force: bool,
-    /// clip, bert or blip ([encoder] kind).
-    #[arg(long, value_parser = ["clip", "bert", "blip"])]
-    encoder: Option<String>,
-    /// The pretrained checkpoint folder ([encoder] path).
-    #[arg(long)]
-    encoder_path: Option<PathBuf>,
-    /// Share of the layers kept frozen ([encoder] freeze).
-    #[arg(long)]
-    freeze: Option<f64>,
+    #[command(flatten)]
+    encoder: EncoderArgs,
 }
 
 pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
-    let mut config = match &args.config {
-        Some(path) => TrainConfig::from_file(path)?,
-        None => TrainConfig::default_experiment(),
-    };
-    super::train::apply_encoder_flags(
-        &mut config,
-        args.encoder.as_deref(),
-        args.encoder_path.as_deref(),
-        args.freeze,
-        None,
-    );
+    let mut config = args.inputs.read_config()?;
+    args.encoder.apply(&mut config, None);
     config.validate()?;
     if config.encoder.kind.is_none() {
         bail!(
@@ -53,10 +35,7 @@ pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
              --encoder-path DIR (or set [encoder] in --config)"
         );
     }
-    let dataset_dir = match &args.dataset {
-        Some(d) => d.clone(),
-        None => super::train::default_world(config.data.world_prompts, config.data.world_seed)?,
-    };
+    let dataset_dir = args.inputs.dataset_dir(&config)?;
     let ds = tables::read_dataset(&dataset_dir)
         .with_context(|| format!("reading {}", dataset_dir.display()))?;
     println!(

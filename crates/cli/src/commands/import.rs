@@ -35,7 +35,7 @@ pub struct Args {
     #[arg(long = "map", value_name = "FIELD=COLUMN")]
     map: Vec<String>,
     /// For `table`: the rating scale as MIN..MAX (default 1..7, or the mapping file's).
-    #[arg(long, value_parser = parse_scale)]
+    #[arg(long)]
     scale: Option<Scale>,
     /// Dataset name written to dataset.toml.
     #[arg(long)]
@@ -52,22 +52,6 @@ pub struct Args {
     /// Print the resulting statistics as JSON.
     #[arg(long)]
     json: bool,
-}
-
-pub fn parse_scale(s: &str) -> Result<Scale, String> {
-    let (a, b) = s.split_once("..").ok_or("expected MIN..MAX, e.g. 1..7")?;
-    let min: u8 = a
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{a}` is not a number"))?;
-    let max: u8 = b
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{b}` is not a number"))?;
-    if min >= max {
-        return Err(format!("scale {min}..{max} is empty"));
-    }
-    Ok(Scale { min, max })
 }
 
 fn read(args: &Args) -> Result<Dataset> {

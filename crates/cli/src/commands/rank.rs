@@ -27,7 +27,7 @@ pub struct Args {
 struct Ranked<'a> {
     rank: usize,
     image: &'a std::path::Path,
-    heads: &'a std::collections::BTreeMap<String, HeadScore>,
+    heads: &'a annotations::PerCriterion<HeadScore>,
 }
 
 pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
@@ -53,7 +53,7 @@ pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
     }
     let key: Vec<f64> = scores
         .iter()
-        .map(|s| s.heads.get(by.name()).map_or(f64::NAN, |h| h.score))
+        .map(|s| s.heads.get(by).map_or(f64::NAN, |h| h.score))
         .collect();
     let order = eval::best_first(&key);
     let shown = args.top.unwrap_or(order.len()).min(order.len());
@@ -84,7 +84,7 @@ pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
     for r in &ranked {
         let mut line = format!("{:>4}  {:<width$}", r.rank, r.image.display().to_string());
         for h in &heads {
-            line.push_str(&format!("{:>16}", head_cell(r.heads.get(h.name()))));
+            line.push_str(&format!("{:>16}", head_cell(r.heads.get(*h))));
         }
         println!("{line}");
     }

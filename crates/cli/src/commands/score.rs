@@ -4,108 +4,17 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
-use scoring::{AnyScorer, Device, HeadScore, ImageScore, ImageScorer, PretrainedPaths};
-use scoring::{PretrainedScorer, PretrainedScorerKind as PretrainedKind};
+use anyhow::Result;
+use scoring::{Device, HeadScore, ImageScore, ImageScorer};
 
-/// A pretrained model that scores without a training run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum ModelKind {
-    /// ImageReward (THUDM) from its official ImageReward.pt; give --checkpoint FILE.
-    Imagereward,
-    /// CLIP score, 2.5 * max(cosine, 0), with a Hugging Face CLIP folder; give --encoder DIR.
-    Clip,
-}
-
-impl ModelKind {
-    pub fn pretrained(self) -> PretrainedKind {
-        match self {
-            ModelKind::Imagereward => PretrainedKind::ImageReward,
-            ModelKind::Clip => PretrainedKind::ClipScore,
-        }
-    }
-}
-
-/// Where the pretrained models are (shared by `score`, `rank` and `eval`).
-#[derive(clap::Args, Clone, Debug)]
-pub struct PretrainedArgs {
-    /// ImageReward checkpoint: the official ImageReward.pt (or a .safetensors copy of its state
-    /// dict), with med_config.json and bert-base-uncased's vocab.txt (or tokenizer.json) beside
-    /// it.
-    #[arg(long, value_name = "FILE")]
-    pub checkpoint: Option<PathBuf>,
-    /// Hugging Face CLIP folder (config.json, model.safetensors, preprocessor_config.json, and
-    /// tokenizer.json or OpenAI's bpe_simple_vocab_16e6.txt.gz).
-    #[arg(long, value_name = "DIR")]
-    pub encoder: Option<PathBuf>,
-    /// Images per forward pass of a pretrained model.
-    #[arg(long, default_value_t = scoring::pretrained::DEFAULT_BATCH)]
-    pub batch_size: usize,
-}
-
-impl PretrainedArgs {
-    pub fn paths(&self) -> Result<PretrainedPaths> {
-        if self.batch_size == 0 {
-            bail!("--batch-size must be at least 1");
-        }
-        Ok(PretrainedPaths {
-            encoder: self.encoder.clone(),
-            checkpoint: self.checkpoint.clone(),
-            batch_size: self.batch_size,
-        })
-    }
-
-    /// The flag that gives a kind's model.
-    pub fn flag(kind: PretrainedKind) -> &'static str {
-        match kind {
-            PretrainedKind::ImageReward => "--checkpoint FILE",
-            PretrainedKind::ClipScore => "--encoder DIR",
-        }
-    }
-
-    /// Loads `--model KIND` from its flag onto `device`, with the error naming the flag when it
-    /// is missing.
-    pub fn load(&self, kind: PretrainedKind, device: &Device) -> Result<PretrainedScorer> {
-        let paths = self.paths()?;
-        let Some(path) = paths.path(kind) else {
-            bail!(
-                "--model {} needs {}",
-                model_flag_value(kind),
-                Self::flag(kind)
-            );
-        };
-        eprintln!("loading {} from {}", kind.name(), path.display());
-        // The error names the file at fault.
-        Ok(PretrainedScorer::load(
-            kind,
-            path,
-            paths.batch_size,
-            device,
-        )?)
-    }
-}
-
-/// How `--model` spells a kind.
-pub fn model_flag_value(kind: PretrainedKind) -> &'static str {
-    match kind {
-        PretrainedKind::ImageReward => "imagereward",
-        PretrainedKind::ClipScore => "clip",
-    }
-}
+use super::scorer_args::ScorerArgs;
 
 /// The scorer and the images to score under one prompt (shared by `score` and `rank`).
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("scorer").required(true).args(["run", "model"])))]
 pub struct ScoreInput {
-    /// Run folder written by `rewardlab train`.
-    #[arg(long)]
-    pub run: Option<PathBuf>,
-    /// A pretrained model instead of a run: imagereward (with --checkpoint FILE) or clip (with
-    /// --encoder DIR).
-    #[arg(long, value_enum)]
-    pub model: Option<ModelKind>,
     #[command(flatten)]
-    pub pretrained: PretrainedArgs,
+    pub scorer: ScorerArgs,
     /// The prompt the images were generated for.
     #[arg(long)]
     pub prompt: String,
@@ -131,45 +40,12 @@ impl ScoreInput {
             .iter()
             .map(|p| (self.prompt.clone(), p.clone()))
             .collect();
-        let scorer = self.scorer(device)?;
+        let scorer = self.scorer.load(device)?;
         Ok(Scored {
             heads: scorer.heads(),
             scores: scorer.score_files(&items)?,
             legend: scorer.legend(),
         })
-    }
-
-    /// The run or the pretrained model the flags name; a model flag the scorer does not use is
-    /// an error, not silently ignored.
-    fn scorer(&self, device: &Device) -> Result<AnyScorer> {
-        let stray = |flag: &str, wanted: &str| {
-            anyhow::anyhow!("{flag} is for {wanted}; drop it or use that model")
-        };
-        match (&self.run, self.model.map(ModelKind::pretrained)) {
-            (Some(run), _) => {
-                if self.pretrained.checkpoint.is_some() {
-                    return Err(stray("--checkpoint", "--model imagereward"));
-                }
-                if self.pretrained.encoder.is_some() {
-                    return Err(stray("--encoder", "--model clip"));
-                }
-                AnyScorer::run(run, device)
-                    .with_context(|| format!("loading the model of {}", run.display()))
-            }
-            (None, Some(kind)) => {
-                match kind {
-                    PretrainedKind::ImageReward if self.pretrained.encoder.is_some() => {
-                        return Err(stray("--encoder", "--model clip"));
-                    }
-                    PretrainedKind::ClipScore if self.pretrained.checkpoint.is_some() => {
-                        return Err(stray("--checkpoint", "--model imagereward"));
-                    }
-                    _ => {}
-                }
-                Ok(AnyScorer::Pretrained(self.pretrained.load(kind, device)?))
-            }
-            (None, None) => bail!("give --run DIR or --model imagereward|clip"),
-        }
     }
 }
 
@@ -212,7 +88,7 @@ pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
     for s in &scores {
         let mut line = format!("{:<40}", s.image.display().to_string());
         for h in &heads {
-            line.push_str(&format!("{:>16}", head_cell(s.heads.get(h.name()))));
+            line.push_str(&format!("{:>16}", head_cell(s.heads.get(*h))));
         }
         println!("{line}");
     }

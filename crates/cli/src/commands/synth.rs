@@ -111,7 +111,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     ] {
         println!(
             "  spearman(latent {c}, mean rating)  {:.3}",
-            s.oracle_spearman.get(c)
+            s.oracle_spearman[c].unwrap_or(f64::NAN)
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -2,22 +2,18 @@
 //! the default synthetic world generated into a cache folder, then prints the held-out figures
 //! next to the oracle ceilings.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use model::PretrainedKind;
-use train::{GroundTruthTable, MatchingNegatives, TrainConfig, TrainOptions};
+use train::{GroundTruthTable, TrainOptions};
+
+use super::run_setup::{ConfigArgs, EncoderArgs, default_out};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Training config (TOML); default: the built-in experiments/default.toml.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Canonical dataset folder; default: the synthetic world of the config's [data] world_prompts
-    /// and world_seed, generated into $REWARDLAB_CACHE (or ~/.cache/rewardlab) when absent.
-    #[arg(long)]
-    dataset: Option<PathBuf>,
+    #[command(flatten)]
+    inputs: ConfigArgs,
     /// Run folder; default: runs/<date-time>.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -33,105 +29,12 @@ pub struct Args {
     /// Override the seed of weight initialisation and batch order ([optim] seed).
     #[arg(long)]
     seed: Option<u64>,
-    /// Shared encoder ([encoder] kind): scratch, clip (a Hugging Face CLIP folder encodes images
-    /// and prompts), bert (a BERT-family folder encodes the prompts) or blip (ImageReward's
-    /// backbone, its head as the starting overall head).
-    #[arg(long, value_parser = ["scratch", "clip", "bert", "blip"])]
-    encoder: Option<String>,
-    /// The pretrained checkpoint ([encoder] path): a folder with config.json and
-    /// model.safetensors (clip, bert), or ImageReward.pt / its safetensors copy (blip).
-    #[arg(long)]
-    encoder_path: Option<PathBuf>,
-    /// Share of the pretrained layers kept frozen ([encoder] freeze; ImageReward: 0.7).
-    #[arg(long)]
-    freeze: Option<f64>,
+    #[command(flatten)]
+    encoder: EncoderArgs,
     /// An embedding cache written by `rewardlab embed` for this encoder and freeze ([encoder]
     /// cache): the frozen layers' outputs are read from it instead of computed.
     #[arg(long)]
     embed_cache: Option<PathBuf>,
-}
-
-/// Applies the `[encoder]` overrides of the command line to `config`.
-pub(crate) fn apply_encoder_flags(
-    config: &mut TrainConfig,
-    kind: Option<&str>,
-    path: Option<&Path>,
-    freeze: Option<f64>,
-    cache: Option<&Path>,
-) {
-    if let Some(kind) = kind {
-        config.encoder.kind = match kind {
-            "clip" => Some(PretrainedKind::Clip),
-            "bert" => Some(PretrainedKind::Bert),
-            "blip" => Some(PretrainedKind::Blip),
-            _ => None,
-        };
-    }
-    if let Some(path) = path {
-        config.encoder.path = Some(path.to_path_buf());
-    }
-    if let Some(freeze) = freeze {
-        config.encoder.freeze = freeze;
-    }
-    if let Some(cache) = cache {
-        config.encoder.cache = Some(cache.to_path_buf());
-    }
-    // A pretrained encoder chosen on the command line over a config written for the scratch one
-    // (the built-in default): what it cannot do is turned off, and said, rather than refused.
-    let e = config.encoder.kind;
-    if kind.is_some() && config.data.hflip && e.is_some() {
-        config.data.hflip = false;
-        eprintln!(
-            "note: [data] hflip turned off: the {} encoder reads its frozen layers' outputs, \
-             computed once for the dataset as it is",
-            train::config::encoder_kind_name(e)
-        );
-    }
-    if kind.is_some()
-        && config.data.matching_negatives == MatchingNegatives::Substituted
-        && e.is_some()
-    {
-        config.data.matching_negatives = MatchingNegatives::Similar;
-        eprintln!(
-            "note: [data] matching_negatives = \"similar\": substituted prompts are tokenised \
-             for the scratch text encoder, not the {} one",
-            train::config::encoder_kind_name(e)
-        );
-    }
-}
-
-/// The default synthetic world folder in the cache, generated when absent.
-pub(crate) fn default_world(prompts: usize, seed: u64) -> Result<PathBuf> {
-    Ok(experiments::world::default_world(
-        &paths::cache_dir(),
-        prompts,
-        seed,
-        true,
-    )?)
-}
-
-/// `runs/<UTC date-time>`, from the system clock without a date library.
-fn default_out() -> PathBuf {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    PathBuf::from("runs").join(format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    ))
 }
 
 pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
@@ -141,15 +44,12 @@ pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
         (None, false) => default_out(),
     };
     let mut config = if args.resume {
-        if args.config.is_some() {
+        if args.inputs.config.is_some() {
             bail!("--resume continues with the run's own config.toml; leave out --config");
         }
         train::run_config(&out)?
     } else {
-        match &args.config {
-            Some(path) => TrainConfig::from_file(path)?,
-            None => TrainConfig::default_experiment(),
-        }
+        args.inputs.read_config()?
     };
     if let Some(e) = args.epochs {
         config.optim.epochs = e;
@@ -163,25 +63,12 @@ pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
         }
         config.optim.seed = s;
     }
-    let encoder_flags = args.encoder.is_some()
-        || args.encoder_path.is_some()
-        || args.freeze.is_some()
-        || args.embed_cache.is_some();
-    if args.resume && encoder_flags {
+    if args.resume && (args.encoder.given() || args.embed_cache.is_some()) {
         bail!("the encoder cannot change on --resume (the run's config.toml says which it uses)");
     }
-    apply_encoder_flags(
-        &mut config,
-        args.encoder.as_deref(),
-        args.encoder_path.as_deref(),
-        args.freeze,
-        args.embed_cache.as_deref(),
-    );
+    args.encoder.apply(&mut config, args.embed_cache.as_deref());
     config.validate()?;
-    let dataset_dir = match &args.dataset {
-        Some(d) => d.clone(),
-        None => default_world(config.data.world_prompts, config.data.world_seed)?,
-    };
+    let dataset_dir = args.inputs.dataset_dir(&config)?;
     let ds = tables::read_dataset(&dataset_dir)
         .with_context(|| format!("reading {}", dataset_dir.display()))?;
     let ground_truth = GroundTruthTable::load(&dataset_dir)?;
@@ -209,11 +96,7 @@ pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
     println!(
         "\nwall time {:.1} s; run folder {}",
         report.wall_seconds,
-        display(&report.run_dir)
+        report.run_dir.display()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn display(p: &Path) -> String {
-    p.display().to_string()
 }

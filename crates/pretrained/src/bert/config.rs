@@ -217,20 +217,11 @@ impl BertConfig {
     }
 }
 
-/// A config error for `path`.
-pub(crate) fn config_error(path: &Path, message: String) -> PretrainedError {
-    PretrainedError::Config {
-        path: path.to_path_buf(),
-        message,
-    }
-}
+pub(crate) use crate::error::config_error;
 
 /// Reads a JSON file whose top level is an object.
 pub(crate) fn read_json_object(path: &Path) -> Result<Map<String, Value>, PretrainedError> {
-    let text = std::fs::read_to_string(path).map_err(|source| PretrainedError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = crate::error::read_text(path)?;
     match serde_json::from_str(&text) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(config_error(path, "not a JSON object".to_string())),

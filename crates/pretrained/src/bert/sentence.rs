@@ -86,11 +86,7 @@ impl Layout {
         let mut pooling_dir = dir.join("1_Pooling");
         let modules_path = dir.join("modules.json");
         if modules_path.exists() {
-            let text =
-                std::fs::read_to_string(&modules_path).map_err(|source| PretrainedError::Io {
-                    path: modules_path.clone(),
-                    source,
-                })?;
+            let text = crate::error::read_text(&modules_path)?;
             let modules: Vec<ModuleEntry> = serde_json::from_str(&text).map_err(|e| {
                 config_error(
                     &modules_path,

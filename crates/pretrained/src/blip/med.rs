@@ -94,10 +94,7 @@ impl MedConfig {
 
     /// Parses a `med_config.json` text; `path` only names the file in errors.
     pub fn from_json_str(text: &str, path: &Path) -> Result<Self, PretrainedError> {
-        let error = |message: String| PretrainedError::Config {
-            path: path.to_path_buf(),
-            message,
-        };
+        let error = |message: String| crate::error::config_error(path, message);
         let config: Self = serde_json::from_str(text).map_err(|e| error(e.to_string()))?;
         config.validate().map_err(error)?;
         Ok(config)
@@ -105,12 +102,7 @@ impl MedConfig {
 
     /// Reads and parses a `med_config.json`.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, PretrainedError> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| PretrainedError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_json_str(&text, path)
+        crate::error::read_config(path.as_ref(), Self::from_json_str)
     }
 
     /// Checks the sizes that the module's shapes depend on and the options this implementation

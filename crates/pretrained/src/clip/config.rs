@@ -194,10 +194,7 @@ impl ClipConfig {
     /// Old configs also carry `text_config_dict` / `vision_config_dict`; as in transformers'
     /// `CLIPConfig.__init__`, their entries override `text_config` / `vision_config`.
     pub fn from_json_str(text: &str, path: &Path) -> Result<Self, PretrainedError> {
-        let error = |message: String| PretrainedError::Config {
-            path: path.to_path_buf(),
-            message,
-        };
+        let error = |message: String| crate::error::config_error(path, message);
         let mut value: Value = serde_json::from_str(text).map_err(|e| error(e.to_string()))?;
         let Some(object) = value.as_object_mut() else {
             return Err(error("the config is not a JSON object".into()));
@@ -226,12 +223,7 @@ impl ClipConfig {
 
     /// Reads and parses a `config.json`.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, PretrainedError> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| PretrainedError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_json_str(&text, path)
+        crate::error::read_config(path.as_ref(), Self::from_json_str)
     }
 
     /// Checks the sizes that the model's shapes depend on, so that building it cannot fail.

@@ -153,6 +153,29 @@ pub struct ClipEncoder {
     pub layers: Vec<ClipEncoderLayer>,
 }
 
+/// The randomly initialised encoder a tower config (`ClipTextConfig` or `ClipVisionConfig`, which
+/// name their layer sizes alike) describes.
+macro_rules! clip_encoder {
+    ($config:expr, $device:expr) => {{
+        let c = $config;
+        $crate::clip::ClipEncoder {
+            layers: (0..c.num_hidden_layers)
+                .map(|_| {
+                    $crate::clip::ClipEncoderLayer::new(
+                        c.hidden_size,
+                        c.intermediate_size,
+                        c.num_attention_heads,
+                        c.hidden_act,
+                        c.layer_norm_eps,
+                        $device,
+                    )
+                })
+                .collect(),
+        }
+    }};
+}
+pub(crate) use clip_encoder;
+
 impl ClipEncoder {
     /// Runs the layers in `range` (which the caller has checked against `layers.len()`).
     pub fn forward_range(

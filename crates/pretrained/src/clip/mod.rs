@@ -329,6 +329,16 @@ pub(crate) fn input_error(message: String) -> PretrainedError {
     PretrainedError::Input { message }
 }
 
+/// Checks that every one of a tower's `layers` has run (`done` of them), before pooling.
+pub(crate) fn check_complete(done: usize, layers: usize) -> Result<(), PretrainedError> {
+    if done != layers {
+        return Err(input_error(format!(
+            "pooling needs all {layers} layers, {done} have run"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks that layers `done..until` exist and are in order.
 pub(crate) fn check_range(done: usize, until: usize, layers: usize) -> Result<(), PretrainedError> {
     if until < done || until > layers {

@@ -13,10 +13,7 @@ use burn::{
 };
 
 use super::{
-    check_range,
-    config::ClipTextConfig,
-    encoder::{ClipEncoder, ClipEncoderLayer},
-    input_error,
+    check_complete, check_range, config::ClipTextConfig, encoder::ClipEncoder, input_error,
 };
 use crate::PretrainedError;
 
@@ -89,20 +86,7 @@ impl ClipTextConfig {
                 )
                 .init(device),
             },
-            encoder: ClipEncoder {
-                layers: (0..self.num_hidden_layers)
-                    .map(|_| {
-                        ClipEncoderLayer::new(
-                            self.hidden_size,
-                            self.intermediate_size,
-                            self.num_attention_heads,
-                            self.hidden_act,
-                            self.layer_norm_eps,
-                            device,
-                        )
-                    })
-                    .collect(),
-            },
+            encoder: super::encoder::clip_encoder!(self, device),
             final_layer_norm: LayerNormConfig::new(self.hidden_size)
                 .with_epsilon(self.layer_norm_eps)
                 .init(device),
@@ -249,13 +233,7 @@ impl ClipTextTransformer {
     ///
     /// When not every layer has run.
     pub fn pool(&self, state: TextHiddenState) -> Result<TextOutput, PretrainedError> {
-        if state.layers_done != self.num_layers() {
-            return Err(input_error(format!(
-                "pooling needs all {} layers, {} have run",
-                self.num_layers(),
-                state.layers_done
-            )));
-        }
+        check_complete(state.layers_done, self.num_layers())?;
         let last_hidden_state = self.final_layer_norm.forward(state.hidden);
         let [batch, _, width] = last_hidden_state.dims();
         let device = last_hidden_state.device();

@@ -18,10 +18,7 @@ use burn::{
 };
 
 use super::{
-    check_range,
-    config::ClipVisionConfig,
-    encoder::{ClipEncoder, ClipEncoderLayer},
-    input_error,
+    check_complete, check_range, config::ClipVisionConfig, encoder::ClipEncoder, input_error,
 };
 use crate::PretrainedError;
 
@@ -106,20 +103,7 @@ impl ClipVisionConfig {
                 image_size: self.image_size,
             },
             pre_layrnorm: norm(),
-            encoder: ClipEncoder {
-                layers: (0..self.num_hidden_layers)
-                    .map(|_| {
-                        ClipEncoderLayer::new(
-                            self.hidden_size,
-                            self.intermediate_size,
-                            self.num_attention_heads,
-                            self.hidden_act,
-                            self.layer_norm_eps,
-                            device,
-                        )
-                    })
-                    .collect(),
-            },
+            encoder: super::encoder::clip_encoder!(self, device),
             post_layernorm: norm(),
         }
     }
@@ -212,13 +196,7 @@ impl ClipVisionTransformer {
     ///
     /// When not every layer has run.
     pub fn pool(&self, state: VisionHiddenState) -> Result<VisionOutput, PretrainedError> {
-        if state.layers_done != self.num_layers() {
-            return Err(input_error(format!(
-                "pooling needs all {} layers, {} have run",
-                self.num_layers(),
-                state.layers_done
-            )));
-        }
+        check_complete(state.layers_done, self.num_layers())?;
         let [batch, _, width] = state.hidden.dims();
         let class = state.hidden.clone().slice([0..batch, 0..1, 0..width]);
         Ok(VisionOutput {

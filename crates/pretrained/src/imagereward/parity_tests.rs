@@ -15,7 +15,7 @@ use burn::prelude::*;
 use serde_json::Value;
 
 use super::*;
-use crate::blip::extended_attention_mask;
+use crate::blip::{BlipVitConfig, IMAGEREWARD_MAX_LENGTH, MedConfig, extended_attention_mask};
 
 const FEATURE_TOLERANCE: f32 = 1e-4;
 const REWARD_TOLERANCE: f32 = 1e-6;

@@ -108,10 +108,7 @@ impl ClipImageProcessor {
     ///
     /// When the JSON does not parse or a field has a value transformers would refuse.
     pub fn from_json_str(text: &str, path: &Path) -> Result<Self, PretrainedError> {
-        let error = |message: String| PretrainedError::Config {
-            path: path.to_path_buf(),
-            message,
-        };
+        let error = |message: String| crate::error::config_error(path, message);
         let raw: RawProcessorConfig =
             serde_json::from_str(text).map_err(|e| error(e.to_string()))?;
         let resample = PilFilter::from_pil_code(raw.resample).ok_or_else(|| {
@@ -176,12 +173,7 @@ impl ClipImageProcessor {
     ///
     /// As for [`Self::from_json_str`], and when the file cannot be read.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, PretrainedError> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| PretrainedError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_json_str(&text, path)
+        crate::error::read_config(path.as_ref(), Self::from_json_str)
     }
 
     /// Runs the pipeline on one image: convert to RGB, resize, centre crop, rescale, normalise.

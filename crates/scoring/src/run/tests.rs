@@ -106,7 +106,10 @@ fn scores_as_heldout(run: &Path, p: usize) {
     let scored = scorer
         .score_files(&[(ix.prompts[p].text.clone(), path)])
         .unwrap();
-    let overall = scored[0].heads["overall"].score;
+    let overall = scored[0].heads[annotations::Criterion::Overall]
+        .as_ref()
+        .unwrap()
+        .score;
     assert!(overall.is_finite());
     if let Some(want) = heldout_overall(run, &g.id) {
         assert!((want - overall).abs() < 1e-4, "{want} vs {overall}");
@@ -142,9 +145,19 @@ fn a_run_scores_every_head_as_its_heldout_evaluation_did() {
     let scores = scorer.score_files(&items).unwrap();
     assert_eq!(scores.len(), items.len());
     for s in &scores {
-        assert_eq!(s.heads.len(), 4);
-        assert!(s.heads["overall"].rating.is_none());
-        let r = s.heads["fidelity"].rating.unwrap();
+        assert_eq!(s.heads.iter().count(), 4);
+        assert!(
+            s.heads[annotations::Criterion::Overall]
+                .as_ref()
+                .unwrap()
+                .rating
+                .is_none()
+        );
+        let r = s.heads[annotations::Criterion::Fidelity]
+            .as_ref()
+            .unwrap()
+            .rating
+            .unwrap();
         assert!((1.0..=7.0).contains(&r), "{r}");
     }
     // The images the held-out evaluation scored get the same scores.
@@ -152,7 +165,13 @@ fn a_run_scores_every_head_as_its_heldout_evaluation_did() {
     let mut compared = 0;
     for (g, held) in &report.heldout.scores {
         if let Some(s) = scores.get(*g) {
-            let (want, got) = (held[0].unwrap(), s.heads["overall"].score);
+            let (want, got) = (
+                held[annotations::Criterion::Overall].unwrap(),
+                s.heads[annotations::Criterion::Overall]
+                    .as_ref()
+                    .unwrap()
+                    .score,
+            );
             assert!(close(want, got), "generation {g}: {want} vs {got}");
             compared += 1;
         }
@@ -160,9 +179,17 @@ fn a_run_scores_every_head_as_its_heldout_evaluation_did() {
     assert!(compared > 0, "no held-out image among the first 70");
     // The evaluation's view: every head's score, ratings for the Likert heads.
     let view = image_scores(&scores[0]);
-    assert_eq!(view.score[0], Some(scores[0].heads["overall"].score));
-    assert_eq!(view.rating[0], None);
-    assert!(view.rating[Criterion::Fidelity.index()].is_some());
+    assert_eq!(
+        view.score[annotations::Criterion::Overall],
+        Some(
+            scores[0].heads[annotations::Criterion::Overall]
+                .as_ref()
+                .unwrap()
+                .score
+        )
+    );
+    assert_eq!(view.rating[annotations::Criterion::Overall], None);
+    assert!(view.rating[Criterion::Fidelity].is_some());
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -41,7 +41,7 @@ pub struct GroupBatch {
     /// Likert labels per criterion (mean ratings, masked where missing).
     pub labels: LikertLabels,
     /// The same labels as plain values, for the correlation metrics.
-    pub label_values: [Vec<Option<f32>>; 4],
+    pub label_values: PerCriterion<Vec<Option<f32>>>,
     pub weights: LossWeights,
     /// Generation index of each image (evaluation maps scores back with it).
     pub generations: Vec<usize>,
@@ -113,18 +113,7 @@ impl GroupBatcher {
             MatchingNegatives::Random => (0..t).map(|r| (r + 1) % t).collect(),
             // Substituted negatives are built in `build`; this is never asked for them.
             MatchingNegatives::Similar | MatchingNegatives::Substituted => {
-                let st = &self.store;
-                let sets: Vec<std::collections::BTreeSet<i64>> = prompts
-                    .iter()
-                    .map(|&p| {
-                        st.token_ids[p]
-                            .iter()
-                            .zip(&st.token_mask[p])
-                            .filter(|&(_, &m)| m != 0)
-                            .map(|(&id, _)| id)
-                            .collect()
-                    })
-                    .collect();
+                let sets: Vec<_> = prompts.iter().map(|&p| self.store.token_set(p)).collect();
                 (0..t)
                     .map(|r| {
                         let jaccard = |o: usize| {
@@ -380,18 +369,17 @@ impl GroupBatcher {
         &self,
         generations: &[usize],
         device: &Device,
-    ) -> (LikertLabels, [Vec<Option<f32>>; 4]) {
+    ) -> (LikertLabels, PerCriterion<Vec<Option<f32>>>) {
         let st = &self.store;
         let mut labels = LikertLabels::default();
-        let mut label_values: [Vec<Option<f32>>; 4] = Default::default();
+        let mut label_values = PerCriterion::default();
         for c in Criterion::LIKERT {
             if !self.heads.contains(&c) {
                 continue;
             }
-            let k = c.index();
-            let vals: Vec<Option<f32>> = generations.iter().map(|&g| st.labels[g][k]).collect();
-            *labels.slot_mut(c) = Some(LikertTarget::new(&vals, device));
-            label_values[k] = vals;
+            let vals: Vec<Option<f32>> = generations.iter().map(|&g| st.labels[g][c]).collect();
+            labels[c] = Some(LikertTarget::new(&vals, device));
+            label_values[c] = Some(vals);
         }
         (labels, label_values)
     }

@@ -22,8 +22,8 @@ use annotations::{Dataset, ImagesState, Index};
 use burn::data::dataloader::batcher::Batcher;
 use burn::prelude::*;
 use model::{
-    Criterion, ImageInput, LikertLabels, LikertTarget, LossWeights, Pair, Pairs, PretrainedKind,
-    PromptTokenizer, TextInput,
+    Criterion, ImageInput, LikertLabels, LikertTarget, LossWeights, Pair, Pairs, PerCriterion,
+    PretrainedKind, PromptTokenizer, TextInput,
 };
 
 use crate::config::{MatchingNegatives, TiesRule, TrainConfig};
@@ -56,8 +56,8 @@ pub struct Store {
     pub image_size: usize,
     /// RGB u8 pixels (HWC) of each generation of a used prompt; empty for unused prompts.
     pub images: Vec<Vec<u8>>,
-    /// Mean rating over annotators per generation and criterion (annotations order).
-    pub labels: Vec<[Option<f32>; 4]>,
+    /// Mean rating over annotators per generation and criterion.
+    pub labels: Vec<PerCriterion<f32>>,
     /// Every pair (strict and tie) of each prompt, in local positions.
     pub pairs: Vec<Vec<LocalPair>>,
     /// Token ids and attention mask of each prompt, `seq_len` values each.
@@ -87,6 +87,17 @@ pub struct FrozenStore {
 }
 
 impl Store {
+    /// The distinct token ids of prompt `p` (padding excluded): its words, as the choice of
+    /// similar matching negatives compares them.
+    pub fn token_set(&self, p: usize) -> std::collections::BTreeSet<i64> {
+        self.token_ids[p]
+            .iter()
+            .zip(&self.token_mask[p])
+            .filter(|&(_, &m)| m != 0)
+            .map(|(&id, _)| id)
+            .collect()
+    }
+
     /// Prompts of a split.
     pub fn prompts(&self, split: Split) -> &[usize] {
         match split {
@@ -188,10 +199,10 @@ pub fn prepare(ds: &Dataset, config: &TrainConfig, tokenizer: &PromptTokenizer) 
         images[g] = px;
     }
 
-    let labels: Vec<[Option<f32>; 4]> = ix
+    let labels: Vec<PerCriterion<f32>> = ix
         .generations
         .iter()
-        .map(|g| Criterion::ALL.map(|c| ds.mean_rating(g, c)))
+        .map(|g| PerCriterion::from_fn(|c| ds.mean_rating(g, c)))
         .collect();
 
     // Pairs, as positions within their prompt.

@@ -1,8 +1,9 @@
 //! `TrainConfig`: every knob of a training run, read from TOML (`experiments/*.toml`).
 //!
-//! Sections: `[data]` (splits, ties, data-size ablation, default synthetic world), `[model]` (the
-//! fields of [`model::ModelConfig`] except those taken from elsewhere: the Likert scale comes from
-//! the dataset's declared scale, vocabulary size and text length from the trained tokenizer),
+//! Sections: `[data]` (splits, ties, data-size ablation, default synthetic world), `[model]` (a
+//! [`model::ModelConfig`] but for the fields taken from elsewhere, see [`model_section`]: the
+//! Likert scale comes from the dataset's declared scale, vocabulary size and text length from the
+//! trained tokenizer, the pretrained towers from `[encoder]`),
 //! `[optim]` (Adam, batch size, epochs, early stopping, seed) and `[tokenizer]`.
 //!
 //! Every table rejects unknown keys, so that a typo (`learning_rate` for `lr`) is an error naming
@@ -10,25 +11,24 @@
 //! are those of `experiments/default.toml`.
 
 use annotations::splits::SplitSpec;
-use model::{
-    AlignmentReadout, Criterion, FusionKind, LikertLoss, LikertScale, LossWeights, ModelConfig,
-    PretrainedKind, StemActivation, TokenizerConfig,
-};
+use model::{LikertScale, ModelConfig, PretrainedKind, TokenizerConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
 
 /// The default experiment, compiled in so that `rewardlab train` works from any folder.
-pub const DEFAULT_TOML: &str = include_str!("../../../experiments/default.toml");
+pub const DEFAULT_TOML: &str = include_str!("../../../../experiments/default.toml");
 /// A tiny experiment that trains in seconds (tests, CI).
-pub const SMOKE_TOML: &str = include_str!("../../../experiments/smoke.toml");
+pub const SMOKE_TOML: &str = include_str!("../../../../experiments/smoke.toml");
 
 /// A whole training configuration.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
     pub data: DataConfig,
-    pub model: ModelSection,
+    /// `[model]`: the model, but for the fields its tokenizer, dataset and encoder fill in.
+    #[serde(with = "model_section")]
+    pub model: ModelConfig,
     pub optim: OptimConfig,
     pub tokenizer: TokenizerSection,
     pub encoder: EncoderSection,
@@ -177,127 +177,7 @@ impl Default for DataConfig {
     }
 }
 
-/// `[model.loss_weights]`
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LossWeightsSection {
-    pub overall: f64,
-    pub alignment: f64,
-    pub fidelity: f64,
-    pub harmlessness: f64,
-    /// Image-text matching loss on the alignment head (0 = off).
-    pub matching: f64,
-}
-
-impl Default for LossWeightsSection {
-    fn default() -> Self {
-        Self {
-            overall: 1.0,
-            alignment: 1.0,
-            fidelity: 1.0,
-            harmlessness: 1.0,
-            matching: 0.0,
-        }
-    }
-}
-
-/// `[model]`: [`ModelConfig`] without the fields that come from the data and the tokenizer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ModelSection {
-    pub d_model: usize,
-    pub n_heads: usize,
-    pub d_ff: usize,
-    pub image_size: usize,
-    pub patch_grid: usize,
-    pub stem_depth: usize,
-    pub stem_widen: usize,
-    pub stem_activation: StemActivation,
-    pub context_stages: usize,
-    pub text_film: bool,
-    pub image_layers: usize,
-    pub text_layers: usize,
-    pub fusion: FusionKind,
-    pub fusion_layers: usize,
-    pub heads: Vec<Criterion>,
-    pub alignment_readout: AlignmentReadout,
-    pub head_hidden: usize,
-    pub dropout: f64,
-    pub likert_loss: LikertLoss,
-    pub loss_weights: LossWeightsSection,
-}
-
-impl Default for ModelSection {
-    fn default() -> Self {
-        Self {
-            d_model: 64,
-            n_heads: 4,
-            d_ff: 128,
-            image_size: 64,
-            patch_grid: 8,
-            stem_depth: 1,
-            stem_widen: 1,
-            stem_activation: StemActivation::Gelu,
-            context_stages: 0,
-            text_film: false,
-            image_layers: 1,
-            text_layers: 1,
-            fusion: FusionKind::CrossAttention,
-            fusion_layers: 1,
-            heads: Criterion::ALL.to_vec(),
-            alignment_readout: AlignmentReadout::Pooled,
-            head_hidden: 64,
-            // 0 keeps a resumed run exactly on the path of an uninterrupted one (no random masks).
-            dropout: 0.0,
-            likert_loss: LikertLoss::Ordinal,
-            loss_weights: LossWeightsSection::default(),
-        }
-    }
-}
-
-impl ModelSection {
-    /// The model config for a tokenizer of `vocab_size` tokens, `max_len` tokens per prompt and
-    /// a dataset rated on `scale`.
-    pub fn to_model_config(
-        &self,
-        vocab_size: usize,
-        max_len: usize,
-        scale: LikertScale,
-    ) -> ModelConfig {
-        let w = &self.loss_weights;
-        ModelConfig::new()
-            .with_d_model(self.d_model)
-            .with_n_heads(self.n_heads)
-            .with_d_ff(self.d_ff)
-            .with_image_size(self.image_size)
-            .with_patch_grid(self.patch_grid)
-            .with_stem_depth(self.stem_depth)
-            .with_stem_widen(self.stem_widen)
-            .with_stem_activation(self.stem_activation)
-            .with_context_stages(self.context_stages)
-            .with_text_film(self.text_film)
-            .with_image_layers(self.image_layers)
-            .with_text_layers(self.text_layers)
-            .with_vocab_size(vocab_size)
-            .with_max_text_len(max_len)
-            .with_fusion(self.fusion)
-            .with_fusion_layers(self.fusion_layers)
-            .with_heads(self.heads.clone())
-            .with_alignment_readout(self.alignment_readout)
-            .with_head_hidden(self.head_hidden)
-            .with_dropout(self.dropout)
-            .with_likert_loss(self.likert_loss)
-            .with_likert_scale(scale)
-            .with_loss_weights(
-                LossWeights::new()
-                    .with_overall(w.overall)
-                    .with_alignment(w.alignment)
-                    .with_fidelity(w.fidelity)
-                    .with_harmlessness(w.harmlessness)
-                    .with_matching(w.matching),
-            )
-    }
-}
+mod model_section;
 
 /// Validation metric that early stopping watches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -401,6 +281,21 @@ impl TrainConfig {
         })?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// The run's model: `[model]` with a tokenizer of `vocab_size` tokens, `max_len` tokens per
+    /// prompt and a dataset rated on `scale` (the pretrained towers are set by the caller).
+    pub fn model_config(
+        &self,
+        vocab_size: usize,
+        max_len: usize,
+        scale: LikertScale,
+    ) -> ModelConfig {
+        self.model
+            .clone()
+            .with_vocab_size(vocab_size)
+            .with_max_text_len(max_len)
+            .with_likert_scale(scale)
     }
 
     /// Reads and validates a TOML config file.
@@ -508,14 +403,13 @@ impl TrainConfig {
         if self.tokenizer.vocab_size < 8 {
             return bad("tokenizer.vocab_size must be at least 8".into());
         }
-        self.model
-            .to_model_config(
-                self.tokenizer.vocab_size,
-                self.tokenizer.max_len,
-                LikertScale::default(),
-            )
-            .validate()
-            .map_err(|e| TrainError::InvalidConfig(format!("[model]: {e}")))?;
+        self.model_config(
+            self.tokenizer.vocab_size,
+            self.tokenizer.max_len,
+            LikertScale::default(),
+        )
+        .validate()
+        .map_err(|e| TrainError::InvalidConfig(format!("[model]: {e}")))?;
         Ok(())
     }
 }
@@ -583,12 +477,113 @@ mod tests {
     }
 
     #[test]
+    fn model_section_is_a_model_config_without_the_filled_in_fields() {
+        let c = TrainConfig::from_toml_str(
+            "[model]\nd_model = 48\n[model.loss_weights]\nmatching = 0.5\n",
+            "x",
+        )
+        .unwrap();
+        assert_eq!(
+            c.model,
+            ModelConfig::new()
+                .with_d_model(48)
+                .with_loss_weights(model::LossWeights::new().with_matching(0.5))
+        );
+        // in the model config's order, as default.toml writes them
+        let text = c.to_toml();
+        let at = |k: &str| text.find(&format!("\n{k} = ")).unwrap();
+        assert!(
+            at("d_model") < at("n_heads") && at("n_heads") < at("heads"),
+            "{text}"
+        );
+        assert!(
+            at("heads") < at("likert_loss") && at("overall") < at("matching"),
+            "{text}"
+        );
+        let written: toml::Table = toml::from_str(&text).unwrap();
+        let model = written["model"].as_table().unwrap();
+        assert_eq!(model["d_model"].as_integer(), Some(48));
+        for (key, _) in model_section::FILLED_IN {
+            assert!(!model.contains_key(key), "{key} written into [model]");
+        }
+        for (toml, names) in [
+            ("[model]\nvocab_size = 99\n", "tokenizer.vocab_size"),
+            ("[model]\nmax_text_len = 9\n", "tokenizer.max_len"),
+            (
+                "[model]\nlikert_scale = { min = 1, max = 5 }\n",
+                "rating scale",
+            ),
+            ("[model]\nd_modle = 64\n", "d_modle"),
+            ("[model.loss_weights]\noverral = 1.0\n", "overral"),
+        ] {
+            let err = TrainConfig::from_toml_str(toml, "x.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(names) && err.contains("x.toml"),
+                "{toml}: {err}"
+            );
+        }
+    }
+
+    /// The `config.toml` of a run folder written before `[model]` was a `ModelConfig` (when it
+    /// was its own `ModelSection` with a `LossWeightsSection`): every key it wrote, in its order.
+    #[test]
+    fn run_folders_written_by_model_section_still_load() {
+        let old = r#"
+[model]
+d_model = 32
+n_heads = 2
+d_ff = 64
+image_size = 32
+patch_grid = 4
+stem_depth = 1
+stem_widen = 1
+stem_activation = "relu"
+context_stages = 0
+text_film = true
+image_layers = 1
+text_layers = 1
+fusion = "concat"
+fusion_layers = 1
+heads = ["overall", "alignment"]
+alignment_readout = "tokens"
+head_hidden = 16
+dropout = 0.0
+likert_loss = "ordinal"
+
+[model.loss_weights]
+overall = 2.0
+alignment = 1.0
+fidelity = 1.0
+harmlessness = 0.5
+matching = 0.25
+"#;
+        let c = TrainConfig::from_toml_str(old, "old/config.toml").unwrap();
+        let expected = ModelConfig::tiny()
+            .with_vocab_size(ModelConfig::new().vocab_size)
+            .with_max_text_len(ModelConfig::new().max_text_len)
+            .with_stem_activation(model::StemActivation::Relu)
+            .with_text_film(true)
+            .with_fusion(model::FusionKind::Concat)
+            .with_heads(vec![model::Criterion::Overall, model::Criterion::Alignment])
+            .with_alignment_readout(model::AlignmentReadout::Tokens)
+            .with_loss_weights(
+                model::LossWeights::new()
+                    .with_overall(2.0)
+                    .with_harmlessness(0.5)
+                    .with_matching(0.25),
+            );
+        assert_eq!(c.model, expected);
+    }
+
+    #[test]
     fn partial_configs_take_defaults_and_bad_values_are_rejected() {
         let c = TrainConfig::from_toml_str("[optim]\nepochs = 3\n[data]\nties = \"half\"\n", "x")
             .unwrap();
         assert_eq!(c.optim.epochs, 3);
         assert_eq!(c.data.ties, TiesRule::Half);
-        assert_eq!(c.model, ModelSection::default());
+        assert_eq!(c.model, ModelConfig::new());
         let c = TrainConfig::from_toml_str(
             "[data]\nhflip = true\nflip_swap_words = [[\"up\", \"down\"]]\n",
             "x",
