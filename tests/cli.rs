@@ -342,3 +342,24 @@ fn bench_analyze_reports_the_median_run_and_its_sections() {
         String::from_utf8_lossy(&refused.stderr)
     );
 }
+
+/// `--device` names where tensors run; a backend this build lacks is refused with the cargo feature
+/// to build with, before any work starts, and an unknown name lists the valid ones.
+#[test]
+fn device_flag_refuses_unknown_and_unbuilt_backends() {
+    let out = tmp("device-out");
+    let unknown = run(&["train", "--device", "gpu", "--out", s(&out)]);
+    assert!(!unknown.status.success());
+    let err = String::from_utf8_lossy(&unknown.stderr);
+    assert!(err.contains("gpu") && err.contains("wgpu:N"), "{err}");
+    // a build without the wgpu feature (the default) has the CPU only
+    if !cfg!(feature = "wgpu") {
+        let unbuilt = run(&["--device", "wgpu:cpu", "train", "--out", s(&out)]);
+        assert!(!unbuilt.status.success());
+        let err = String::from_utf8_lossy(&unbuilt.stderr);
+        assert!(err.contains("--features wgpu"), "{err}");
+        assert!(!out.exists(), "nothing is written for a refused device");
+    }
+    // cpu is accepted on any command, before or after the subcommand
+    ok(&["validate", "--device", "cpu", "--help"]);
+}

@@ -30,6 +30,11 @@ fn keep_freed_memory() {
 #[derive(Parser)]
 #[command(name = "rewardlab", version, about, long_about = None)]
 struct Cli {
+    /// Where tensors run: cpu (default), wgpu, wgpu:N (the N-th discrete GPU), wgpu:cpu (a CPU
+    /// adapter such as Mesa's lavapipe), vulkan[:N|:cpu] (wgpu pinned to Vulkan) or cuda[:N];
+    /// each but cpu needs its cargo feature (docs/gpu.md).
+    #[arg(long, global = true, default_value = "cpu", value_name = "DEVICE")]
+    device: device::DeviceChoice,
     #[command(subcommand)]
     command: Command,
 }
@@ -72,8 +77,14 @@ enum Command {
 fn main() -> ExitCode {
     keep_freed_memory();
     let cli = Cli::parse();
-    // The one device every command that runs tensors uses (`BURN_DEVICE` chooses it).
-    let device = scoring::Device::default();
+    // The one device every command that runs tensors uses.
+    let device = match cli.device.device() {
+        Ok(device) => device,
+        Err(e) => {
+            eprintln!("error: --device: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let result = match cli.command {
         Command::Synth(a) => commands::synth::run(a),
         Command::Validate(a) => commands::validate::run(a),

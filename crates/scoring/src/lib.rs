@@ -35,7 +35,8 @@ pub mod pretrained;
 pub mod run;
 
 pub use baselines::{PretrainedBaseline, PretrainedPaths, register};
-/// The device scorers run on, chosen once by the caller (`Device::default()` reads `BURN_DEVICE`).
+/// The device scorers run on, chosen once by the caller (the CLI's `--device`: the `device`
+/// crate).
 pub use burn::prelude::Device;
 pub use choice::AnyScorer;
 pub use error::{Result, ScoringError};

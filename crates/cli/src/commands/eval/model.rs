@@ -92,14 +92,12 @@ pub fn choose(
             let spec = given_split(args.split_from.as_deref())?;
             let loaded = args.scorer.pretrained.load(kind, device)?;
             let paths = args.scorer.pretrained.paths()?;
-            let path = paths
-                .path(kind)
-                .map_or(String::new(), |p| p.display().to_string());
+            let path = paths.path(kind).map(|p| p.display().to_string());
             let folder = format!("eval-{}-{}-{split}", kind.name(), file_safe(&ds.meta.name));
             Ok(Chosen {
                 scores: ModelScores::Scorer(AnyScorer::Pretrained(loaded)),
                 spec,
-                scored_by: format!("{} ({path})", kind.name()),
+                scored_by: format!("{} ({})", kind.name(), path.unwrap_or_default()),
                 default_out: PathBuf::from(folder),
             })
         }
