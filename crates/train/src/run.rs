@@ -395,6 +395,11 @@ fn init_model(
 ) -> Result<(RewardModel, Option<FrozenEncoder>)> {
     let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     device.seed(config.optim.seed);
+    // Fresh weights are drawn on the CPU whatever the device, then moved: each backend has its own
+    // random stream, and a seed should give the same model on every device. (On the CPU this is
+    // the stream `device` was seeded with, so CPU runs draw exactly what they drew before.)
+    let cpu = Device::flex();
+    cpu.seed(config.optim.seed);
     let parts = match (config.encoder.kind, &config.encoder.path) {
         (Some(kind), Some(path)) => Some(load_pretrained(
             kind,
@@ -412,7 +417,11 @@ fn init_model(
         // The heads read BLIP's [CLS] feature, as ImageReward's head does.
         model_config.d_model = spec.imagereward_config()?.med.hidden_size;
     }
-    let model = model_config.try_init(ad)?;
+    let model = model_config.try_init(&cpu)?;
+    // Parameters are initialised lazily, on first use: force it now, under the lock and on the CPU.
+    model.visit(&mut Materialize);
+    // Initialised off autodiff, the weights are trainable once there: `train` applies that.
+    let model = model.fork(ad).train();
     let (model, frozen) = match parts {
         // The frozen layers stay on the plain device (an embedding cache is computed there
         // too, so both give identical rows); the tops train on the autodiff one.
@@ -425,7 +434,7 @@ fn init_model(
         }
         None => (model, None),
     };
-    // Parameters are initialised lazily, on first use: force it now, under the lock.
+    // The pretrained parts too.
     model.visit(&mut Materialize);
     Ok((model, frozen))
 }
