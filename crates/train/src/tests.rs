@@ -77,7 +77,7 @@ fn batches_keep_prompt_groups_whole_and_pairs_in_range() {
         let st = batcher.store.clone();
         assert!(st.test.iter().all(|&p| st.splits[p] == Split::Test));
         let plans = plan_batches(st.prompts(Split::Train), 4, Some(1));
-        let dev = Device::default();
+        let dev = Device::flex();
         let mut seen = 0;
         for plan in &plans {
             let b = batcher.build(&plan.prompts, &dev);
@@ -129,7 +129,7 @@ fn matching_negatives_pair_each_image_with_another_prompt() {
     let mut batcher = store_and_batcher(&w.ds, &config);
     let st = batcher.store.clone();
     let plan = &plan_batches(st.prompts(Split::Train), 4, Some(1))[0];
-    let dev = Device::default();
+    let dev = Device::flex();
     // Off while the matching weight is 0.
     assert!(batcher.build(&plan.prompts, &dev).mismatched.is_none());
     batcher.weights = model::LossWeights::new().with_matching(1.0);
@@ -191,7 +191,7 @@ fn substituted_negatives_are_extra_text_rows_one_word_away() {
     );
 
     let plan = &plan_batches(st.prompts(Split::Train), 4, Some(1))[0];
-    let b = batcher.build(&plan.prompts, &Device::default());
+    let b = batcher.build(&plan.prompts, &Device::flex());
     let (idx, other) = b.mismatched.expect("matching is on");
     let idx: Vec<i64> = idx.into_data().try_into_vec_as::<i64>().unwrap();
     let other: Vec<i64> = other.into_data().try_into_vec_as::<i64>().unwrap();
@@ -243,7 +243,7 @@ fn mirrored_prompts_flip_their_images_and_swap_their_words() {
         let text = st.index.prompts[p].text.to_lowercase();
         assert!(text.contains("left") || text.contains("right"), "{text}");
     }
-    let dev = Device::default();
+    let dev = Device::flex();
     let plain = batcher.build(&prompts, &dev);
     let pixels = |b: &crate::data::GroupBatch| match &b.images {
         model::ImageInput::Pixels(x) => x.clone(),
@@ -314,7 +314,7 @@ fn missing_ratings_are_masked() {
         .take(2)
         .collect();
     let prompts = [vec![p0], others].concat();
-    let b = batcher.build(&prompts, &Device::default());
+    let b = batcher.build(&prompts, &Device::flex());
     let k0 = st.index.prompts[p0].generations.len();
     let mask = |c| {
         b.labels
@@ -347,7 +347,7 @@ fn bad_inputs_are_errors_not_panics() {
         &w.ds,
         &TrainConfig::smoke(),
         &opts(&out, None),
-        &Device::default(),
+        &Device::flex(),
     )
     .unwrap_err();
     assert!(err.to_string().contains("not empty"), "{err}");
@@ -358,7 +358,7 @@ fn bad_inputs_are_errors_not_panics() {
             resume: true,
             ..opts(&out, None)
         },
-        &Device::default(),
+        &Device::flex(),
     )
     .unwrap_err();
     assert!(err.to_string().contains("config.toml"), "{err}");
@@ -369,7 +369,7 @@ fn bad_inputs_are_errors_not_panics() {
             &absent,
             &TrainConfig::smoke(),
             &opts(&tmp("absent"), None),
-            &Device::default()
+            &Device::flex()
         )
         .is_err()
     );
@@ -380,7 +380,7 @@ fn bad_inputs_are_errors_not_panics() {
             &missing,
             &TrainConfig::smoke(),
             &opts(&tmp("missing"), None),
-            &Device::default()
+            &Device::flex()
         )
         .is_err()
     );
@@ -404,7 +404,7 @@ fn resume_reaches_the_same_final_numbers() {
         &w.ds,
         &config,
         &opts(&full_dir, Some(&w.truth)),
-        &Device::default(),
+        &Device::flex(),
     )
     .unwrap();
 
@@ -414,7 +414,7 @@ fn resume_reaches_the_same_final_numbers() {
         &w.ds,
         &config,
         &opts(&part_dir, Some(&w.truth)),
-        &Device::default(),
+        &Device::flex(),
     )
     .unwrap();
     assert_eq!(first.history.len(), 2);
@@ -426,7 +426,7 @@ fn resume_reaches_the_same_final_numbers() {
             resume: true,
             ..opts(&part_dir, Some(&w.truth))
         },
-        &Device::default(),
+        &Device::flex(),
     )
     .unwrap();
     assert_eq!(resumed.history.len(), 3);
@@ -496,7 +496,7 @@ fn training_beats_chance_and_shuffled_labels_do_not() {
         &w.ds,
         &config,
         &opts(&tmp("real"), Some(&w.truth)),
-        &Device::default(),
+        &Device::flex(),
     )
     .unwrap();
     let acc = real.heldout.overall.pairwise_accuracy.unwrap();
@@ -504,7 +504,7 @@ fn training_beats_chance_and_shuffled_labels_do_not() {
         &shuffled(&w.ds, 1),
         &config,
         &opts(&tmp("shuffled"), Some(&w.truth)),
-        &Device::default(),
+        &Device::flex(),
     )
     .unwrap();
     let fake_acc = fake.heldout.overall.pairwise_accuracy.unwrap();
@@ -577,7 +577,7 @@ fn clip_towers_train_and_the_embedding_cache_gives_the_same_run() {
         &w.ds,
         &config,
         &opts(&direct, Some(&w.truth)),
-        &Device::default(),
+        &Device::flex(),
     )
     .unwrap();
     let spec = report.model_config.pretrained.clone().unwrap();
@@ -598,7 +598,7 @@ fn clip_towers_train_and_the_embedding_cache_gives_the_same_run() {
         &tiny_clip(),
         0.5,
         config.model.d_model,
-        &Device::default(),
+        &Device::flex(),
     )
     .unwrap();
     let written = crate::embed::write_cache(&w.ds, &parts.frozen, &cache, false, false).unwrap();
@@ -617,7 +617,7 @@ fn clip_towers_train_and_the_embedding_cache_gives_the_same_run() {
         &w.ds,
         &cached_config,
         &opts(&cached, Some(&w.truth)),
-        &Device::default(),
+        &Device::flex(),
     )
     .unwrap();
     assert_eq!(heldout_scores(&direct), heldout_scores(&cached));
@@ -630,7 +630,7 @@ fn clip_towers_train_and_the_embedding_cache_gives_the_same_run() {
         &w.ds,
         &other,
         &opts(&tmp("clip-other"), None),
-        &Device::default(),
+        &Device::flex(),
     )
     .unwrap_err();
     assert!(err.to_string().contains("frozen layers"), "{err}");
@@ -683,7 +683,7 @@ fn blip_backbone_starts_as_imagereward_and_trains() {
 
     // Before training, the overall head of the multi-head model is ImageReward: same rewards as
     // the official computation (pretrained::imagereward, proven against THUDM's code).
-    let device = Device::default();
+    let device = Device::flex();
     let guard = crate::run::INIT_LOCK
         .lock()
         .unwrap_or_else(|e| e.into_inner());
@@ -736,15 +736,14 @@ fn blip_backbone_starts_as_imagereward_and_trains() {
         &w.ds,
         &config,
         &opts(&direct, Some(&w.truth)),
-        &Device::default(),
+        &Device::flex(),
     )
     .unwrap();
     assert_eq!(report.model_config.d_model, 24);
     let loss = |e: usize| report.history[e].train["loss"];
     assert!(loss(1) < loss(0), "{} -> {}", loss(0), loss(1));
     let cache = tmp("blip-cache");
-    crate::embed::write_cache_for(&w.ds, &config, &cache, false, false, &Device::default())
-        .unwrap();
+    crate::embed::write_cache_for(&w.ds, &config, &cache, false, false, &Device::flex()).unwrap();
     let mut cached_config = config.clone();
     cached_config.encoder.cache = Some(cache.clone());
     let cached = tmp("blip-cached");
@@ -752,11 +751,42 @@ fn blip_backbone_starts_as_imagereward_and_trains() {
         &w.ds,
         &cached_config,
         &opts(&cached, Some(&w.truth)),
-        &Device::default(),
+        &Device::flex(),
     )
     .unwrap();
     assert_eq!(heldout_scores(&direct), heldout_scores(&cached));
     for d in [direct, cache, cached] {
         let _ = std::fs::remove_dir_all(d);
     }
+}
+
+/// The GPU code path trains the same model as the CPU from the same seed (built with `--features
+/// wgpu`; needs a Vulkan adapter: a GPU, or Mesa's lavapipe with `XDG_RUNTIME_DIR` set, see
+/// docs/gpu.md). Measured with lavapipe: 8e-5 after two epochs (`scripts/probe-wgpu`).
+#[cfg(feature = "wgpu")]
+#[test]
+fn training_on_wgpu_matches_the_cpu() {
+    let w = world();
+    let mut config = TrainConfig::smoke();
+    config.optim.epochs = 1;
+    let gpu = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
+    let runs: Vec<crate::run::TrainReport> = [Device::flex(), gpu]
+        .iter()
+        .enumerate()
+        .map(|(k, device)| {
+            let dir = tmp(&format!("device-{k}"));
+            train(&w.ds, &config, &opts(&dir, None), device).unwrap()
+        })
+        .collect();
+    let (cpu, gpu) = (&runs[0].heldout.scores, &runs[1].heldout.scores);
+    assert_eq!(cpu.len(), gpu.len());
+    let mut largest = 0.0f64;
+    for ((g1, a), (g2, b)) in cpu.iter().zip(gpu) {
+        assert_eq!(g1, g2);
+        for c in Criterion::ALL {
+            largest = largest.max((a[c].unwrap() - b[c].unwrap()).abs());
+        }
+    }
+    println!("held-out scores: largest difference between the CPU and wgpu {largest:.2e}");
+    assert!(largest < 1e-3, "{largest}");
 }
