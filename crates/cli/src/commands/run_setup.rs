@@ -106,7 +106,7 @@ impl EncoderArgs {
 }
 
 /// The default synthetic world folder in the cache, generated when absent.
-pub fn default_world(prompts: usize, seed: u64) -> Result<PathBuf> {
+fn default_world(prompts: usize, seed: u64) -> Result<PathBuf> {
     Ok(experiments::world::default_world(
         &paths::cache_dir(),
         prompts,

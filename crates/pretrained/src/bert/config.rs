@@ -217,7 +217,7 @@ impl BertConfig {
     }
 }
 
-pub(crate) use crate::error::config_error;
+use crate::error::config_error;
 
 /// Reads a JSON file whose top level is an object.
 pub(crate) fn read_json_object(path: &Path) -> Result<Map<String, Value>, PretrainedError> {

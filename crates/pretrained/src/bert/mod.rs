@@ -36,7 +36,7 @@ use burn::tensor::activation::{gelu_approximate, relu, silu, softmax};
 use burn::tensor::{Device, Int, Tensor};
 
 pub use config::{BertConfig, HiddenAct};
-pub(crate) use config::{config_error, json_field, read_json_object};
+pub(crate) use config::{json_field, read_json_object};
 pub use sentence::{Pooling, SentenceEncoder, TokenBatch};
 
 use crate::PretrainedError;

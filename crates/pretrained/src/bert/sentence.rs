@@ -10,8 +10,9 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::Deserialize;
 use tokenizers::{PaddingDirection, PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
-use super::{BertConfig, BertModel, config_error, json_field, read_json_object};
+use super::{BertConfig, BertModel, json_field, read_json_object};
 use crate::PretrainedError;
+use crate::error::config_error;
 
 /// How token states become one sentence vector (sentence-transformers' `Pooling` module).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

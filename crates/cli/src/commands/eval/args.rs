@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use annotations::splits::Selection;
 use anyhow::{Result, bail};
-use scoring::PretrainedScorerKind as PretrainedKind;
+use scoring::{PretrainedPaths, PretrainedScorerKind as PretrainedKind};
 
 use crate::commands::scorer_args::{PretrainedArgs, ScorerArgs, model_flag_value};
 
@@ -78,8 +78,9 @@ impl Args {
     }
 
     /// Refuses numbers out of range and a model flag that nothing uses (with no --baseline, the
-    /// pretrained baselines whose flag is given run by default).
-    pub fn check(&self) -> Result<()> {
+    /// pretrained baselines whose flag is given run by default); returns the pretrained models'
+    /// paths.
+    pub fn check(&self) -> Result<PretrainedPaths> {
         if self.k == 0 {
             bail!("--k must be at least 1");
         }
@@ -103,7 +104,7 @@ impl Args {
                 );
             }
         }
-        Ok(())
+        Ok(paths)
     }
 
     /// The pretrained model evaluated, if one is.

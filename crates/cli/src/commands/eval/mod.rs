@@ -25,9 +25,8 @@ pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
     let ds = read_dataset(&args.dataset)?;
     let ix = ds.index();
     let (split_name, selection) = args.selection()?;
-    args.check()?;
-    let paths = args.scorer.pretrained.paths()?;
-    let chosen = model::choose(&args, &ds, &ix, &split_name, device)?;
+    let paths = args.check()?;
+    let chosen = model::choose(&args, &paths, &ds, &ix, &split_name, device)?;
     let out = args.out.clone().unwrap_or(chosen.default_out);
     super::ensure_writable(&out, args.force)?;
 

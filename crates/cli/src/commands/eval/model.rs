@@ -7,7 +7,7 @@ use annotations::splits::SplitSpec;
 use annotations::{Dataset, ImagesState, Index};
 use anyhow::{Context, Result, bail};
 use eval::{EvalData, ScoreTable};
-use scoring::{AnyScorer, Device, ImageScorer};
+use scoring::{AnyScorer, Device, ImageScorer, PretrainedPaths};
 
 use super::args::Args;
 
@@ -44,6 +44,7 @@ pub struct Chosen {
 /// Loads the model the flags name onto `device`.
 pub fn choose(
     args: &Args,
+    paths: &PretrainedPaths,
     ds: &Dataset,
     ix: &Index,
     split: &str,
@@ -91,7 +92,6 @@ pub fn choose(
             needs_images(kind.name())?;
             let spec = given_split(args.split_from.as_deref())?;
             let loaded = args.scorer.pretrained.load(kind, device)?;
-            let paths = args.scorer.pretrained.paths()?;
             let path = paths.path(kind).map(|p| p.display().to_string());
             let folder = format!("eval-{}-{}-{split}", kind.name(), file_safe(&ds.meta.name));
             Ok(Chosen {
