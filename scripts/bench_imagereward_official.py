@@ -133,7 +133,8 @@ def make_checkpoint(dir: Path, vocab: Path, seed: int) -> dict:
     }
 
 
-def bench(dir: Path, vocab: Path, prompt: str, images: list, warmup: int, repeats: int, threads: int) -> dict:
+def bench(dir: Path, vocab: Path, prompt: str, images: list, warmup: int, repeats: int, threads: int,
+          device: str = "cpu") -> dict:
     import tempfile
 
     import torch
@@ -160,7 +161,7 @@ def bench(dir: Path, vocab: Path, prompt: str, images: list, warmup: int, repeat
         torch.set_num_threads(threads)
         os.chdir(workdir)
         t0 = time.perf_counter()
-        model = RM.load(str(dir / "ImageReward.pt"), device="cpu", med_config=str(dir / "med_config.json"))
+        model = RM.load(str(dir / "ImageReward.pt"), device=device, med_config=str(dir / "med_config.json"))
         load_s = time.perf_counter() - t0
     # `RM.load` loads with strict=False: check here that every tensor found its place.
     state_keys = set(torch.load(dir / "ImageReward.pt", map_location="meta", mmap=True, weights_only=True).keys())
@@ -208,6 +209,7 @@ def bench(dir: Path, vocab: Path, prompt: str, images: list, warmup: int, repeat
         "load_s": load_s,
         "rewards": [float(r) for r in rewards],
         "load_average": os.getloadavg()[0],
+        "device": torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda") else "cpu",
         "versions": versions(),
     }
 
@@ -227,6 +229,8 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: all cores)")
+    ap.add_argument("--device", default="cpu",
+                    help="torch device of the official side: cpu (default) or cuda[:N] (scripts/device-check)")
     args = ap.parse_args()
     dir = args.dir.resolve()
     if args.make_checkpoint:
@@ -240,7 +244,7 @@ def main() -> None:
             raise SystemExit("no --images to score")
         if args.repeats < 1:
             raise SystemExit("--repeats must be at least 1")
-        result = bench(dir, args.vocab.resolve(), args.prompt, [p.resolve() for p in args.images], args.warmup, args.repeats, args.threads)
+        result = bench(dir, args.vocab.resolve(), args.prompt, [p.resolve() for p in args.images], args.warmup, args.repeats, args.threads, args.device)
     print(json.dumps(result))
 
 

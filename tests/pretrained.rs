@@ -218,7 +218,7 @@ fn score_with_clip_gives_the_librarys_clip_score_on_both_heads() {
         .iter()
         .map(|f| (prompt.to_string(), f.clone()))
         .collect();
-    let want = PretrainedScorer::load(PretrainedKind::ClipScore, &encoder, 1, &Device::default())
+    let want = PretrainedScorer::load(PretrainedKind::ClipScore, &encoder, 1, &Device::flex())
         .unwrap()
         .score_values(&items)
         .unwrap();
@@ -388,7 +388,7 @@ fn eval_compares_with_clip_score_and_imagereward_baselines_on_the_hpd_gallery() 
         (PretrainedKind::ClipScore, encoder.clone(), &clip),
         (PretrainedKind::ImageReward, checkpoint.clone(), &reward),
     ] {
-        let want = PretrainedScorer::load(kind, &path, 4, &Device::default())
+        let want = PretrainedScorer::load(kind, &path, 4, &Device::flex())
             .unwrap()
             .score_values(&items)
             .unwrap();

@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use device::Device;
 
 mod commands;
 
@@ -74,8 +75,23 @@ enum Command {
     Ablate(commands::ablate::Args),
 }
 
+/// Runs a command that puts tensors on `device`. burn reports a batch that does not fit in the
+/// device's memory by panicking; here it becomes an error that says what to lower.
+fn on_device(
+    device: &Device,
+    choice: device::DeviceChoice,
+    command: &str,
+    run: impl FnOnce() -> anyhow::Result<ExitCode>,
+) -> anyhow::Result<ExitCode> {
+    if choice != device::DeviceChoice::Cpu {
+        eprintln!("device: {}", device::describe(device));
+    }
+    device::within_memory(device, format!("`rewardlab {command}` on {choice}"), run)?
+}
+
 fn main() -> ExitCode {
     keep_freed_memory();
+    device::quiet_memory_panics();
     let cli = Cli::parse();
     // The one device every command that runs tensors uses.
     let device = match cli.device.device() {
@@ -85,18 +101,19 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let d = (&device, cli.device);
     let result = match cli.command {
         Command::Synth(a) => commands::synth::run(a),
         Command::Validate(a) => commands::validate::run(a),
         Command::Import(a) => commands::import::run(a),
         Command::Analyze(a) => commands::analyze::run(a),
-        Command::Bench(a) => commands::bench::run(a, &device),
-        Command::Train(a) => commands::train::run(a, &device),
-        Command::Embed(a) => commands::embed::run(a, &device),
-        Command::Score(a) => commands::score::run(a, &device),
-        Command::Eval(a) => commands::eval::run(a, &device),
-        Command::Rank(a) => commands::rank::run(a, &device),
-        Command::Ablate(a) => commands::ablate::run(a, &device),
+        Command::Bench(a) => on_device(d.0, d.1, "bench", || commands::bench::run(a, d.0)),
+        Command::Train(a) => on_device(d.0, d.1, "train", || commands::train::run(a, d.0, d.1)),
+        Command::Embed(a) => on_device(d.0, d.1, "embed", || commands::embed::run(a, d.0)),
+        Command::Score(a) => on_device(d.0, d.1, "score", || commands::score::run(a, d.0)),
+        Command::Eval(a) => on_device(d.0, d.1, "eval", || commands::eval::run(a, d.0)),
+        Command::Rank(a) => on_device(d.0, d.1, "rank", || commands::rank::run(a, d.0)),
+        Command::Ablate(a) => on_device(d.0, d.1, "ablate", || commands::ablate::run(a, d.0)),
     };
     match result {
         Ok(code) => code,

@@ -7,8 +7,12 @@
 //! SPIR-V compiler. `cuda:N` is the N-th CUDA device. A backend this build was compiled without is
 //! an error naming the cargo feature to build with.
 
+mod memory;
+
 use std::fmt;
 use std::str::FromStr;
+
+pub use memory::{OutOfMemory, quiet_memory_panics, within_memory};
 
 pub use burn::prelude::Device;
 
@@ -54,6 +58,20 @@ pub enum DeviceError {
         device: DeviceChoice,
         feature: &'static str,
     },
+    #[error(
+        "there is no `{device}` device on this machine ({reason}); `vulkaninfo --summary` lists \
+         the Vulkan adapters that wgpu:N and vulkan:N count, `nvidia-smi -L` the CUDA devices, \
+         and `--device cpu` runs on the CPU (docs/gpu.md)"
+    )]
+    Unavailable {
+        device: DeviceChoice,
+        reason: String,
+    },
+    #[error(
+        "`{0}` is one adapter and has no numbered devices; --devices counts the GPUs of wgpu, \
+         vulkan or cuda"
+    )]
+    NotNumbered(DeviceChoice),
 }
 
 impl FromStr for DeviceChoice {
@@ -110,6 +128,21 @@ impl DeviceChoice {
         }
     }
 
+    /// Device `index` of this backend, for `--devices`: `wgpu:index`, `vulkan:index`,
+    /// `cuda:index`. The CPU has no numbered devices, and every index names the CPU again: a
+    /// list of them runs the data-parallel code path on the CPU, to check it, not for speed.
+    pub fn numbered(self, index: usize) -> Result<DeviceChoice, DeviceError> {
+        match self {
+            DeviceChoice::Cpu => Ok(DeviceChoice::Cpu),
+            DeviceChoice::Wgpu(Adapter::Cpu) | DeviceChoice::Vulkan(Adapter::Cpu) => {
+                Err(DeviceError::NotNumbered(self))
+            }
+            DeviceChoice::Wgpu(_) => Ok(DeviceChoice::Wgpu(Adapter::Discrete(index))),
+            DeviceChoice::Vulkan(_) => Ok(DeviceChoice::Vulkan(Adapter::Discrete(index))),
+            DeviceChoice::Cuda(_) => Ok(DeviceChoice::Cuda(index)),
+        }
+    }
+
     /// Whether this build can run on the device.
     pub fn is_built(self) -> bool {
         match self {
@@ -120,7 +153,9 @@ impl DeviceChoice {
         }
     }
 
-    /// The burn device. Creating it starts nothing: the backend comes up on the first tensor.
+    /// The burn device, once the machine is found to have it. This asks the driver which
+    /// adapters exist but opens none: the backend comes up on the first tensor. Without the
+    /// check, a missing adapter panics inside burn's device thread on first use.
     pub fn device(self) -> Result<Device, DeviceError> {
         if !self.is_built() {
             return Err(DeviceError::NotBuilt {
@@ -128,7 +163,33 @@ impl DeviceChoice {
                 feature: self.feature().unwrap_or_default(),
             });
         }
+        self.check_present()?;
         Ok(self.build())
+    }
+
+    /// Whether the machine has the adapter, asked of the runtime without opening it.
+    fn check_present(self) -> Result<(), DeviceError> {
+        #[cfg(any(feature = "wgpu", feature = "cuda"))]
+        use burn::backend::CubeDevice;
+        let found: Result<(), String> = match self {
+            DeviceChoice::Cpu => Ok(()),
+            #[cfg(feature = "wgpu")]
+            DeviceChoice::Wgpu(a) => CubeDevice::wgpu(a.cube_kind())
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            #[cfg(feature = "vulkan")]
+            DeviceChoice::Vulkan(a) => CubeDevice::vulkan(a.cube_kind())
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            #[cfg(feature = "cuda")]
+            DeviceChoice::Cuda(n) => CubeDevice::cuda(n).map(drop).map_err(|e| e.to_string()),
+            #[allow(unreachable_patterns)]
+            _ => Ok(()),
+        };
+        found.map_err(|reason| DeviceError::Unavailable {
+            device: self,
+            reason,
+        })
     }
 
     /// The device of a backend that is built.
@@ -158,6 +219,31 @@ impl Adapter {
             Adapter::Cpu => burn::tensor::DeviceKind::Cpu,
         }
     }
+
+    /// cubecl's name for the adapter, which its availability check takes.
+    #[cfg(feature = "wgpu")]
+    fn cube_kind(self) -> burn::backend::WgpuDeviceKind {
+        use burn::backend::WgpuDeviceKind as Kind;
+        match self {
+            Adapter::Best => Kind::DefaultDevice,
+            Adapter::Discrete(n) => Kind::DiscreteGpu(n),
+            Adapter::Cpu => Kind::Cpu,
+        }
+    }
+}
+
+/// What a device is, for the lines a run prints and the benchmarks' reports: the adapter's own
+/// name and the compiler its kernels go through, such as `NVIDIA H100 PCIe (wgpu<spirv>)` or
+/// `llvmpipe (LLVM 19.1.7, 256 bits) (wgpu<wgsl>)`. Opens the device.
+pub fn describe(device: &Device) -> String {
+    if *device == Device::flex() {
+        return "CPU (burn flex)".to_string();
+    }
+    #[cfg(any(feature = "wgpu", feature = "cuda"))]
+    if let Some(identity) = device.identity() {
+        return format!("{} ({})", identity.name, identity.fingerprint);
+    }
+    format!("{device:?}")
 }
 
 #[cfg(test)]
@@ -188,6 +274,43 @@ mod tests {
                 err.to_string().contains("expected cpu, wgpu"),
                 "{bad}: {err}"
             );
+        }
+    }
+
+    #[test]
+    fn devices_are_numbered_within_their_backend() {
+        let wgpu = DeviceChoice::Wgpu(Adapter::Best);
+        assert_eq!(
+            wgpu.numbered(1),
+            Ok(DeviceChoice::Wgpu(Adapter::Discrete(1)))
+        );
+        assert_eq!(
+            DeviceChoice::Vulkan(Adapter::Discrete(0)).numbered(2),
+            Ok(DeviceChoice::Vulkan(Adapter::Discrete(2)))
+        );
+        assert_eq!(DeviceChoice::Cuda(0).numbered(3), Ok(DeviceChoice::Cuda(3)));
+        assert_eq!(DeviceChoice::Cpu.numbered(1), Ok(DeviceChoice::Cpu));
+        let err = DeviceChoice::Wgpu(Adapter::Cpu).numbered(1).unwrap_err();
+        assert!(
+            err.to_string().contains("`wgpu:cpu` is one adapter"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_adapter_is_an_error_before_any_tensor() {
+        // No machine has a hundredth discrete GPU: without the check burn would panic on the
+        // first tensor instead.
+        let choice = DeviceChoice::Wgpu(Adapter::Discrete(99));
+        match choice.device() {
+            Err(DeviceError::Unavailable { device, reason }) => {
+                assert_eq!(device, choice);
+                let text = DeviceError::Unavailable { device, reason }.to_string();
+                assert!(text.contains("no `wgpu:99` device"), "{text}");
+                assert!(text.contains("--device cpu"), "{text}");
+            }
+            Err(DeviceError::NotBuilt { .. }) => assert!(!choice.is_built()),
+            other => panic!("expected no wgpu:99, got {other:?}"),
         }
     }
 

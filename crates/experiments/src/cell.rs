@@ -184,6 +184,7 @@ pub fn run_cell(
             force: !resume,
             ground_truth: loaded.ground_truth.clone(),
             print: false,
+            ..Default::default()
         };
         let report = train::train(&loaded.ds, &cell.config, &opts, device).map_err(train_err)?;
         let status = if resume {

@@ -328,7 +328,7 @@ mod tests {
     }
 
     fn tiny() -> Tiny {
-        let device = Device::default();
+        let device = Device::flex();
         Tiny {
             dense: LinearConfig::new(3, 2).init(&device),
             layer_norm: LayerNormConfig::new(2).init(&device),
@@ -398,7 +398,7 @@ mod tests {
         let path = write("ok", &torch_entries());
         let model = load_safetensors(tiny(), &path, REMAP, &[]).unwrap();
         // y = x W^T + b with W = [[1,2,3],[4,5,6]] as PyTorch stores it.
-        let x = Tensor::<2>::from_floats([[1.0, 0.0, -1.0]], &Device::default());
+        let x = Tensor::<2>::from_floats([[1.0, 0.0, -1.0]], &Device::flex());
         assert_eq!(values(model.dense.forward(x)), vec![-2.0 + 0.5, -2.0 - 0.5]);
         assert_eq!(values(model.layer_norm.gamma.val()), vec![2.0, 3.0]);
         assert_eq!(
@@ -547,7 +547,7 @@ mod tests {
     #[test]
     fn loads_a_torch_save_state_dict() {
         let model = load_pytorch(tiny(), &torch_file(), REMAP, &[r"^position_ids$"]).unwrap();
-        let x = Tensor::<2>::from_floats([[1.0, 0.0, -1.0]], &Device::default());
+        let x = Tensor::<2>::from_floats([[1.0, 0.0, -1.0]], &Device::flex());
         assert_eq!(values(model.dense.forward(x)), vec![-2.0 + 0.5, -2.0 - 0.5]);
         let gamma = model.layer_norm.gamma.val();
         assert_eq!(gamma.dtype(), DType::F32);

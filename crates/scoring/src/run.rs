@@ -14,7 +14,7 @@ use train::data::to_pixels;
 use crate::error::{Result, ScoringError};
 use crate::{HeadScore, ImageScore, ImageScorer};
 
-/// Images per forward pass.
+/// Images per forward pass unless [`RunScorer::with_batch_size`] says otherwise.
 pub const SCORE_BATCH: usize = 64;
 
 /// A trained model ready to score.
@@ -27,6 +27,8 @@ pub struct RunScorer {
     /// The frozen layers of a pretrained encoder, reloaded from its checkpoint folder.
     pub frozen: Option<FrozenEncoder>,
     pub device: Device,
+    /// Images per forward pass.
+    pub batch_size: usize,
 }
 
 impl std::fmt::Debug for RunScorer {
@@ -61,14 +63,21 @@ impl RunScorer {
             tokenizer,
             frozen,
             device: device.clone(),
+            batch_size: SCORE_BATCH,
         })
     }
 
-    /// Scores `(prompt, image file)` pairs, [`SCORE_BATCH`] images per forward pass; one entry
-    /// per input, in order.
+    /// Scores at most `batch_size` images per forward pass (at least 1).
+    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size.max(1);
+        self
+    }
+
+    /// Scores `(prompt, image file)` pairs, `batch_size` images per forward pass; one entry per
+    /// input, in order.
     pub fn score_files(&self, items: &[(String, PathBuf)]) -> Result<Vec<ImageScore>> {
         let mut out = Vec::with_capacity(items.len());
-        for chunk in items.chunks(SCORE_BATCH) {
+        for chunk in items.chunks(self.batch_size) {
             // Decoded as the pretrained encoders' references decode (JPEG exactly as Pillow).
             let images = chunk
                 .iter()
@@ -95,7 +104,7 @@ impl RunScorer {
     ) -> Result<Vec<PerCriterion<HeadScore>>> {
         let mut out = Vec::with_capacity(images.len());
         let mut images = images.into_iter();
-        for p in prompts.chunks(SCORE_BATCH) {
+        for p in prompts.chunks(self.batch_size) {
             let batch: Vec<_> = images.by_ref().take(p.len()).collect();
             out.extend(self.score_batch(p, batch)?);
         }

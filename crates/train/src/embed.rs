@@ -20,7 +20,8 @@ use crate::embed_cache::{
 };
 use crate::error::{Result, TrainError};
 
-/// Images per forward pass of the frozen layers.
+/// Images per forward pass of the frozen layers unless `[encoder] embed_batch` says otherwise,
+/// and of caches made before they recorded theirs.
 pub const EMBED_BATCH: usize = 16;
 /// Images per cache file: the unit of resumption.
 pub const CACHE_CHUNK: usize = 256;
@@ -52,26 +53,27 @@ pub fn embed_texts(encoder: &FrozenEncoder, texts: &[&str]) -> Result<HiddenRows
     Ok(rows)
 }
 
-/// Hidden rows of the given images (`(key, path)`), [`EMBED_BATCH`] per forward pass;
-/// `progress(done)` is called after each pass.
+/// Hidden rows of the given images (`(key, path)`), `batch` per forward pass; `progress(done)`
+/// is called after each pass.
 pub fn embed_images(
     encoder: &FrozenEncoder,
     images: &[(String, PathBuf)],
+    batch: usize,
     mut progress: impl FnMut(usize),
 ) -> Result<HiddenRows> {
     let (tokens, dim) = encoder.image_shape().ok_or_else(|| {
         TrainError::InvalidConfig("this encoder has no pretrained image tower".into())
     })?;
     let mut rows = HiddenRows::new(tokens, dim, false);
-    for (done, batch) in images.chunks(EMBED_BATCH).enumerate() {
-        let decoded = batch
+    for (done, pass) in images.chunks(batch.max(1)).enumerate() {
+        let decoded = pass
             .iter()
             .map(|(_, p)| pretrained::preprocess::load_image(p))
             .collect::<std::result::Result<Vec<_>, _>>()?;
         let hidden = encoder.image_hidden(&decoded)?;
         rows.data.extend(tensor_values(hidden)?);
-        rows.keys.extend(batch.iter().map(|(k, _)| k.clone()));
-        progress(done * EMBED_BATCH + batch.len());
+        rows.keys.extend(pass.iter().map(|(k, _)| k.clone()));
+        progress(done * batch.max(1) + pass.len());
     }
     Ok(rows)
 }
@@ -150,6 +152,7 @@ pub fn embed_store(
     ds: &Dataset,
     store: &Store,
     encoder: &FrozenEncoder,
+    batch: usize,
     print: bool,
 ) -> Result<FrozenStore> {
     let text_rows = embed_texts(encoder, &all_texts(&store.index))?;
@@ -159,7 +162,7 @@ pub fn embed_store(
         let t0 = Instant::now();
         let mut rows: Option<HiddenRows> = None;
         for (k, chunk) in refs.chunks(CACHE_CHUNK).enumerate() {
-            let part = embed_images(encoder, chunk, |d| {
+            let part = embed_images(encoder, chunk, batch, |d| {
                 print_progress(print, "frozen layers", k * CACHE_CHUNK + d, refs.len(), t0);
             })?;
             match rows.as_mut() {
@@ -221,7 +224,7 @@ fn checkpoint_files(spec: &PretrainedSpec) -> Vec<PathBuf> {
 }
 
 /// The description a cache made with `encoder` from `ds` carries.
-fn cache_meta(ds: &Dataset, spec: &PretrainedSpec) -> Result<CacheMeta> {
+fn cache_meta(ds: &Dataset, spec: &PretrainedSpec, batch: usize) -> Result<CacheMeta> {
     let files = checkpoint_files(spec);
     Ok(CacheMeta {
         version: 1,
@@ -231,6 +234,7 @@ fn cache_meta(ds: &Dataset, spec: &PretrainedSpec) -> Result<CacheMeta> {
         image_frozen: spec.image_frozen,
         text_frozen: spec.text_frozen,
         chunk: CACHE_CHUNK,
+        batch,
         dataset: ds.meta.name.clone(),
     })
 }
@@ -303,18 +307,19 @@ pub fn write_cache(
     ds: &Dataset,
     encoder: &FrozenEncoder,
     dir: &Path,
+    batch: usize,
     force: bool,
     print: bool,
 ) -> Result<CacheReport> {
     let spec = encoder.spec();
-    let meta = cache_meta(ds, spec)?;
+    let meta = cache_meta(ds, spec, batch)?;
     std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
     match read_meta(dir) {
         Ok(old) if old == meta => {}
         Ok(_) if !force => {
             return Err(TrainError::Cache {
                 path: dir.to_path_buf(),
-                message: "holds the outputs of another encoder, cut or dataset; \
+                message: "holds the outputs of another encoder, cut, dataset or batch size; \
                           pass --force to replace them, or pick another folder"
                     .into(),
             });
@@ -364,7 +369,7 @@ pub fn write_cache(
                 continue;
             }
         }
-        let rows = embed_images(encoder, chunk, |d| {
+        let rows = embed_images(encoder, chunk, batch, |d| {
             print_progress(print, "embedding", offset + d, refs.len(), t0);
         })?;
         write_rows(&path, &rows)?;
@@ -399,6 +404,13 @@ pub fn write_cache_for(
         config.model.d_model,
         device,
     )?;
-    let report = write_cache(ds, &parts.frozen, dir, force, print)?;
+    let report = write_cache(
+        ds,
+        &parts.frozen,
+        dir,
+        config.encoder.embed_batch,
+        force,
+        print,
+    )?;
     Ok((report, parts.spec))
 }

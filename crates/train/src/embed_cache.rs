@@ -124,8 +124,15 @@ pub struct CacheMeta {
     pub text_frozen: usize,
     /// Images per chunk file.
     pub chunk: usize,
+    /// Images per forward pass they were computed in (caches older than the field: 16).
+    #[serde(default = "default_batch")]
+    pub batch: usize,
     /// Name of the dataset the cache was made from (informative).
     pub dataset: String,
+}
+
+fn default_batch() -> usize {
+    crate::embed::EMBED_BATCH
 }
 
 fn cache_error(path: &Path, message: impl Into<String>) -> TrainError {

@@ -7,10 +7,12 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::lr_scheduler::composed::ComposedLrSchedulerConfig;
 use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+use burn::prelude::Device;
 use burn::train::metric::LossMetric;
 use burn::train::metric::store::{Aggregate, Direction, EventStoreClient, Split as MetricSplit};
 use burn::train::{
-    EarlyStoppingStrategy, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining,
+    EarlyStoppingStrategy, ExecutionStrategy, MetricEarlyStoppingStrategy, MultiDeviceOptim,
+    StoppingCondition, SupervisedTraining, TrainingStrategy,
 };
 use model::Criterion;
 
@@ -26,6 +28,7 @@ pub(crate) fn configure(
     training: SupervisedTraining<Net>,
     heads: &[Criterion],
     config: &TrainConfig,
+    devices: &[Device],
     resume_from: Option<usize>,
     renderer: EpochRenderer,
 ) -> SupervisedTraining<Net> {
@@ -77,6 +80,17 @@ pub(crate) fn configure(
     }
     if let Some(epoch) = resume_from {
         training = training.checkpoint(epoch);
+    }
+    if config.optim.grad_accumulation > 1 {
+        training = training.grads_accumulation(config.optim.grad_accumulation);
+    }
+    if devices.len() > 1 {
+        // Threads, one per device, each forking the model and taking its own slice of the
+        // plans; the gradients are summed on the first device, which steps the optimiser.
+        // (burn's DDP strategy all-reduces through NCCL, so only between CUDA GPUs.)
+        training = training.with_training_strategy(TrainingStrategy::from(
+            ExecutionStrategy::multi(devices.to_vec(), MultiDeviceOptim::OptimMainDevice),
+        ));
     }
     training
 }

@@ -74,6 +74,11 @@ pub struct TrainOptions {
     pub ground_truth: Option<GroundTruthTable>,
     /// Print one line per epoch on stdout.
     pub print: bool,
+    /// More devices beside the one `train` is given, to train data-parallel: each optimiser
+    /// step takes one planned batch per device (times `optim.grad_accumulation`), and their
+    /// gradients are averaged on the main device (burn-train's multi-device strategy). The
+    /// result equals one device accumulating the same batches (a test checks it).
+    pub replicas: Vec<Device>,
 }
 
 /// What a run produced.
@@ -236,6 +241,34 @@ fn prepare_folder(config: &TrainConfig, opts: &TrainOptions) -> Result<Option<us
     Ok(None)
 }
 
+/// The training plans in the order that makes each step of `n` devices take `n` consecutive
+/// plans, as one device accumulating `n` batches would: burn-train hands device `d` the `d`-th
+/// contiguous slice of the dataset (`len / n` plans each, the last device the rest), so plan
+/// `k * n + d` goes to position `d * len / n + k`. Plans past the last full step stay at the
+/// end, in the last device's slice.
+pub(crate) fn deal_to_devices<T>(plans: Vec<T>, n: usize) -> Vec<T> {
+    if n <= 1 {
+        return plans;
+    }
+    let per_device = plans.len() / n;
+    let mut slots: Vec<Option<T>> = plans.into_iter().map(Some).collect();
+    let mut dealt = Vec::with_capacity(slots.len());
+    for d in 0..n {
+        for k in 0..per_device {
+            dealt.push(slots[k * n + d].take().expect("each plan is dealt once"));
+        }
+    }
+    dealt.extend(slots.into_iter().flatten());
+    dealt
+}
+
+/// Optimiser steps per epoch: burn-train steps once per `accumulation` rounds, each round taking
+/// one plan per device, until the longest slice (the last device's) is done.
+pub(crate) fn optimiser_steps(plans: usize, devices: usize, accumulation: usize) -> usize {
+    let longest = plans - (devices - 1) * (plans / devices);
+    longest.div_ceil(accumulation)
+}
+
 /// Trains a reward model on `ds` as `config` says, on `device` (autodiff on top of it), in the
 /// run folder of `opts`, then evaluates it on the held-out test prompts. See the module docs for the folder and for resume.
 pub fn train(
@@ -277,7 +310,13 @@ pub fn train(
     if let Some(frozen) = &frozen {
         let outputs = match &config.encoder.cache {
             Some(cache) => crate::embed::load_store(cache, &store, frozen.spec())?,
-            None => crate::embed::embed_store(ds, &store, frozen, opts.print)?,
+            None => crate::embed::embed_store(
+                ds,
+                &store,
+                frozen,
+                config.encoder.embed_batch,
+                opts.print,
+            )?,
         };
         store.attach_frozen(outputs);
     }
@@ -292,8 +331,13 @@ pub fn train(
         matching_every: config.data.matching_every,
         matching_negatives: config.data.matching_negatives,
         flips: None,
+        grad_scale: 1.0,
     };
     let bp = config.optim.batch_prompts;
+    let devices: Vec<Device> = std::iter::once(device.clone())
+        .chain(opts.replicas.iter().cloned())
+        .collect();
+    let accumulation = config.optim.grad_accumulation;
     let train_plans = plan_batches(store.prompts(Split::Train), bp, Some(config.optim.seed));
     let n_train_batches = train_plans.len();
     let train_batcher = GroupBatcher {
@@ -301,8 +345,10 @@ pub fn train(
             .data
             .hflip
             .then(|| Flips::new(config.optim.seed, n_train_batches, resume_from.unwrap_or(0))),
+        grad_scale: 1.0 / (devices.len() * accumulation) as f64,
         ..batcher.clone()
     };
+    let train_plans = deal_to_devices(train_plans, devices.len());
     let valid_plans = plan_batches(store.prompts(Split::Validation), bp, None);
     // batch_size 1: each dataset item is already a whole planned batch; no shuffle (see the `data` module).
     let dl_train = DataLoaderBuilder::new(train_batcher)
@@ -324,11 +370,13 @@ pub fn train(
         SupervisedTraining::new(&dir, dl_train, dl_valid),
         &heads,
         config,
+        &devices,
         resume_from,
         renderer,
     );
     let adam = learner::adam(config);
-    let schedule = learner::lr_schedule(config, n_train_batches)?;
+    let steps = optimiser_steps(n_train_batches, devices.len(), accumulation);
+    let schedule = learner::lr_schedule(config, steps)?;
     let result = training.launch(Learner::new(Net { model }, adam.init(), schedule));
     if let Some(e) = &result.error {
         return Err(TrainError::Training(e.to_string()));

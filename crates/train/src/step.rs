@@ -47,6 +47,7 @@ impl Net {
             strict: Arc::new(batch.strict),
             label_values: Arc::new(batch.label_values),
             n_images: batch.generations.len(),
+            grad_scale: batch.grad_scale,
         }
     }
 }
@@ -62,6 +63,9 @@ pub struct StepOutput {
     pub strict: Arc<Vec<(usize, usize)>>,
     pub label_values: Arc<PerCriterion<Vec<Option<f32>>>>,
     pub n_images: usize,
+    /// What the loss is multiplied by before back-propagation (see
+    /// [`crate::data::GroupBatcher::grad_scale`]); the loss the metrics read is unscaled.
+    pub grad_scale: f64,
 }
 
 impl ItemLazy for StepOutput {
@@ -75,6 +79,7 @@ impl ItemLazy for StepOutput {
             strict: self.strict,
             label_values: self.label_values,
             n_images: self.n_images,
+            grad_scale: self.grad_scale,
         })
     }
 }
@@ -118,7 +123,13 @@ impl TrainStep for Net {
 
     fn step(&self, batch: GroupBatch) -> TrainOutput<StepOutput> {
         let out = self.forward_batch(batch);
-        TrainOutput::new(self, out.loss.backward(), out)
+        // A scale of 1 back-propagates the loss itself, so single-step runs are unchanged.
+        let grads = if out.grad_scale == 1.0 {
+            out.loss.backward()
+        } else {
+            out.loss.clone().mul_scalar(out.grad_scale).backward()
+        };
+        TrainOutput::new(self, grads, out)
     }
 }
 

@@ -61,6 +61,10 @@ pub struct ImagerewardOptions {
     /// Timed runs; the figure is their median (both sides).
     #[arg(long, default_value_t = Repeats::SLOW.repeats)]
     pub repeats: usize,
+    /// Images per timed run: the 8 benchmark images, taken again in turn up to this many (a GPU
+    /// needs batches of 32 or more to be busy).
+    #[arg(long, default_value_t = 8)]
+    pub images: usize,
     /// Time the Rust side only.
     #[arg(long)]
     pub skip_official: bool,
@@ -76,9 +80,9 @@ pub struct ImagerewardOptions {
 /// [`BenchError::Size`] for no timed run or an empty batch, [`BenchError::Shared`] without the
 /// benchmark images, and as loading the model, scoring and the official side.
 pub fn run(o: &ImagerewardOptions, device: &Device) -> Result<(), BenchError> {
-    if o.repeats == 0 || o.batch_size == 0 {
+    if o.repeats == 0 || o.batch_size == 0 || o.images == 0 {
         return Err(BenchError::Size(
-            "--repeats and --batch-size must be at least 1".into(),
+            "--repeats, --batch-size and --images must be at least 1".into(),
         ));
     }
     let repeats = Repeats {
@@ -92,7 +96,11 @@ pub fn run(o: &ImagerewardOptions, device: &Device) -> Result<(), BenchError> {
         "bert-base-uncased's vocabulary (models/all-MiniLM-L6-v2/vocab.txt)",
     )?;
     let checkpoint = checkpoint(o, &vocab)?;
-    let image_paths = bench_image_paths(&data);
+    let image_paths: Vec<PathBuf> = bench_image_paths(&data)
+        .into_iter()
+        .cycle()
+        .take(o.images)
+        .collect();
     let images = load_images(&image_paths)?;
     let cores = cores();
     println!(

@@ -155,7 +155,7 @@ mod tests {
         let config = ImageRewardConfig::new(vit, med);
         let tokenizer =
             BlipTokenizer::from_file(dir.join("tokenizer.json"), config.max_length).unwrap();
-        let device = burn::tensor::Device::default();
+        let device = burn::tensor::Device::flex();
         ImageReward::from_checkpoint_with(dir.join("ImageReward.pt"), config, tokenizer, &device)
             .unwrap()
     }

@@ -85,7 +85,7 @@ fn comparison_sizes_are_the_scripts() {
 
 #[test]
 fn tiny_run_reports_every_workload() {
-    let device = Device::default();
+    let device = Device::flex();
     let mut seen = Vec::new();
     let report = with_threads(1, || {
         run(
@@ -124,7 +124,7 @@ fn flop_counts_match_the_published_sizes() {
     assert_eq!(minilm, 754_467_840.0);
     // The pair head: forward 2fh + 2h per image, backward 2fh + 4h, two images per pair.
     assert_eq!(PairHeadWorkload::flop_per_pair(3, 2), 2.0 * (16.0 + 20.0));
-    let device = Device::default();
+    let device = Device::flex();
     let work = MinilmWorkload::new(tiny_bert(&device), 3, 5, &device).unwrap();
     let layers = work.model.encoder.layer.len();
     let [width, ffn] = work.model.encoder.layer[0].intermediate.dense.weight.dims();
@@ -136,7 +136,7 @@ fn flop_counts_match_the_published_sizes() {
 
 #[test]
 fn matmul_workload_is_the_product_it_counts() {
-    let device = Device::default();
+    let device = Device::flex();
     let work = MatmulWorkload::new(3, 4, 5, &device).unwrap();
     assert_eq!(work.flop(), 2.0 * 60.0);
     let a = work.a.clone().into_data().try_to_vec::<f32>().unwrap();
@@ -154,7 +154,7 @@ fn matmul_workload_is_the_product_it_counts() {
 
 #[test]
 fn minilm_embeddings_are_unit_rows_with_special_tokens() {
-    let device = Device::default();
+    let device = Device::flex();
     let work = MinilmWorkload::new(tiny_bert(&device), 3, 5, &device).unwrap();
     let ids = work
         .ids
@@ -177,7 +177,7 @@ fn minilm_embeddings_are_unit_rows_with_special_tokens() {
 
 #[test]
 fn pair_head_steps_lower_the_loss() {
-    let device = Device::default();
+    let device = Device::flex();
     device.seed(1);
     let mut work = PairHeadWorkload::new(8, 4, 8, &device).unwrap();
     let first = work.step().unwrap();
@@ -190,7 +190,7 @@ fn pair_head_steps_lower_the_loss() {
 
 #[test]
 fn one_pass_over_stacked_pairs_is_the_scripts_two_passes() {
-    let device = Device::default();
+    let device = Device::flex();
     device.seed(2);
     let work = PairHeadWorkload::new(5, 6, 4, &device).unwrap();
     let head = work.head.clone().unwrap();
@@ -222,7 +222,7 @@ fn one_pass_over_stacked_pairs_is_the_scripts_two_passes() {
 
 #[test]
 fn bad_sizes_are_errors_not_panics() {
-    let device = Device::default();
+    let device = Device::flex();
     for (batch, len) in [(0, 5), (3, 1), (3, 17)] {
         let err = MinilmWorkload::new(tiny_bert(&device), batch, len, &device).unwrap_err();
         assert!(matches!(err, BenchError::Size(_)), "{err}");

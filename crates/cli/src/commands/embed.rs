@@ -21,6 +21,12 @@ pub struct Args {
     /// Replace a cache folder that holds another encoder's, cut's or dataset's outputs.
     #[arg(long)]
     force: bool,
+    /// Images per forward pass of the frozen layers (default: the config's `[encoder]
+    /// embed_batch`, 16). A GPU wants 64 or more; a batch that does not fit in its memory is an
+    /// error that says so. Train with the same value for results identical to training without
+    /// the cache.
+    #[arg(long, value_name = "N")]
+    batch_size: Option<usize>,
     #[command(flatten)]
     encoder: EncoderArgs,
 }
@@ -28,6 +34,9 @@ pub struct Args {
 pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
     let mut config = args.inputs.read_config()?;
     args.encoder.apply(&mut config, None);
+    if let Some(batch) = args.batch_size {
+        config.encoder.embed_batch = batch;
+    }
     config.validate()?;
     if config.encoder.kind.is_none() {
         bail!(
@@ -60,10 +69,11 @@ pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
         t0.elapsed().as_secs_f64()
     );
     println!(
-        "frozen layers: {} of the image tower, {} of the text tower",
+        "frozen layers: {} of the image tower, {} of the text tower; {} images per pass",
         spec.image_frozen
             .map_or_else(|| "none (scratch images)".to_string(), |k| k.to_string()),
-        spec.text_frozen
+        spec.text_frozen,
+        config.encoder.embed_batch
     );
     println!(
         "train on it with: rewardlab train --encoder {} --encoder-path {} --freeze {} --embed-cache {}",

@@ -28,6 +28,17 @@ impl ScorerArgs {
         self.model.map(ModelKind::pretrained)
     }
 
+    /// The model of the run folder `run`, scoring `--batch-size` images per forward pass.
+    pub fn load_run(&self, run: &std::path::Path, device: &Device) -> Result<AnyScorer> {
+        let scorer = scoring::run::RunScorer::load(run, device)
+            .with_context(|| format!("loading the model of {}", run.display()))?;
+        let batch = self
+            .pretrained
+            .batch()?
+            .unwrap_or(scoring::run::SCORE_BATCH);
+        Ok(AnyScorer::Run(scorer.with_batch_size(batch)))
+    }
+
     /// The run or the pretrained model the flags name; a model flag the scorer does not use is
     /// an error, not silently ignored.
     pub fn load(&self, device: &Device) -> Result<AnyScorer> {
@@ -42,8 +53,7 @@ impl ScorerArgs {
                 if self.pretrained.encoder.is_some() {
                     return Err(stray("--encoder", "--model clip"));
                 }
-                AnyScorer::run(run, device)
-                    .with_context(|| format!("loading the model of {}", run.display()))
+                self.load_run(run, device)
             }
             (None, Some(kind)) => {
                 match kind {
@@ -92,20 +102,26 @@ pub struct PretrainedArgs {
     /// tokenizer.json or OpenAI's bpe_simple_vocab_16e6.txt.gz).
     #[arg(long, value_name = "DIR")]
     pub encoder: Option<PathBuf>,
-    /// Images per forward pass of a pretrained model.
-    #[arg(long, default_value_t = scoring::pretrained::DEFAULT_BATCH)]
-    pub batch_size: usize,
+    /// Images per forward pass (default: 64 for a run, 16 for a pretrained model). A GPU wants
+    /// larger batches; one that does not fit in its memory is an error that says so.
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<usize>,
 }
 
 impl PretrainedArgs {
-    pub fn paths(&self) -> Result<PretrainedPaths> {
-        if self.batch_size == 0 {
+    /// `--batch-size`, refused when 0.
+    pub fn batch(&self) -> Result<Option<usize>> {
+        if self.batch_size == Some(0) {
             bail!("--batch-size must be at least 1");
         }
+        Ok(self.batch_size)
+    }
+
+    pub fn paths(&self) -> Result<PretrainedPaths> {
         Ok(PretrainedPaths {
             encoder: self.encoder.clone(),
             checkpoint: self.checkpoint.clone(),
-            batch_size: self.batch_size,
+            batch_size: self.batch()?.unwrap_or(scoring::pretrained::DEFAULT_BATCH),
         })
     }
 

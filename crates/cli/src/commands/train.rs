@@ -35,9 +35,48 @@ pub struct Args {
     /// cache): the frozen layers' outputs are read from it instead of computed.
     #[arg(long)]
     embed_cache: Option<PathBuf>,
+    /// Train data-parallel on these devices of --device's backend (`--device wgpu --devices
+    /// 0,1` is wgpu:0 and wgpu:1; likewise vulkan and cuda): each optimiser step takes one
+    /// batch per device and averages their gradients on the first. On the CPU each number is
+    /// the CPU again, which checks the code path but gains no speed.
+    #[arg(long, value_delimiter = ',', value_name = "N,N,...")]
+    devices: Vec<usize>,
 }
 
-pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
+/// The devices `--devices` names: the main one, then the replicas.
+fn data_parallel(
+    args: &Args,
+    choice: device::DeviceChoice,
+    device: &device::Device,
+) -> Result<(device::Device, Vec<device::Device>)> {
+    if args.devices.is_empty() {
+        return Ok((device.clone(), Vec::new()));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(twice) = args.devices.iter().find(|&&n| !seen.insert(n)) {
+        bail!("--devices names device {twice} twice");
+    }
+    let mut devices = Vec::with_capacity(args.devices.len());
+    for &n in &args.devices {
+        let numbered = choice.numbered(n).context("--devices")?;
+        devices.push(numbered.device().context("--devices")?);
+    }
+    let main = devices.remove(0);
+    eprintln!(
+        "data-parallel on {} devices of {choice}: {}",
+        args.devices.len(),
+        args.devices
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok((main, devices))
+}
+
+pub fn run(args: Args, device: &device::Device, choice: device::DeviceChoice) -> Result<ExitCode> {
+    let (device, replicas) = data_parallel(&args, choice, device)?;
+    let device = &device;
     let out = match (&args.out, args.resume) {
         (Some(o), _) => o.clone(),
         (None, true) => bail!("--resume needs --out DIR (the run folder to continue)"),
@@ -89,6 +128,7 @@ pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
         force: args.force,
         ground_truth,
         print: true,
+        replicas,
     };
     let report = train::train(&ds, &config, &opts, device)?;
     println!();

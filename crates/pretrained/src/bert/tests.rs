@@ -33,7 +33,7 @@ fn tiny_config() -> BertConfig {
 fn ids(rows: &[&[i64]]) -> Tensor<2, Int> {
     let len = rows[0].len();
     let flat: Vec<i64> = rows.iter().flat_map(|r| r.iter().copied()).collect();
-    Tensor::from_data(TensorData::new(flat, [rows.len(), len]), &Device::default())
+    Tensor::from_data(TensorData::new(flat, [rows.len(), len]), &Device::flex())
 }
 
 fn max_abs_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
@@ -88,7 +88,7 @@ fn hidden_act_names() {
 #[test]
 fn gelu_is_the_exact_erf_form() {
     // BERT's "gelu" is x * Φ(x); the tanh approximation gives 0.841192 at 1.
-    let x = Tensor::<1>::from_floats([1.0, -0.5], &Device::default());
+    let x = Tensor::<1>::from_floats([1.0, -0.5], &Device::flex());
     let y = gelu(x).into_data().try_to_vec::<f32>().unwrap();
     assert!((y[0] - 0.841_344_7).abs() < 1e-6, "{y:?}");
     assert!((y[1] + 0.154_268_5).abs() < 1e-6, "{y:?}");
@@ -98,7 +98,7 @@ fn gelu_is_the_exact_erf_form() {
 fn attention_bias_shifts_only_padding() {
     let model = tiny_config()
         .with_attention_mask_value(-10000.0)
-        .init(&Device::default());
+        .init(&Device::flex());
     let bias = model.attention_bias(ids(&[&[1, 1, 0]]));
     assert_eq!(bias.dims(), [1, 1, 1, 3]);
     assert_eq!(
@@ -109,7 +109,7 @@ fn attention_bias_shifts_only_padding() {
 
 #[test]
 fn layers_run_in_pieces_equal_the_whole() {
-    let model = tiny_config().init(&Device::default());
+    let model = tiny_config().init(&Device::flex());
     assert_eq!(model.num_layers(), 3);
     assert_eq!(model.hidden_size(), 16);
     let (tokens, mask) = (
@@ -125,7 +125,7 @@ fn layers_run_in_pieces_equal_the_whole() {
 
 #[test]
 fn padding_does_not_change_the_real_tokens() {
-    let model = tiny_config().init(&Device::default());
+    let model = tiny_config().init(&Device::flex());
     let alone = model.forward(ids(&[&[2, 7, 3]]), ids(&[&[1, 1, 1]]));
     // Padded with arbitrary ids: masked keys must not leak into the real positions.
     let padded = model.forward(ids(&[&[2, 7, 3, 11, 40]]), ids(&[&[1, 1, 1, 0, 0]]));
@@ -135,7 +135,7 @@ fn padding_does_not_change_the_real_tokens() {
 
 #[test]
 fn token_types_change_the_embedding() {
-    let model = tiny_config().init(&Device::default());
+    let model = tiny_config().init(&Device::flex());
     let tokens = ids(&[&[2, 7, 3]]);
     let zero = model.embed(tokens.clone(), None);
     let explicit_zero = model.embed(tokens.clone(), Some(ids(&[&[0, 0, 0]])));
@@ -146,7 +146,7 @@ fn token_types_change_the_embedding() {
 
 #[test]
 fn pooler_only_when_asked_for() {
-    let device = Device::default();
+    let device = Device::flex();
     let without = tiny_config().init(&device);
     let hidden = Tensor::<3>::ones([2, 4, 16], &device);
     assert!(without.pool(hidden.clone()).is_none());

@@ -70,7 +70,7 @@ mod tests {
     /// forward pass, and a range past the end is an error, not a panic.
     #[test]
     fn split_forward_equals_forward() {
-        let device = Device::default();
+        let device = Device::flex();
         let vit = tiny_vit().init(&device);
         let pixels =
             Tensor::<4>::random([2, 3, 32, 32], burn::tensor::Distribution::Default, &device);
@@ -107,7 +107,7 @@ mod tests {
     /// A padded position changes nothing at the others: the -10000 mask hides it.
     #[test]
     fn padding_is_masked() {
-        let device = Device::default();
+        let device = Device::flex();
         let text = tiny_med().init(16, &device);
         let image = Tensor::<3>::random([1, 5, 16], burn::tensor::Distribution::Default, &device);
         let mask = Tensor::<2, Int>::from_ints([[1, 1, 1, 0]], &device);

@@ -246,7 +246,7 @@ fn tiny_clip_inputs_match_transformers() {
     else {
         return;
     };
-    let device = Device::default();
+    let device = Device::flex();
     let reference = read_json("tiny-clip/reference.json");
     let checkpoint = ClipModel::from_folder(tiny_clip_dir(), &device).unwrap();
     assert!(checkpoint.tokenizer.is_none());
@@ -292,7 +292,7 @@ fn tiny_clip_inputs_match_transformers() {
 
 #[test]
 fn tiny_clip_features_and_logits_match_transformers() {
-    let device = Device::default();
+    let device = Device::flex();
     let reference = read_json("tiny-clip/reference.json");
     let model = ClipModel::from_folder(tiny_clip_dir(), &device)
         .unwrap()
@@ -344,7 +344,7 @@ fn tiny_clip_features_and_logits_match_transformers() {
 
 #[test]
 fn tiny_clip_layer_trace_matches_transformers() {
-    let device = Device::default();
+    let device = Device::flex();
     let reference = read_json("tiny-clip/reference.json");
     let model = ClipModel::from_folder(tiny_clip_dir(), &device)
         .unwrap()
@@ -417,7 +417,7 @@ fn tiny_clip_layer_trace_matches_transformers() {
 
 #[test]
 fn a_checkpoint_that_does_not_fit_names_the_tensor() {
-    let device = Device::default();
+    let device = Device::flex();
     let dir = tiny_clip_dir();
     let mut config = super::ClipConfig::from_file(dir.join("config.json")).unwrap();
     config.projection_dim += 1;

@@ -315,7 +315,7 @@ mod tests {
 
     #[test]
     fn pooled_output_ignores_padding_and_its_length() {
-        let device = Device::default();
+        let device = Device::flex();
         let model = tiny().init(&device);
         // The same text with 1 and 3 pad tokens (pad = eos, as transformers pads), and a mask.
         let short = ids(&[&[48, 5, 7, 49, 49]], &device);
@@ -333,7 +333,7 @@ mod tests {
 
     #[test]
     fn causal_mask_hides_later_tokens() {
-        let device = Device::default();
+        let device = Device::flex();
         let model = tiny().init(&device);
         let a = model
             .forward(ids(&[&[48, 5, 7, 9, 49]], &device), None)
@@ -354,7 +354,7 @@ mod tests {
 
     #[test]
     fn pooling_follows_transformers_eos_rules() {
-        let device = Device::default();
+        let device = Device::flex();
         let mut model = tiny().init(&device);
         // New rule: first position of eos (49), even when padding repeats it.
         assert_eq!(model.pooled_position(&[48, 5, 49, 49]), 2);
@@ -368,7 +368,7 @@ mod tests {
 
     #[test]
     fn split_forward_equals_the_whole() {
-        let device = Device::default();
+        let device = Device::flex();
         let model = tiny().init(&device);
         let input = ids(&[&[48, 5, 7, 49], &[48, 9, 49, 49]], &device);
         let mask = ids(&[&[1, 1, 1, 1], &[1, 1, 1, 0]], &device);
@@ -385,7 +385,7 @@ mod tests {
 
     #[test]
     fn bad_inputs_are_errors() {
-        let device = Device::default();
+        let device = Device::flex();
         let model = tiny().init(&device);
         assert!(model.forward(ids(&[&[48, 50, 49]], &device), None).is_err());
         assert!(model.forward(ids(&[&[48, -1, 49]], &device), None).is_err());

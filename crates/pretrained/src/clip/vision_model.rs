@@ -235,7 +235,7 @@ mod tests {
 
     #[test]
     fn shapes_follow_the_patch_grid() {
-        let device = Device::default();
+        let device = Device::flex();
         let model = tiny().init(&device);
         let pixels =
             Tensor::<4>::random([2, 3, 8, 8], burn::tensor::Distribution::Default, &device);
@@ -246,7 +246,7 @@ mod tests {
 
     #[test]
     fn images_of_other_sizes_are_errors() {
-        let device = Device::default();
+        let device = Device::flex();
         let model = tiny().init(&device);
         for shape in [[1, 3, 8, 9], [1, 1, 8, 8], [0, 3, 8, 8]] {
             let pixels = Tensor::<4>::zeros(shape, &device);
@@ -257,7 +257,7 @@ mod tests {
 
     #[test]
     fn batch_rows_are_independent_and_split_runs_match() {
-        let device = Device::default();
+        let device = Device::flex();
         let model = tiny().init(&device);
         let a = Tensor::<4>::random([1, 3, 8, 8], burn::tensor::Distribution::Default, &device);
         let b = Tensor::<4>::random([1, 3, 8, 8], burn::tensor::Distribution::Default, &device);

@@ -91,7 +91,7 @@ pub(super) fn tiny_model(dir: &Path, weights: &str) -> ImageReward {
     let config = tiny_config(dir);
     let tokenizer =
         BlipTokenizer::from_file(dir.join("tokenizer.json"), config.max_length).unwrap();
-    ImageReward::from_checkpoint_with(dir.join(weights), config, tokenizer, &Device::default())
+    ImageReward::from_checkpoint_with(dir.join(weights), config, tokenizer, &Device::flex())
         .unwrap_or_else(|e| panic!("{weights}: {e}"))
 }
 
@@ -481,7 +481,7 @@ fn expected_layout(dir: &Path, which: &str) -> (BTreeMap<String, Vec<usize>>, us
 #[test]
 fn real_size_config_has_exactly_the_official_keys_and_shapes() {
     let Some(dir) = fixture() else { return };
-    let device = Device::default();
+    let device = Device::flex();
     for (which, config) in [
         ("real", ImageRewardConfig::v1()),
         ("tiny", tiny_config(&dir)),
@@ -575,7 +575,7 @@ fn vision_sizes_are_inferred_from_the_tensors() {
         );
     }
     // from_checkpoint reads the sizes this way, so on the tiny file it fails with that reason.
-    match ImageReward::from_checkpoint(dir.join("ImageReward.pt"), &Device::default()) {
+    match ImageReward::from_checkpoint(dir.join("ImageReward.pt"), &Device::flex()) {
         Err(PretrainedError::Config { message, .. }) => {
             assert!(message.contains("heads"), "{message}")
         }
@@ -595,7 +595,7 @@ fn loading_is_strict_and_ignores_only_the_expected_unused_keys() {
             "{pattern} matches no key"
         );
     }
-    let device = Device::default();
+    let device = Device::flex();
     let load = |config: ImageRewardConfig, file: &str| {
         let tokenizer = BlipTokenizer::from_file(dir.join("vocab.txt"), config.max_length).unwrap();
         match ImageReward::from_checkpoint_with(dir.join(file), config, tokenizer, &device) {
@@ -636,7 +636,7 @@ fn loading_is_strict_and_ignores_only_the_expected_unused_keys() {
 fn bad_input_is_a_typed_error() {
     let Some(dir) = fixture() else { return };
     let model = tiny_model(&dir, "model.safetensors");
-    let wrong = Tensor::<4>::zeros([1, 3, 32, 32], &Device::default());
+    let wrong = Tensor::<4>::zeros([1, 3, 32, 32], &Device::flex());
     assert!(matches!(
         model.score_pixels("a cat", wrong),
         Err(PretrainedError::Input { .. })
@@ -652,7 +652,7 @@ fn bad_input_is_a_typed_error() {
             dir.join("model.safetensors"),
             config,
             tokenizer,
-            &Device::default()
+            &Device::flex()
         ),
         Err(PretrainedError::Config { .. })
     ));

@@ -86,7 +86,7 @@ fn clip_score_is_the_clipped_scaled_cosine_of_the_models_features() {
     ) else {
         return;
     };
-    let device = Device::default();
+    let device = Device::flex();
     let captions: Vec<Value> =
         serde_json::from_str(&std::fs::read_to_string(images.join("captions.json")).unwrap())
             .unwrap();
@@ -177,7 +177,7 @@ fn imagereward_batches_mixing_prompts_give_the_official_rewards() {
         PretrainedScorerKind::ImageReward,
         &checkpoint,
         5,
-        &Device::default(),
+        &Device::flex(),
     )
     .unwrap();
     let got = scorer.score_values(&items).unwrap();
@@ -212,7 +212,7 @@ fn imagereward_batches_mixing_prompts_give_the_official_rewards() {
 
     // Without vit_config.json the tiny checkpoint cannot be sized, and the error says where the
     // sizes go.
-    let err = ImageRewardScore::load(&fixture.join("ImageReward.pt"), &Device::default())
+    let err = ImageRewardScore::load(&fixture.join("ImageReward.pt"), &Device::flex())
         .err()
         .unwrap()
         .to_string();
@@ -228,11 +228,7 @@ fn baselines_need_their_flag_and_a_dataset_with_images() {
     let _guard = init_guard();
     let ctx = BaselineContext::default();
     let mut registry = Registry::builtin();
-    register(
-        &mut registry,
-        &PretrainedPaths::default(),
-        &Device::default(),
-    );
+    register(&mut registry, &PretrainedPaths::default(), &Device::flex());
     let err = registry
         .create("clip-score", &ctx)
         .err()
@@ -255,7 +251,7 @@ fn baselines_need_their_flag_and_a_dataset_with_images() {
             checkpoint: Some(missing.clone()),
             batch_size: 4,
         },
-        &Device::default(),
+        &Device::flex(),
     );
     let err = registry
         .create("imagereward", &ctx)
@@ -278,7 +274,7 @@ fn baselines_need_their_flag_and_a_dataset_with_images() {
         PretrainedScorerKind::ImageReward,
         missing,
         4,
-        &Device::default(),
+        &Device::flex(),
     );
     let no_path = [ImageRef {
         generation_id: "g1",
@@ -324,13 +320,13 @@ fn clip_score_baseline_scores_both_heads_it_claims() {
             checkpoint: None,
             batch_size: 2,
         },
-        &Device::default(),
+        &Device::flex(),
     );
     let baseline = registry
         .create("clip-score", &BaselineContext::default())
         .unwrap();
     let table = baseline.score_table(&refs(&items, &ids)).unwrap();
-    let want = ClipScore::load(&folder, &Device::default())
+    let want = ClipScore::load(&folder, &Device::flex())
         .unwrap()
         .score_values(&items)
         .unwrap();

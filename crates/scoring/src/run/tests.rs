@@ -45,7 +45,7 @@ fn train_run(config: &TrainConfig, name: &str) -> (PathBuf, TrainReport) {
         ground_truth: Some(w.truth.clone()),
         ..Default::default()
     };
-    let report = train::train(&w.ds, config, &opts, &Device::default()).unwrap();
+    let report = train::train(&w.ds, config, &opts, &Device::flex()).unwrap();
     (out, report)
 }
 
@@ -98,7 +98,7 @@ fn heldout_overall(run: &Path, id: &str) -> Option<f64> {
 
 /// Scores the first image of prompt `p` and checks it against the held-out evaluation's score.
 fn scores_as_heldout(run: &Path, p: usize) {
-    let scorer = RunScorer::load(run, &Device::default()).unwrap();
+    let scorer = RunScorer::load(run, &Device::flex()).unwrap();
     let ds = &world().ds;
     let ix = ds.index();
     let g = &ix.generations[ix.prompts[p].generations[0]];
@@ -118,7 +118,7 @@ fn scores_as_heldout(run: &Path, p: usize) {
 
 #[test]
 fn a_folder_without_a_finished_run_is_an_error() {
-    let err = RunScorer::load(&tmp("nothing"), &Device::default()).unwrap_err();
+    let err = RunScorer::load(&tmp("nothing"), &Device::flex()).unwrap_err();
     assert!(err.to_string().contains("has the run finished?"), "{err}");
 }
 
@@ -127,7 +127,7 @@ fn a_run_scores_every_head_as_its_heldout_evaluation_did() {
     let mut config = TrainConfig::smoke();
     config.optim.epochs = 2;
     let (dir, report) = train_run(&config, "scratch");
-    let scorer = RunScorer::load(&dir, &Device::default()).unwrap();
+    let scorer = RunScorer::load(&dir, &Device::flex()).unwrap();
     assert_eq!(scorer.heads(), Criterion::ALL.to_vec());
     let ds = &world().ds;
     let ix = ds.index();

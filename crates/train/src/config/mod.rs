@@ -55,6 +55,11 @@ pub struct EncoderSection {
     /// frozen layers' outputs are read from it instead of being computed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache: Option<std::path::PathBuf>,
+    /// Images per forward pass of the frozen layers, in training and in `rewardlab embed`
+    /// (`--batch-size`). 16 suits the CPU; a GPU wants 64 or more. A cache records the batch it
+    /// was made with: a matrix product's rounding depends on its batch, so a run on a cache
+    /// equals a run without one when both used the same.
+    pub embed_batch: usize,
 }
 
 /// `encoder.kind` in a config file: `"scratch"`, or a [`PretrainedKind`]'s name.
@@ -101,6 +106,7 @@ impl Default for EncoderSection {
             path: None,
             freeze: 0.7,
             cache: None,
+            embed_batch: crate::embed::EMBED_BATCH,
         }
     }
 }
@@ -212,6 +218,9 @@ pub struct OptimConfig {
     pub weight_decay: f64,
     /// Prompts per batch; every image of a prompt is in the same batch.
     pub batch_prompts: usize,
+    /// Batches whose gradients are averaged into each optimiser step (on each device, when
+    /// training on several): a larger effective batch than fits in memory at once.
+    pub grad_accumulation: usize,
     /// Maximum number of epochs.
     pub epochs: usize,
     /// Stop after this many epochs without improvement of `stop_metric` (0 = never stop early).
@@ -231,6 +240,7 @@ impl Default for OptimConfig {
             lr: 1e-3,
             weight_decay: 0.0,
             batch_prompts: 16,
+            grad_accumulation: 1,
             epochs: 10,
             patience: 0,
             stop_metric: StopMetric::Loss,
@@ -365,6 +375,9 @@ impl TrainConfig {
         if o.batch_prompts == 0 {
             return bad("optim.batch_prompts must be at least 1".into());
         }
+        if o.grad_accumulation == 0 {
+            return bad("optim.grad_accumulation must be at least 1".into());
+        }
         if o.epochs == 0 {
             return bad("optim.epochs must be at least 1".into());
         }
@@ -374,6 +387,9 @@ impl TrainConfig {
         let e = &self.encoder;
         if !(e.freeze.is_finite() && (0.0..=1.0).contains(&e.freeze)) {
             return bad(format!("encoder.freeze = {} must be in [0, 1]", e.freeze));
+        }
+        if e.embed_batch == 0 {
+            return bad("encoder.embed_batch must be at least 1".into());
         }
         if let (Some(kind), None) = (e.kind, &e.path) {
             return bad(format!(

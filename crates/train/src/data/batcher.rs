@@ -50,6 +50,8 @@ pub struct GroupBatch {
     /// one of the rows after the batch's T prompts. `None` when matching is off or finds no
     /// negative (a single-prompt batch, or prompts without substitutable words).
     pub mismatched: Option<(Tensor<1, Int>, Tensor<1, Int>)>,
+    /// See [`GroupBatcher::grad_scale`].
+    pub grad_scale: f64,
 }
 
 /// Turns [`BatchPlan`]s into [`GroupBatch`]es.
@@ -66,6 +68,10 @@ pub struct GroupBatcher {
     pub matching_negatives: MatchingNegatives,
     /// Left-right mirroring of training batches (`None`: never, as for validation).
     pub flips: Option<Flips>,
+    /// What each batch's loss is multiplied by before its gradients are taken: 1 over the
+    /// batches whose gradients are summed into one optimiser step (devices times accumulated
+    /// steps), so that the step follows their mean, as one batch holding them all would.
+    pub grad_scale: f64,
 }
 
 /// Which prompts of a training batch are mirrored: a seeded coin per prompt and epoch.
@@ -170,6 +176,7 @@ impl GroupBatcher {
             label_values,
             weights: self.weights.clone(),
             generations,
+            grad_scale: self.grad_scale,
         }
     }
 

@@ -66,8 +66,7 @@ pub fn choose(
             let config = train::run_config(run)
                 .with_context(|| format!("reading the run's config in {}", run.display()))?;
             warn_other_dataset(run, ds);
-            let scorer = AnyScorer::run(run, device)
-                .with_context(|| format!("loading the model of {}", run.display()))?;
+            let scorer = args.scorer.load_run(run, device)?;
             Ok(Chosen {
                 scores: ModelScores::Scorer(scorer),
                 spec: config.data.split,

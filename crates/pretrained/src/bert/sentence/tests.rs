@@ -146,7 +146,7 @@ fn unsupported_sentence_transformers_setups_are_named() {
 #[test]
 fn missing_tokenizer_is_named() {
     let dir = folder("no-tokenizer", &[("config.json", json!({}))]);
-    match SentenceEncoder::from_folder(&dir, &Device::default()) {
+    match SentenceEncoder::from_folder(&dir, &Device::flex()) {
         Err(PretrainedError::Io { path, .. }) => assert!(path.ends_with("tokenizer.json")),
         other => panic!("expected an I/O error naming tokenizer.json, got {other:?}"),
     }
@@ -155,7 +155,7 @@ fn missing_tokenizer_is_named() {
 /// all-MiniLM-L6-v2 from the shared folder, or `None` when it has not been downloaded.
 fn minilm() -> Option<SentenceEncoder> {
     let dir = shared_path("models/all-MiniLM-L6-v2")?;
-    Some(SentenceEncoder::from_folder(&dir, &Device::default()).unwrap())
+    Some(SentenceEncoder::from_folder(&dir, &Device::flex()).unwrap())
 }
 
 fn rows(tensor: Tensor<2>) -> Vec<Vec<f32>> {

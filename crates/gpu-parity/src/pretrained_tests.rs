@@ -1,0 +1,150 @@
+//! The pretrained encoders on the device under test against the CPU: MiniLM's sentence
+//! embeddings (real weights), and the CLIP score and ImageReward of the tiny models made by the
+//! reference code, on real images.
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use pretrained::bert::SentenceEncoder;
+use scoring::pretrained::{ClipScore, ImageRewardScore, VIT_CONFIG_FILE};
+
+use crate::{device_under_test, largest_difference, values};
+
+fn shared(relative: &str) -> Option<PathBuf> {
+    paths::shared_or_skip!(relative)
+}
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rewardlab-gpu-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Three real images, each with its caption and with another image's caption.
+fn items(images: &Path) -> Vec<(String, PathBuf)> {
+    let files = ["astronaut.png", "coffee.png", "rocket.jpg"];
+    let captions = [
+        "an astronaut",
+        "a cup of coffee",
+        "a rocket on its launch pad",
+    ];
+    let mut items = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        for caption in [captions[i], captions[(i + 1) % 3]] {
+            items.push((caption.to_string(), images.join(file)));
+        }
+    }
+    items
+}
+
+fn as_f32(scores: Vec<f64>) -> Vec<f32> {
+    scores.into_iter().map(|s| s as f32).collect()
+}
+
+#[test]
+fn minilm_embeddings_match_the_cpu() {
+    let Some(gpu) = device_under_test() else {
+        return;
+    };
+    let Some(dir) = shared("models/all-MiniLM-L6-v2") else {
+        return;
+    };
+    let texts = [
+        "a red cube on a table",
+        "two dogs playing in the snow at dusk",
+        "x",
+    ];
+    let embed = |device: &Device| {
+        let encoder = SentenceEncoder::from_folder(&dir, device).unwrap();
+        values(encoder.encode(&texts).unwrap())
+    };
+    let (want, got) = (embed(&Device::flex()), embed(&gpu));
+    assert_eq!(want.len(), 3 * 384);
+    let worst = largest_difference(&want, &got);
+    println!(
+        "MiniLM on {}: embeddings within {worst:.1e}",
+        device::describe(&gpu)
+    );
+    assert!(worst < 1e-5, "{worst}");
+}
+
+#[test]
+fn clip_score_of_the_tiny_clip_matches_the_cpu() {
+    let Some(gpu) = device_under_test() else {
+        return;
+    };
+    let (Some(bpe), Some(images)) = (
+        shared("data/clip-bpe/bpe_simple_vocab_16e6.txt.gz"),
+        shared("data/captioned-images"),
+    ) else {
+        return;
+    };
+    let dir = tmp("tiny-clip");
+    let tiny = fixtures().join("pretrained/tiny-clip");
+    for file in [
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+    ] {
+        std::fs::copy(tiny.join(file), dir.join(file)).unwrap();
+    }
+    std::fs::copy(bpe, dir.join("bpe_simple_vocab_16e6.txt.gz")).unwrap();
+    let items = items(&images);
+    let score = |device: &Device| {
+        let scorer = ClipScore::load(&dir, device).unwrap().with_batch_size(4);
+        as_f32(scorer.score_values(&items).unwrap())
+    };
+    let (want, got) = (score(&Device::flex()), score(&gpu));
+    let worst = largest_difference(&want, &got);
+    println!(
+        "tiny CLIP on {}: CLIP scores within {worst:.1e}",
+        device::describe(&gpu)
+    );
+    assert!(worst < 1e-5, "{worst}");
+}
+
+#[test]
+fn imagereward_of_the_tiny_imagereward_matches_the_cpu() {
+    let Some(gpu) = device_under_test() else {
+        return;
+    };
+    let (Some(fixture), Some(images)) = (
+        shared("fixtures/tiny-imagereward"),
+        shared("data/captioned-images"),
+    ) else {
+        return;
+    };
+    let dir = tmp("tiny-imagereward");
+    for file in ["ImageReward.pt", "med_config.json", "tokenizer.json"] {
+        std::fs::copy(fixture.join(file), dir.join(file)).unwrap();
+    }
+    // Its 40-wide image encoder is none of BLIP's, so its sizes go beside it.
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture.join("fixture_config.json")).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join(VIT_CONFIG_FILE),
+        config["model"]["vit"].to_string(),
+    )
+    .unwrap();
+    let items = items(&images);
+    let score = |device: &Device| {
+        let scorer = ImageRewardScore::load(&dir.join("ImageReward.pt"), device)
+            .unwrap()
+            .with_batch_size(4);
+        as_f32(scorer.score_values(&items).unwrap())
+    };
+    let (want, got) = (score(&Device::flex()), score(&gpu));
+    let worst = largest_difference(&want, &got);
+    println!(
+        "tiny ImageReward on {}: rewards within {worst:.1e}",
+        device::describe(&gpu)
+    );
+    assert!(worst < 1e-5, "{worst}");
+}
