@@ -82,6 +82,8 @@ pub fn parameters<M: Module>(module: &M) -> Vec<f32> {
 }
 
 #[cfg(test)]
+mod fixtures;
+#[cfg(test)]
 mod model_tests;
 #[cfg(test)]
 mod pretrained_tests;

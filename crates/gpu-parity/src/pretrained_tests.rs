@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use pretrained::bert::SentenceEncoder;
-use scoring::pretrained::{ClipScore, ImageRewardScore, VIT_CONFIG_FILE};
+use scoring::pretrained::{ClipScore, ImageRewardScore};
 
+use crate::fixtures::{tiny_imagereward, tmp};
 use crate::{device_under_test, largest_difference, values};
 
 fn shared(relative: &str) -> Option<PathBuf> {
@@ -16,13 +17,6 @@ fn shared(relative: &str) -> Option<PathBuf> {
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rewardlab-gpu-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 /// Three real images, each with its caption and with another image's caption.
@@ -42,8 +36,24 @@ fn items(images: &Path) -> Vec<(String, PathBuf)> {
     items
 }
 
-fn as_f32(scores: Vec<f64>) -> Vec<f32> {
-    scores.into_iter().map(|s| s as f32).collect()
+/// Scores `items` with the scorer `score` loads on each device, and requires the same scores
+/// within 1e-5.
+fn compare_scores(
+    model: &str,
+    what: &str,
+    gpu: &Device,
+    items: &[(String, PathBuf)],
+    score: impl Fn(&Device, &[(String, PathBuf)]) -> Vec<f64>,
+) {
+    let as_f32 = |scores: Vec<f64>| scores.into_iter().map(|s| s as f32).collect::<Vec<_>>();
+    let want = as_f32(score(&Device::flex(), items));
+    let got = as_f32(score(gpu, items));
+    let worst = largest_difference(&want, &got);
+    println!(
+        "{model} on {}: {what} within {worst:.1e}",
+        device::describe(gpu)
+    );
+    assert!(worst < 1e-5, "{worst}");
 }
 
 #[test]
@@ -94,18 +104,16 @@ fn clip_score_of_the_tiny_clip_matches_the_cpu() {
         std::fs::copy(tiny.join(file), dir.join(file)).unwrap();
     }
     std::fs::copy(bpe, dir.join("bpe_simple_vocab_16e6.txt.gz")).unwrap();
-    let items = items(&images);
-    let score = |device: &Device| {
-        let scorer = ClipScore::load(&dir, device).unwrap().with_batch_size(4);
-        as_f32(scorer.score_values(&items).unwrap())
-    };
-    let (want, got) = (score(&Device::flex()), score(&gpu));
-    let worst = largest_difference(&want, &got);
-    println!(
-        "tiny CLIP on {}: CLIP scores within {worst:.1e}",
-        device::describe(&gpu)
+    compare_scores(
+        "tiny CLIP",
+        "CLIP scores",
+        &gpu,
+        &items(&images),
+        |device, items| {
+            let scorer = ClipScore::load(&dir, device).unwrap().with_batch_size(4);
+            scorer.score_values(items).unwrap()
+        },
     );
-    assert!(worst < 1e-5, "{worst}");
 }
 
 #[test]
@@ -113,38 +121,20 @@ fn imagereward_of_the_tiny_imagereward_matches_the_cpu() {
     let Some(gpu) = device_under_test() else {
         return;
     };
-    let (Some(fixture), Some(images)) = (
-        shared("fixtures/tiny-imagereward"),
-        shared("data/captioned-images"),
-    ) else {
+    let (Some(checkpoint), Some(images)) = (tiny_imagereward(), shared("data/captioned-images"))
+    else {
         return;
     };
-    let dir = tmp("tiny-imagereward");
-    for file in ["ImageReward.pt", "med_config.json", "tokenizer.json"] {
-        std::fs::copy(fixture.join(file), dir.join(file)).unwrap();
-    }
-    // Its 40-wide image encoder is none of BLIP's, so its sizes go beside it.
-    let config: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(fixture.join("fixture_config.json")).unwrap(),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join(VIT_CONFIG_FILE),
-        config["model"]["vit"].to_string(),
-    )
-    .unwrap();
-    let items = items(&images);
-    let score = |device: &Device| {
-        let scorer = ImageRewardScore::load(&dir.join("ImageReward.pt"), device)
-            .unwrap()
-            .with_batch_size(4);
-        as_f32(scorer.score_values(&items).unwrap())
-    };
-    let (want, got) = (score(&Device::flex()), score(&gpu));
-    let worst = largest_difference(&want, &got);
-    println!(
-        "tiny ImageReward on {}: rewards within {worst:.1e}",
-        device::describe(&gpu)
+    compare_scores(
+        "tiny ImageReward",
+        "rewards",
+        &gpu,
+        &items(&images),
+        |device, items| {
+            let scorer = ImageRewardScore::load(&checkpoint, device)
+                .unwrap()
+                .with_batch_size(4);
+            scorer.score_values(items).unwrap()
+        },
     );
-    assert!(worst < 1e-5, "{worst}");
 }

@@ -1,19 +1,12 @@
 //! Short training runs on the device under test against the same runs on the CPU: the small
 //! encoders trained from scratch, and ImageReward's BLIP backbone with 70% of its layers frozen.
 
-use std::path::PathBuf;
-
 use burn::prelude::*;
 use model::Criterion;
 use train::{TrainConfig, TrainOptions, TrainReport, train};
 
 use crate::device_under_test;
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rewardlab-gpu-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
+use crate::fixtures::{tiny_imagereward, tmp};
 
 /// Trains `config` for one epoch on a 40-prompt world on the CPU and on `gpu`, and returns the
 /// largest difference of their held-out scores (every image, every head).
@@ -73,27 +66,13 @@ fn training_blip_with_frozen_layers_on_the_device_matches_the_cpu() {
     let Some(gpu) = device_under_test() else {
         return;
     };
-    let Some(fixture) = paths::shared_or_skip!("fixtures/tiny-imagereward") else {
+    let Some(checkpoint) = tiny_imagereward() else {
         return;
     };
-    let dir = tmp("tiny-imagereward");
-    std::fs::create_dir_all(&dir).unwrap();
-    for f in ["ImageReward.pt", "med_config.json", "tokenizer.json"] {
-        std::fs::copy(fixture.join(f), dir.join(f)).unwrap();
-    }
-    let sizes: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(fixture.join("fixture_config.json")).unwrap(),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("vit_config.json"),
-        sizes["model"]["vit"].to_string(),
-    )
-    .unwrap();
     let mut config = TrainConfig::smoke();
     config.optim.epochs = 1;
     config.encoder.kind = Some(model::PretrainedKind::Blip);
-    config.encoder.path = Some(dir.join("ImageReward.pt"));
+    config.encoder.path = Some(checkpoint);
     config.encoder.freeze = 0.7;
     let largest = largest_difference("blip", &config, &gpu);
     assert!(largest < 1e-3, "{largest}");
