@@ -353,6 +353,11 @@ fn an_invalid_dataset_is_refused_with_file_row_and_field() {
         .unwrap()
         .replace("max = 5", "max = 3");
     std::fs::write(&meta, text).unwrap();
+    // An edit made on purpose is recorded in the folder's manifest, which refuses it otherwise.
+    let refused = run(&["validate", s(&ds)]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("dataset.toml is damaged"));
+    let updated = ok(&["verify", s(&ds), "--update"]);
+    assert!(updated.contains("changed: dataset.toml"), "{updated}");
     let out = run(&["analyze", s(&ds), "--out", s(&dir.join("out"))]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -372,6 +377,7 @@ fn an_invalid_dataset_is_refused_with_file_row_and_field() {
             .replace("max = 3", "max = 5"),
     )
     .unwrap();
+    ok(&["verify", s(&ds), "--update"]);
     let out = run(&[
         "analyze",
         s(&ds),

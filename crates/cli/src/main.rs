@@ -70,6 +70,10 @@ enum Command {
     /// Best-of-N selection: a prompt's candidate images best first (rank 1 = best), with every
     /// head's score, by a trained run or a pretrained model (ImageReward, CLIP score).
     Rank(commands::rank::Args),
+    /// Check a run, embedding cache or dataset folder against its manifest (every file's
+    /// SHA-256) and a run's checkpoints against their checksums; exits 1 on any damage, 2 when
+    /// the folder has no manifest.
+    Verify(commands::verify::Args),
     /// Run an ablation study: a config grid crossed with seeds, every cell trained and
     /// evaluated (finished cells skipped), results with bootstrap intervals and plots.
     Ablate(commands::ablate::Args),
@@ -105,6 +109,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Synth(a) => commands::synth::run(a),
         Command::Validate(a) => commands::validate::run(a),
+        Command::Verify(a) => commands::verify::run(a),
         Command::Import(a) => commands::import::run(a),
         Command::Analyze(a) => commands::analyze::run(a),
         Command::Bench(a) => on_device(d.0, d.1, "bench", || commands::bench::run(a, d.0)),

@@ -69,7 +69,7 @@ pub enum CellStatus {
 
 fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(value).expect("serialisable") + "\n";
-    std::fs::write(path, text).map_err(StudyError::io(path))
+    Ok(integrity::write_atomic(path, text.as_bytes())?)
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
@@ -152,6 +152,11 @@ pub fn run_cell(
         cell: cell.id.clone(),
         source,
     };
+    // One process per cell folder (the training inside takes the same lock again).
+    let lock = integrity::FolderLock::acquire(dir, &format!("rewardlab ablate, cell {}", cell.id))?;
+    if let Some(note) = lock.reclaimed_note() {
+        eprintln!("{note}");
+    }
     // A folder of another config is never reused.
     if dir.join(train::run::CONFIG_FILE).exists() {
         let saved = train::run_config(dir).map_err(train_err)?;
@@ -223,6 +228,9 @@ pub fn run_cell(
         pairwise_accuracy_ci95: acc.ci95,
     };
     write_json(&dir.join(CELL_FILE), &record)?;
+    // The run's manifest, now with the evaluation's files too.
+    integrity::Manifest::of_folder(dir, train::run::RUN_KIND)?.write(dir)?;
+    drop(lock);
     Ok((record, status))
 }
 

@@ -9,6 +9,9 @@ pub enum StudyError {
     /// not chained as a source, so that `{:#}` chains do not print it twice.
     #[error("{}: {message}", path.display())]
     Io { path: PathBuf, message: String },
+    /// A cell folder another process is writing, or a file that does not match its manifest.
+    #[error(transparent)]
+    Integrity(#[from] integrity::IntegrityError),
     /// The study file is not valid TOML, or `[ablation]` holds an unknown or mistyped key.
     #[error("{}: {message}", path.display())]
     Parse { path: PathBuf, message: String },

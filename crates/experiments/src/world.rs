@@ -32,19 +32,18 @@ pub fn default_world(cache: &Path, prompts: usize, seed: u64, print: bool) -> Re
             dir.display()
         );
     }
-    let tmp = cache.join(format!(".world-{prompts}-{seed}.{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
     let world = synth::generate(&synth::WorldConfig {
         prompts,
         seed,
         ..synth::WorldConfig::default()
     });
-    world
-        .write_files(&tmp)
-        .map_err(|e| dataset_error(&tmp, e))?;
-    tables::write_dataset(&world.dataset(&tmp), &tmp).map_err(|e| dataset_error(&tmp, e))?;
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::rename(&tmp, &dir).map_err(StudyError::io(&dir))?;
+    // Built beside its place and moved there complete, replacing an incomplete one.
+    let staged = integrity::StagedFolder::replacing(&dir, &tables::DATASET_ENTRIES)?;
+    let tmp = staged.path();
+    world.write_files(tmp).map_err(|e| dataset_error(tmp, e))?;
+    tables::write_dataset(&world.dataset(tmp), tmp).map_err(|e| dataset_error(tmp, e))?;
+    tables::seal_dataset(tmp).map_err(|e| dataset_error(tmp, e))?;
+    staged.commit()?;
     Ok(dir)
 }
 

@@ -453,9 +453,11 @@ impl ModelConfig {
     /// Writes the config as pretty JSON.
     pub fn save_json(&self, path: impl AsRef<std::path::Path>) -> Result<(), ModelError> {
         let path = path.as_ref();
-        self.save(path).map_err(|source| ModelError::Io {
-            path: path.to_path_buf(),
-            source,
+        integrity::write_atomic_via(path, |tmp: &std::path::Path| {
+            self.save(tmp).map_err(|source| ModelError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
         })
     }
 }

@@ -9,6 +9,9 @@ use std::path::PathBuf;
 /// burn, as everywhere in burn; anything read from disk or parsed from text reports one of these.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
+    /// A file that does not match its folder's manifest, or could not be written whole.
+    #[error(transparent)]
+    Integrity(#[from] integrity::IntegrityError),
     /// A [`ModelConfig`](crate::ModelConfig) that cannot describe a working model.
     #[error("invalid model config: {0}")]
     InvalidConfig(String),

@@ -234,11 +234,14 @@ impl RewardModel {
         let path = path.as_ref();
         // Without enum variant names, so the scratch towers keep the key names of models saved
         // before the towers became an enum.
-        let mut store = SafetensorsStore::from_file(path)
-            .overwrite(true)
-            .skip_enum_variants(true);
-        self.save_into(&mut store)
-            .map_err(|e| weights_error(path, e.to_string()))
+        // Written beside and renamed, so a crash never leaves half a weights file.
+        integrity::write_atomic_via(path, |tmp: &Path| {
+            let mut store = SafetensorsStore::from_file(tmp)
+                .overwrite(true)
+                .skip_enum_variants(true);
+            self.save_into(&mut store)
+                .map_err(|e| weights_error(path, e.to_string()))
+        })
     }
 
     /// Replaces the weights with those of a safetensors file written by

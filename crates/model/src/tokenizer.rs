@@ -237,9 +237,11 @@ impl PromptTokenizer {
     /// Writes the tokenizer (vocabulary, normalisation, padding, truncation) as JSON.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
         let path = path.as_ref();
-        self.inner
-            .save(path, true)
-            .map_err(|e| tok_err(&path.display().to_string(), e))
+        integrity::write_atomic_via(path, |tmp: &Path| {
+            self.inner
+                .save(tmp, true)
+                .map_err(|e| tok_err(&path.display().to_string(), e))
+        })
     }
 
     /// The same tokenizer encoding to `max_len` tokens.

@@ -48,6 +48,9 @@ pub enum ScoringError {
     /// A run folder that holds no finished model.
     #[error("run folder {path}: {message}")]
     RunFolder { path: PathBuf, message: String },
+    /// A run file that does not match the run's manifest.
+    #[error(transparent)]
+    Integrity(#[from] integrity::IntegrityError),
     /// A trained model, its tokenizer or its frozen encoder cannot be loaded or run.
     #[error(transparent)]
     Model(#[from] model::ModelError),

@@ -29,6 +29,8 @@ pub struct RunScorer {
     pub device: Device,
     /// Images per forward pass.
     pub batch_size: usize,
+    /// How the run's files were checked (see [`integrity::Verified::note`]).
+    pub verified: integrity::Verified,
 }
 
 impl std::fmt::Debug for RunScorer {
@@ -41,7 +43,8 @@ impl std::fmt::Debug for RunScorer {
 }
 
 impl RunScorer {
-    /// Loads `run_dir/{model_config.json, model.safetensors, tokenizer.json}` onto `device`.
+    /// Loads `run_dir/{model_config.json, model.safetensors, tokenizer.json}` onto `device`,
+    /// after checking them against the run's `manifest.json`.
     pub fn load(run_dir: &Path, device: &Device) -> Result<Self> {
         if !run_dir.join(model::WEIGHTS_FILE).exists() {
             return Err(ScoringError::RunFolder {
@@ -49,6 +52,11 @@ impl RunScorer {
                 message: format!("no {} in it (has the run finished?)", model::WEIGHTS_FILE),
             });
         }
+        // Every file read below, checked against the run's manifest (a note when it has none).
+        let verified = integrity::verify_files(
+            run_dir,
+            &[model::CONFIG_FILE, model::WEIGHTS_FILE, TOKENIZER_FILE],
+        )?;
         let (model, config) = RewardModel::load(run_dir, device)?;
         let tokenizer = PromptTokenizer::load(run_dir.join(TOKENIZER_FILE))?
             .with_max_len(config.max_text_len)?;
@@ -64,6 +72,7 @@ impl RunScorer {
             frozen,
             device: device.clone(),
             batch_size: SCORE_BATCH,
+            verified,
         })
     }
 

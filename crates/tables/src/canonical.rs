@@ -1,5 +1,7 @@
 //! The canonical dataset folder: `dataset.toml` (metadata), `annotations.parquet` (one row per
-//! judgment, columns as in [`crate::columns::FIELDS`]) and `images/`.
+//! judgment, columns as in [`crate::columns::FIELDS`]) and `images/`, and, when rewardlab wrote
+//! the folder, `manifest.json` (every file's SHA-256, written last by [`seal_dataset`]), against
+//! which [`read_dataset`] checks the two tables.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -14,10 +16,27 @@ use crate::columns::{extract, frame};
 pub const META_FILE: &str = "dataset.toml";
 pub const ANNOTATIONS_FILE: &str = "annotations.parquet";
 pub const QUARANTINE_FILE: &str = "quarantine.csv";
+/// Everything rewardlab writes into a dataset folder (`import`, `synth`): what `--force` may
+/// replace. A folder holding anything else is not replaced.
+pub const DATASET_ENTRIES: [&str; 7] = [
+    META_FILE,
+    ANNOTATIONS_FILE,
+    QUARANTINE_FILE,
+    "images",
+    "ground_truth.csv",
+    "world.json",
+    integrity::MANIFEST_FILE,
+];
 
 /// Reads a canonical dataset folder. Values of the wrong type become read problems (reported by
 /// validation with their row), so that one bad cell does not hide the others.
 pub fn read_dataset(dir: &Path) -> Result<Dataset, TableError> {
+    read_dataset_checked(dir).map(|(ds, _)| ds)
+}
+
+/// [`read_dataset`], saying how the tables were checked (a folder without a manifest is read
+/// unverified: [`integrity::Verified::note`] says so).
+pub fn read_dataset_checked(dir: &Path) -> Result<(Dataset, integrity::Verified), TableError> {
     if !dir.is_dir() {
         return Err(TableError::Invalid {
             path: dir.to_path_buf(),
@@ -25,6 +44,7 @@ pub fn read_dataset(dir: &Path) -> Result<Dataset, TableError> {
                 .into(),
         });
     }
+    let verified = integrity::verify_files(dir, &[META_FILE, ANNOTATIONS_FILE])?;
     let meta = DatasetMeta::read(&dir.join(META_FILE))?;
     let path = dir.join(ANNOTATIONS_FILE);
     let file = File::open(&path).map_err(TableError::io(&path))?;
@@ -53,7 +73,17 @@ pub fn read_dataset(dir: &Path) -> Result<Dataset, TableError> {
         ex.rows,
     );
     ds.read_problems = ex.problems;
-    Ok(ds)
+    Ok((ds, verified))
+}
+
+/// The `kind` of a dataset folder's manifest.
+pub const DATASET_KIND: &str = "dataset";
+
+/// Writes the manifest of a dataset folder that is complete: every file in it, images included
+/// (which `rewardlab verify` checks; readers check the two tables).
+pub fn seal_dataset(dir: &Path) -> Result<(), TableError> {
+    integrity::Manifest::of_folder(dir, DATASET_KIND)?.write(dir)?;
+    Ok(())
 }
 
 /// Writes `dataset.toml` and `annotations.parquet` into `dir` (created if needed). Images are not
@@ -66,14 +96,15 @@ pub fn write_dataset(ds: &Dataset, dir: &Path) -> Result<(), TableError> {
         ..ds.meta.clone()
     };
     let meta_path = dir.join(META_FILE);
-    std::fs::write(&meta_path, meta.to_toml()).map_err(TableError::io(&meta_path))?;
+    integrity::write_atomic(&meta_path, meta.to_toml().as_bytes())?;
     let path = dir.join(ANNOTATIONS_FILE);
     let mut df = frame(&ds.rows).map_err(TableError::polars(&path))?;
-    let file = File::create(&path).map_err(TableError::io(&path))?;
-    ParquetWriter::new(file)
-        .finish(&mut df)
-        .map_err(TableError::polars(&path))?;
-    Ok(())
+    integrity::write_atomic_with(&path, |file| {
+        ParquetWriter::new(file)
+            .finish(&mut df)
+            .map(drop)
+            .map_err(TableError::polars(&path))
+    })
 }
 
 /// Writes the quarantined rows with their reasons as CSV (canonical columns, the source row and
@@ -87,11 +118,11 @@ pub fn write_quarantine(rows: &[Quarantined], path: &Path) -> Result<(), TableEr
         .map_err(TableError::polars(path))?;
     df.with_column(Column::new("reason".into(), reason))
         .map_err(TableError::polars(path))?;
-    let file = File::create(path).map_err(TableError::io(path))?;
-    CsvWriter::new(file)
-        .finish(&mut df)
-        .map_err(TableError::polars(path))?;
-    Ok(())
+    integrity::write_atomic_with(path, |file| {
+        CsvWriter::new(file)
+            .finish(&mut df)
+            .map_err(TableError::polars(path))
+    })
 }
 
 /// Copies a dataset's images into `dir/images/`, keeping their relative layout, and returns the

@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TableError {
+    /// A dataset file that does not match the folder's manifest, or could not be written whole.
+    #[error(transparent)]
+    Integrity(#[from] integrity::IntegrityError),
     #[error("{path}: {source}")]
     Polars {
         path: PathBuf,

@@ -16,8 +16,8 @@ pub mod import;
 mod plain;
 
 pub use canonical::{
-    ANNOTATIONS_FILE, META_FILE, QUARANTINE_FILE, copy_images, read_dataset, write_dataset,
-    write_quarantine,
+    ANNOTATIONS_FILE, DATASET_ENTRIES, DATASET_KIND, META_FILE, QUARANTINE_FILE, copy_images,
+    read_dataset, read_dataset_checked, seal_dataset, write_dataset, write_quarantine,
 };
 pub use error::TableError;
 pub use import::{Mapping, imagerewarddb, read_frame, read_mapped};

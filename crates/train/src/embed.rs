@@ -15,8 +15,8 @@ use model::{FrozenEncoder, PretrainedSpec};
 
 use crate::data::{FrozenStore, Store};
 use crate::embed_cache::{
-    CacheMeta, HiddenRows, TEXT_FILE, fingerprint, image_chunk_file, read_image_rows, read_meta,
-    read_rows, write_meta, write_rows,
+    CACHE_KIND, CacheMeta, HiddenRows, META_FILE, TEXT_FILE, fingerprint, image_chunk_file,
+    image_chunks, read_image_rows, read_meta, read_rows, write_meta, write_rows,
 };
 use crate::error::{Result, TrainError};
 
@@ -276,6 +276,17 @@ pub fn check_cache(dir: &Path, spec: &PretrainedSpec) -> Result<CacheMeta> {
 
 /// The frozen outputs of the used images and prompts of `store`, read from the cache in `dir`.
 pub fn load_store(dir: &Path, store: &Store, spec: &PretrainedSpec) -> Result<FrozenStore> {
+    let chunks = image_chunks(dir)?;
+    let mut files = vec![META_FILE.to_string(), TEXT_FILE.to_string()];
+    files.extend(
+        chunks
+            .iter()
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())),
+    );
+    let names: Vec<&str> = files.iter().map(String::as_str).collect();
+    if let Some(note) = integrity::verify_files(dir, &names)?.note() {
+        eprintln!("{note}");
+    }
     check_cache(dir, spec)?;
     let text_rows = read_rows(&dir.join(TEXT_FILE))?;
     let image_rows = if spec.image_frozen.is_some() {
@@ -313,7 +324,12 @@ pub fn write_cache(
 ) -> Result<CacheReport> {
     let spec = encoder.spec();
     let meta = cache_meta(ds, spec, batch)?;
-    std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
+    // One writer per cache, until this function returns; the manifest goes until it is whole.
+    let lock = integrity::FolderLock::acquire(dir, "rewardlab embed")?;
+    if let Some(note) = lock.reclaimed_note() {
+        eprintln!("{note}");
+    }
+    integrity::Manifest::remove(dir)?;
     match read_meta(dir) {
         Ok(old) if old == meta => {}
         Ok(_) if !force => {
@@ -351,6 +367,7 @@ pub fn write_cache(
         chunks_written: 0,
     };
     if spec.image_frozen.is_none() {
+        integrity::Manifest::of_folder(dir, CACHE_KIND)?.write(dir)?;
         return Ok(report);
     }
     let gens: Vec<usize> = (0..ix.generations.len()).collect();
@@ -375,6 +392,8 @@ pub fn write_cache(
         write_rows(&path, &rows)?;
         report.chunks_written += 1;
     }
+    // Last: a cache with a manifest is complete.
+    integrity::Manifest::of_folder(dir, CACHE_KIND)?.write(dir)?;
     Ok(report)
 }
 

@@ -12,7 +12,9 @@
 //! ```
 //!
 //! Each file is written under a temporary name and renamed when complete, so an interrupted
-//! `rewardlab embed` resumes from its last complete chunk. Rows are keyed by generation id
+//! `rewardlab embed` resumes from its last complete chunk. A complete cache ends with
+//! `manifest.json` (every file's SHA-256), which training checks the cache against; one
+//! `rewardlab embed` at a time writes a cache folder (`.rewardlab.lock`). Rows are keyed by generation id
 //! (images) and by prompt text (prompts), so a cache is found again whatever order the dataset
 //! lists them in.
 
@@ -26,6 +28,8 @@ use crate::error::{Result, TrainError};
 
 /// File name of the cache's description.
 pub const META_FILE: &str = "embed.json";
+/// The `kind` of a cache's manifest.
+pub const CACHE_KIND: &str = "embedding-cache";
 /// File name of the prompts' hidden states.
 pub const TEXT_FILE: &str = "text.safetensors";
 
@@ -177,10 +181,10 @@ pub fn write_rows(path: &Path, rows: &HiddenRows) -> Result<()> {
     }
     let keys = serde_json::to_string(&rows.keys).expect("strings serialise");
     let meta = HashMap::from([("keys".to_string(), keys)]);
-    let tmp = path.with_extension("partial");
-    safetensors::serialize_to_file(tensors, Some(meta), &tmp)
-        .map_err(|e| cache_error(&tmp, e.to_string()))?;
-    std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
+    integrity::write_atomic_via(path, |tmp: &Path| {
+        safetensors::serialize_to_file(tensors, Some(meta), tmp)
+            .map_err(|e| cache_error(path, e.to_string()))
+    })
 }
 
 /// Reads rows written by [`write_rows`].
@@ -247,7 +251,7 @@ pub fn read_rows(path: &Path) -> Result<HiddenRows> {
 pub fn write_meta(dir: &Path, meta: &CacheMeta) -> Result<()> {
     let path = dir.join(META_FILE);
     let text = serde_json::to_string_pretty(meta).expect("the cache description serialises");
-    std::fs::write(&path, text + "\n").map_err(|e| TrainError::io(&path, e))
+    Ok(integrity::write_atomic(&path, (text + "\n").as_bytes())?)
 }
 
 /// Reads the cache description of `dir`.

@@ -40,6 +40,9 @@ pub enum TrainError {
     /// A pretrained encoder that cannot be loaded (reported by the `pretrained` crate).
     #[error(transparent)]
     Pretrained(#[from] pretrained::PretrainedError),
+    /// A file that does not match its folder's manifest, or a folder another process writes.
+    #[error(transparent)]
+    Integrity(#[from] integrity::IntegrityError),
     /// burn-train stopped with an error.
     #[error("training failed: {0}")]
     Training(String),

@@ -69,6 +69,7 @@ impl GroundTruthTable {
 
     /// Reads `dir/ground_truth.csv` if there is one (synthetic worlds); `Ok(None)` otherwise.
     pub fn load(dir: &Path) -> Result<Option<Self>> {
+        integrity::verify_files(dir, &[synth::GROUND_TRUTH_FILE])?;
         let truth =
             synth::read_dataset_truth(dir).map_err(|e| TrainError::GroundTruth(e.to_string()))?;
         Ok(truth.map(|t| Self::from_truth(&t)))

@@ -16,16 +16,19 @@ use burn::train::{
 };
 use model::Criterion;
 
+use crate::checkpoint::VerifiedCheckpointer;
 use crate::config::{LrSchedule, StopMetric, TrainConfig};
 use crate::epoch_metrics::{HeadLossMetric, PairAccuracyMetric, SpearmanMetric};
 use crate::error::{Result, TrainError};
 use crate::progress::EpochRenderer;
 use crate::step::Net;
 
-/// `training` with the run's metrics for `heads`, checkpointers, epochs, renderer and early
+/// `training` with the run's metrics for `heads`, checkpointers (in `run_dir`, see
+/// [`crate::checkpoint`]), epochs, renderer and early
 /// stopping, continuing from `resume_from` when set.
 pub(crate) fn configure(
     training: SupervisedTraining<Net>,
+    run_dir: &std::path::Path,
     heads: &[Criterion],
     config: &TrainConfig,
     devices: &[Device],
@@ -50,7 +53,11 @@ pub(crate) fn configure(
         }
     }
     let mut training = training
-        .with_default_checkpointers()
+        .with_custom_checkpointers(
+            VerifiedCheckpointer::new(run_dir, "model"),
+            VerifiedCheckpointer::new(run_dir, "optim"),
+            VerifiedCheckpointer::new(run_dir, "scheduler"),
+        )
         .num_epochs(config.optim.epochs)
         .renderer(Box::new(renderer));
     if config.optim.patience > 0 {

@@ -35,6 +35,7 @@
 //! The crate reads a [`annotations::Dataset`] handed to it; it has no Parquet or data-frame code
 //! (the CLI reads dataset folders with the `tables` crate).
 
+pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod embed;

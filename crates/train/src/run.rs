@@ -5,7 +5,9 @@
 //! Run folder layout: `config.toml` (resolved config), `tokenizer.json`, `checkpoint/` (model,
 //! optimiser and scheduler state of the last epochs), `train/` and `valid/` (burn's per-epoch
 //! metric logs), `metrics.csv` (one row per epoch), `model.safetensors` + `model_config.json`,
-//! `summary.json`.
+//! `summary.json`, and last `manifest.json` (every file's SHA-256: see the `integrity` crate),
+//! whose presence says the run is complete. A run folder has one writer at a time
+//! (`.rewardlab.lock`).
 //!
 //! Resume: `checkpoint/` holds the state after each epoch; a resumed run loads the last complete
 //! one and goes on. Since the batch order is fixed ([`crate::data`]), dropout is 0 by default and
@@ -27,6 +29,7 @@ use model::{
     TOKENIZER_FILE, load_pretrained,
 };
 
+use crate::checkpoint::{CHECKPOINT_DIR, newest_intact_checkpoint, set_aside};
 use crate::config::TrainConfig;
 use crate::data::{Flips, GroupBatcher, Store, plan_batches, prepare, train_tokenizer};
 use crate::epoch_metrics::{ACCURACY, head_loss_name, spearman_name};
@@ -44,10 +47,12 @@ pub const METRICS_FILE: &str = "metrics.csv";
 pub const SUMMARY_FILE: &str = "summary.json";
 /// Every held-out image's head scores inside a run folder.
 pub const HELDOUT_SCORES_FILE: &str = "heldout_scores.csv";
-const CHECKPOINT_DIR: &str = "checkpoint";
+
+/// The `kind` of a run folder's manifest.
+pub const RUN_KIND: &str = "run";
 
 /// Everything this crate writes into a run folder (what `force` clears).
-const RUN_ENTRIES: [&str; 11] = [
+const RUN_ENTRIES: [&str; 12] = [
     CONFIG_FILE,
     HELDOUT_SCORES_FILE,
     TOKENIZER_FILE,
@@ -59,6 +64,7 @@ const RUN_ENTRIES: [&str; 11] = [
     model::WEIGHTS_FILE,
     model::CONFIG_FILE,
     "experiment.log",
+    integrity::MANIFEST_FILE,
 ];
 
 /// How to run.
@@ -114,32 +120,17 @@ impl burn::module::ModuleVisitor for Materialize {
     }
 }
 
-/// Reads the resolved config of an existing run folder.
+/// Reads the resolved config of an existing run folder, checked against the run's manifest when
+/// it has one.
 pub fn run_config(run_dir: &Path) -> Result<TrainConfig> {
+    integrity::verify_files(run_dir, &[CONFIG_FILE])?;
     TrainConfig::from_file(&run_dir.join(CONFIG_FILE))
 }
 
-/// The last epoch whose model, optimiser and scheduler checkpoints are all present.
+/// The newest epoch whose model, optimiser and scheduler checkpoints are all intact (see
+/// [`crate::checkpoint`]).
 pub fn last_checkpoint(run_dir: &Path) -> Option<usize> {
-    let dir = run_dir.join(CHECKPOINT_DIR);
-    let mut best = None;
-    for entry in std::fs::read_dir(&dir).ok()?.flatten() {
-        let name = entry.file_name().to_string_lossy().to_string();
-        let Some(epoch) = name
-            .strip_prefix("model-")
-            .and_then(|s| s.strip_suffix(".bpk"))
-            .and_then(|s| s.parse::<usize>().ok())
-        else {
-            continue;
-        };
-        let complete = ["optim", "scheduler"]
-            .iter()
-            .all(|k| dir.join(format!("{k}-{epoch}.bpk")).exists());
-        if complete && best.is_none_or(|b| epoch > b) {
-            best = Some(epoch);
-        }
-    }
-    best
+    newest_intact_checkpoint(run_dir).epoch
 }
 
 /// Metric columns of this model's `metrics.csv`.
@@ -161,7 +152,7 @@ fn columns(heads: &[Criterion]) -> Columns {
     c
 }
 
-/// Prepares the run folder: checks, clearing with `force`, truncation of the logs of epochs after
+/// Prepares the run folder: checks, moving an earlier run aside with `force`, truncation of the logs of epochs after
 /// the checkpoint on resume. Returns the epoch to resume from.
 fn prepare_folder(config: &TrainConfig, opts: &TrainOptions) -> Result<Option<usize>> {
     let dir = &opts.out;
@@ -179,9 +170,33 @@ fn prepare_folder(config: &TrainConfig, opts: &TrainOptions) -> Result<Option<us
                 "the config differs from the run's config.toml (only optim.epochs may change on resume)",
             ));
         }
-        let Some(epoch) = last_checkpoint(dir) else {
-            return Err(folder_error(dir, "no complete checkpoint to resume from"));
+        let choice = newest_intact_checkpoint(dir);
+        let damaged = || {
+            choice
+                .damaged
+                .iter()
+                .map(|d| format!("epoch {}: {}", d.epoch, d.reason))
+                .collect::<Vec<_>>()
+                .join("; ")
         };
+        let Some(epoch) = choice.epoch else {
+            let message = if choice.damaged.is_empty() {
+                "no checkpoint to resume from".to_string()
+            } else {
+                format!("no intact checkpoint to resume from ({})", damaged())
+            };
+            return Err(folder_error(dir, message));
+        };
+        if !choice.damaged.is_empty() {
+            // Kept, renamed, for inspection; the epochs after `epoch` are trained again.
+            set_aside(dir, &choice.damaged)
+                .map_err(|e| TrainError::io(&dir.join(CHECKPOINT_DIR), e))?;
+            eprintln!(
+                "note: resuming from epoch {epoch}, the newest intact checkpoint; passed over \
+                 (files renamed to *.damaged): {}",
+                damaged()
+            );
+        }
         // Logs of epochs after the checkpoint (an epoch cut short) would be counted twice.
         for split in ["train", "valid"] {
             if let Ok(entries) = std::fs::read_dir(dir.join(split)) {
@@ -208,37 +223,59 @@ fn prepare_folder(config: &TrainConfig, opts: &TrainOptions) -> Result<Option<us
                     .and_then(|e| e.parse::<usize>().ok())
                     .is_some_and(|e| e <= epoch)
             }));
-            std::fs::write(&csv, kept.join("\n") + "\n").map_err(|e| TrainError::io(&csv, e))?;
+            integrity::write_atomic(&csv, (kept.join("\n") + "\n").as_bytes())?;
         }
         return Ok(Some(epoch));
     }
     if dir.exists() {
+        // The lock this process holds is not an earlier run's file.
         let non_empty = std::fs::read_dir(dir)
             .map_err(|e| TrainError::io(dir, e))?
-            .next()
-            .is_some();
+            .flatten()
+            .any(|e| !integrity::is_bookkeeping(&e.file_name().to_string_lossy()));
         if non_empty && !opts.force {
             return Err(folder_error(
                 dir,
                 "already exists and is not empty; pass --resume to continue it or --force to overwrite",
             ));
         }
+        // The run being replaced is moved aside, not deleted, until this one is complete.
+        let aside = integrity::atomic::temporary_beside(&dir.join(REPLACED), "");
         for entry in RUN_ENTRIES {
             let p = dir.join(entry);
-            let removed = if p.is_dir() {
-                std::fs::remove_dir_all(&p)
-            } else {
-                std::fs::remove_file(&p)
-            };
-            if let Err(e) = removed
-                && e.kind() != std::io::ErrorKind::NotFound
-            {
-                return Err(TrainError::io(&p, e));
+            if p.exists() {
+                std::fs::create_dir_all(&aside).map_err(|e| TrainError::io(&aside, e))?;
+                std::fs::rename(&p, aside.join(entry)).map_err(|e| TrainError::io(&p, e))?;
             }
+        }
+        if aside.exists() {
+            eprintln!(
+                "note: the run this one replaces is kept in {} until this one completes",
+                aside.display()
+            );
         }
     }
     std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
     Ok(None)
+}
+
+/// What the files of a run replaced with `force` are moved into, inside the run folder.
+const REPLACED: &str = "replaced";
+
+/// Removes the runs that this completed run replaced (see [`prepare_folder`]), including those
+/// left by a replacing run that was killed and then resumed.
+fn remove_replaced(dir: &Path) -> Result<()> {
+    let prefix = format!(".{REPLACED}");
+    for e in std::fs::read_dir(dir)
+        .map_err(|e| TrainError::io(dir, e))?
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&prefix) && integrity::is_bookkeeping(&name) {
+            std::fs::remove_dir_all(e.path()).map_err(|err| TrainError::io(&e.path(), err))?;
+        }
+    }
+    Ok(())
 }
 
 /// The training plans in the order that makes each step of `n` devices take `n` consecutive
@@ -288,8 +325,18 @@ pub fn train(
         let spec = model::cut_spec(kind, path, config.encoder.freeze)?;
         crate::embed::check_cache(cache, &spec)?;
     }
+    if opts.out.exists() && !opts.out.is_dir() {
+        return Err(folder_error(&opts.out, "exists and is not a folder"));
+    }
+    // One writer per run folder, until this function returns.
+    let lock = integrity::FolderLock::acquire(&opts.out, "rewardlab train")?;
+    if let Some(note) = lock.reclaimed_note() {
+        eprintln!("{note}");
+    }
     let resume_from = prepare_folder(config, opts)?;
     let dir = opts.out.clone();
+    // The folder is about to change: a manifest would describe the run it was.
+    integrity::Manifest::remove(&dir)?;
 
     let tokenizer = run_tokenizer(ds, config, &dir, resume_from.is_some())?;
     let mut store = prepare(ds, config, &tokenizer)?;
@@ -368,6 +415,7 @@ pub fn train(
     );
     let training = learner::configure(
         SupervisedTraining::new(&dir, dl_train, dl_valid),
+        &dir,
         &heads,
         config,
         &devices,
@@ -402,6 +450,10 @@ pub fn train(
         resume_from,
         wall_seconds,
     )?;
+    // Last: its presence says the run is complete, its entries what each file held.
+    integrity::Manifest::of_folder(&dir, RUN_KIND)?.write(&dir)?;
+    remove_replaced(&dir)?;
+    drop(lock);
     Ok(TrainReport {
         run_dir: dir,
         model_config,
@@ -428,7 +480,7 @@ fn run_tokenizer(
     let (_, train_prompts, _, _) = crate::data::split(ds, &ix, config)?;
     let tok = train_tokenizer(&ix, &train_prompts, config, &tok_path)?;
     let cfg_path = dir.join(CONFIG_FILE);
-    std::fs::write(&cfg_path, config.to_toml()).map_err(|e| TrainError::io(&cfg_path, e))?;
+    integrity::write_atomic(&cfg_path, config.to_toml().as_bytes())?;
     Ok(tok)
 }
 
@@ -511,7 +563,7 @@ fn write_summary(
     let summary_path = dir.join(SUMMARY_FILE);
     let text =
         serde_json::to_string_pretty(&summary).map_err(|e| TrainError::Training(e.to_string()))?;
-    std::fs::write(&summary_path, text + "\n").map_err(|e| TrainError::io(&summary_path, e))?;
+    integrity::write_atomic(&summary_path, (text + "\n").as_bytes())?;
     Ok(summary)
 }
 
@@ -533,7 +585,7 @@ fn write_heldout_scores(path: &Path, store: &Store, heldout: &Heldout) -> Result
         }
         s.push('\n');
     }
-    std::fs::write(path, s).map_err(|e| TrainError::io(path, e))
+    Ok(integrity::write_atomic(path, s.as_bytes())?)
 }
 
 /// `metrics.csv`'s header for a model with these heads (for tools reading the file).

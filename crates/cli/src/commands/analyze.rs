@@ -57,8 +57,7 @@ fn default_out(dataset: &Path) -> PathBuf {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let ds = tables::read_dataset(&args.dataset)
-        .with_context(|| format!("reading the dataset {}", args.dataset.display()))?;
+    let ds = super::read_dataset(&args.dataset)?;
     // Statistics of broken data would mislead: refuse it, naming the problems.
     let problems = validate(&ds, Checks { images: false });
     if !problems.is_empty() {

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use super::run_setup::{ConfigArgs, EncoderArgs};
 
@@ -45,8 +45,7 @@ pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
         );
     }
     let dataset_dir = args.inputs.dataset_dir(&config)?;
-    let ds = tables::read_dataset(&dataset_dir)
-        .with_context(|| format!("reading {}", dataset_dir.display()))?;
+    let ds = super::read_dataset(&dataset_dir)?;
     println!(
         "embedding {} with the frozen layers of {} -> {}",
         dataset_dir.display(),

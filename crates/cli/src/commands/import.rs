@@ -90,6 +90,10 @@ fn read(args: &Args) -> Result<Dataset> {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     super::ensure_writable(&args.dst, args.force)?;
+    // Built beside the destination and moved there whole: an import killed half-way leaves no
+    // dataset folder, and one replaced with --force stays until the new one is complete.
+    let staged =
+        integrity::StagedFolder::with_force(&args.dst, args.force, &tables::DATASET_ENTRIES)?;
     let mut ds = read(&args).with_context(|| format!("reading {}", args.src.display()))?;
     if let Some(name) = &args.name {
         ds.meta.name = name.clone();
@@ -121,21 +125,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
             args.src.display()
         );
     }
-    let ds = tables::copy_images(&ds, &args.dst)?;
-    tables::write_dataset(&ds, &args.dst)?;
-    let q = args.dst.join(tables::QUARANTINE_FILE);
-    if q.exists() {
-        // a stale file from an earlier import (the user passed --force) would mislead
-        std::fs::remove_file(&q)?;
-    }
+    let ds = tables::copy_images(&ds, staged.path())?;
+    tables::write_dataset(&ds, staged.path())?;
+    let q = staged.path().join(tables::QUARANTINE_FILE);
     if !quarantined.is_empty() {
         tables::write_quarantine(&quarantined, &q)?;
         eprintln!(
             "quarantined {} row(s) with their reasons in {}",
             quarantined.len(),
-            q.display()
+            args.dst.join(tables::QUARANTINE_FILE).display()
         );
     }
+    tables::seal_dataset(staged.path())?;
+    staged.commit()?;
     let s = annotations::DatasetSummary::of(&ds, &[]);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&s)?);

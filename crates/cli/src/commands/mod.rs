@@ -13,6 +13,7 @@ mod scorer_args;
 pub mod synth;
 pub mod train;
 pub mod validate;
+pub mod verify;
 
 use std::path::Path;
 
@@ -34,4 +35,16 @@ pub fn ensure_writable(dir: &Path, force: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Reads a canonical dataset folder, its tables checked against the folder's manifest; a folder
+/// without one is read with a printed note.
+pub fn read_dataset(dir: &Path) -> Result<annotations::Dataset> {
+    use anyhow::Context;
+    let (ds, verified) = tables::read_dataset_checked(dir)
+        .with_context(|| format!("reading the dataset {}", dir.display()))?;
+    if let Some(note) = verified.note() {
+        eprintln!("{note}");
+    }
+    Ok(ds)
 }

@@ -32,6 +32,9 @@ impl ScorerArgs {
     pub fn load_run(&self, run: &std::path::Path, device: &Device) -> Result<AnyScorer> {
         let scorer = scoring::run::RunScorer::load(run, device)
             .with_context(|| format!("loading the model of {}", run.display()))?;
+        if let Some(note) = scorer.verified.note() {
+            eprintln!("{note}");
+        }
         let batch = self
             .pretrained
             .batch()?

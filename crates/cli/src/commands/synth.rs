@@ -47,14 +47,19 @@ fn read_config(path: &Path) -> Result<WorldConfig> {
 }
 
 /// Generates a world and writes the whole canonical folder: images, ground truth, world.json,
-/// dataset.toml and annotations.parquet.
-pub fn write_world(cfg: &WorldConfig, out: &Path) -> Result<World> {
+/// dataset.toml, annotations.parquet and last the manifest. The folder is built beside `out`
+/// and moved there complete, replacing what is there only with `force`.
+pub fn write_world(cfg: &WorldConfig, out: &Path, force: bool) -> Result<World> {
     cfg.validate().context("invalid world config")?;
     let world = synth::generate(cfg);
+    let staged = integrity::StagedFolder::with_force(out, force, &tables::DATASET_ENTRIES)?;
+    let dir = staged.path();
     world
-        .write_files(out)
+        .write_files(dir)
         .with_context(|| format!("writing the world into {}", out.display()))?;
-    tables::write_dataset(&world.dataset(out), out)?;
+    tables::write_dataset(&world.dataset(dir), dir)?;
+    tables::seal_dataset(dir)?;
+    staged.commit()?;
     Ok(world)
 }
 
@@ -74,7 +79,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         cfg.raters_per_prompt = r;
     }
     let t0 = Instant::now();
-    let world = write_world(&cfg, &args.out)?;
+    let world = write_world(&cfg, &args.out, args.force)?;
     let seconds = t0.elapsed().as_secs_f64();
     let s = &world.summary;
     if args.json {

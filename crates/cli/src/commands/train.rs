@@ -108,8 +108,7 @@ pub fn run(args: Args, device: &device::Device, choice: device::DeviceChoice) ->
     args.encoder.apply(&mut config, args.embed_cache.as_deref());
     config.validate()?;
     let dataset_dir = args.inputs.dataset_dir(&config)?;
-    let ds = tables::read_dataset(&dataset_dir)
-        .with_context(|| format!("reading {}", dataset_dir.display()))?;
+    let ds = super::read_dataset(&dataset_dir)?;
     let ground_truth = GroundTruthTable::load(&dataset_dir)?;
     println!(
         "training on {} ({} judgments){} -> {}",

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use annotations::validate::{Checks, validate};
 use annotations::{DatasetSummary, ImagesState};
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -49,8 +49,7 @@ pub fn print_text(s: &DatasetSummary) {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let ds = tables::read_dataset(&args.dataset)
-        .with_context(|| format!("reading dataset {}", args.dataset.display()))?;
+    let ds = super::read_dataset(&args.dataset)?;
     if args.list_generations {
         let ix = ds.index();
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());

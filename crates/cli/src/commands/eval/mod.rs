@@ -92,8 +92,7 @@ pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
 
 /// The dataset, refused when validation finds problems (figures on broken data would mislead).
 fn read_dataset(dir: &Path) -> Result<Dataset> {
-    let ds = tables::read_dataset(dir)
-        .with_context(|| format!("reading the dataset {}", dir.display()))?;
+    let ds = crate::commands::read_dataset(dir)?;
     let problems = validate(&ds, Checks { images: false });
     if !problems.is_empty() {
         let first: Vec<String> = problems.iter().take(3).map(|p| p.to_string()).collect();
