@@ -297,3 +297,86 @@ fn verify_refuses_what_is_not_a_folder() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("/no/such/folder"), "{}", stderr(&o));
 }
+
+/// A 1-bit grey PNG of `side` x `side` pixels, all black: about 110 kB for 30,000 x 30,000, which
+/// a decoder would expand to 900 MB. Written row by row, never held whole.
+fn write_png_bomb(path: &Path, side: u32) {
+    use std::io::Write;
+    let chunk = |out: &mut Vec<u8>, kind: &[u8], data: &[u8]| {
+        out.extend((data.len() as u32).to_be_bytes());
+        let mut crc = flate2::Crc::new();
+        crc.update(kind);
+        crc.update(data);
+        out.extend(kind);
+        out.extend(data);
+        out.extend(crc.sum().to_be_bytes());
+    };
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend(side.to_be_bytes());
+    ihdr.extend(side.to_be_bytes());
+    ihdr.extend([1, 0, 0, 0, 0]); // bit depth 1, greyscale, deflate, no filter, no interlace
+    chunk(&mut png, b"IHDR", &ihdr);
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    let row = vec![0u8; 1 + side.div_ceil(8) as usize];
+    for _ in 0..side {
+        z.write_all(&row).unwrap();
+    }
+    chunk(&mut png, b"IDAT", &z.finish().unwrap());
+    chunk(&mut png, b"IEND", &[]);
+    std::fs::write(path, png).unwrap();
+}
+
+#[test]
+fn a_decompression_bomb_is_refused_before_decoding() {
+    let dir = tmp("rel-bomb");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bomb = dir.join("bomb.png");
+    write_png_bomb(&bomb, 30_000);
+    assert!(std::fs::metadata(&bomb).unwrap().len() < 1 << 20);
+    let clip = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/pretrained/tiny-clip"
+    );
+    let o = run(&[
+        "score",
+        "--model",
+        "clip",
+        "--encoder",
+        clip,
+        "--prompt",
+        "a cat",
+        s(&bomb),
+    ]);
+    let err = stderr(&o);
+    assert!(!o.status.success());
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("bomb.png")
+            && err.contains("30000 x 30000 = 900000000 pixels, over the limit"),
+        "{err}"
+    );
+
+    // In a dataset: validation names the row, and training refuses it before decoding.
+    let w = world("rel-bomb-world");
+    let victim = std::fs::read_dir(w.join("images"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    write_png_bomb(&victim, 30_000);
+    let o = run(&["validate", s(&w)]);
+    let err = stderr(&o) + &String::from_utf8_lossy(&o.stdout);
+    assert!(!o.status.success());
+    assert!(
+        err.contains(victim.file_name().unwrap().to_str().unwrap()),
+        "{err}"
+    );
+    ok(&["verify", s(&w), "--update"]);
+    let o = train(&w, &tmp("rel-bomb-run"), &["--epochs", "1"]);
+    let err = stderr(&o);
+    assert!(!o.status.success());
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("pixels, over the limit"), "{err}");
+}

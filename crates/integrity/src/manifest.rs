@@ -304,10 +304,8 @@ pub fn verify_folder(dir: &Path) -> Result<FolderReport> {
     for (relative, entry) in &m.files {
         match m.check(dir, relative, entry) {
             Ok(()) => report.intact.push(relative.clone()),
-            Err(e @ (IntegrityError::Mismatch(_) | IntegrityError::Missing { .. })) => {
-                report.problems.push(e)
-            }
-            Err(e) => return Err(e),
+            // A file that cannot be read (a link loop, no permission) is as bad as a damaged one.
+            Err(e) => report.problems.push(e),
         }
     }
     report.unlisted = files_under(dir)?

@@ -44,6 +44,38 @@ pub use clip::*;
 pub use convert::*;
 pub use resample::*;
 
+/// The most pixels an image may have: Pillow's limit (`Image.MAX_IMAGE_PIXELS` twice, where it
+/// raises `DecompressionBombError`), so that rewardlab refuses what the reference code refuses.
+/// A few kilobytes of PNG or JPEG can declare 30,000 x 30,000 pixels and gigabytes of memory.
+pub const MAX_IMAGE_PIXELS: u64 = 2 * 89_478_485;
+
+/// Reads an image file's dimensions from its header and refuses one over [`MAX_IMAGE_PIXELS`]
+/// before anything is decoded; returns the width and height.
+pub fn check_pixels(path: impl AsRef<Path>) -> Result<(u32, u32), PretrainedError> {
+    let path = path.as_ref();
+    let image_error = |message: String| PretrainedError::Image {
+        path: path.to_path_buf(),
+        message,
+    };
+    let (w, h) = image::ImageReader::open(path)
+        .map_err(|source| PretrainedError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .with_guessed_format()
+        .map_err(|e| image_error(e.to_string()))?
+        .into_dimensions()
+        .map_err(|e| image_error(e.to_string()))?;
+    let pixels = u64::from(w) * u64::from(h);
+    if pixels > MAX_IMAGE_PIXELS {
+        return Err(image_error(format!(
+            "{w} x {h} = {pixels} pixels, over the limit of {MAX_IMAGE_PIXELS} (Pillow's); \
+             refused before decoding (a decompression bomb, or not an image to score)"
+        )));
+    }
+    Ok((w, h))
+}
+
 /// Decodes an image file (PNG, JPEG, WebP), with errors naming the file.
 ///
 /// The format is told by the file's first bytes (its extension when they say nothing). JPEG
@@ -64,6 +96,7 @@ pub fn load_image(path: impl AsRef<Path>) -> Result<DynamicImage, PretrainedErro
         path: path.to_path_buf(),
         message,
     };
+    check_pixels(path)?;
     let reader = image::ImageReader::open(path).map_err(io_error)?;
     let reader = reader.with_guessed_format().map_err(io_error)?;
     if reader.format() == Some(image::ImageFormat::Jpeg) {

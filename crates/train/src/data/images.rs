@@ -4,6 +4,7 @@ use super::*;
 
 /// Decodes one image file into RGB u8 pixels of `size` x `size` (resized if needed).
 pub fn load_image(path: &Path, size: usize) -> Result<Vec<u8>> {
+    pretrained::preprocess::check_pixels(path)?;
     let img = image::open(path).map_err(|e| TrainError::Image {
         path: path.to_path_buf(),
         message: e.to_string(),
