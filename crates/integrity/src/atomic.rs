@@ -149,6 +149,24 @@ where
     Ok(())
 }
 
+/// Removes the temporary files a killed writer left in `dir` (not folders: a run replaced with
+/// `--force` waits in one until its successor completes). Only for a writer holding the folder's
+/// lock, under which no other writer can be mid-write. Returns how many it removed.
+pub fn remove_stale_temporary_files(dir: &Path) -> Result<usize> {
+    let mut removed = 0;
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(0);
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if is_temporary(&name) && e.file_type().is_ok_and(|t| t.is_file()) {
+            fs::remove_file(e.path()).map_err(IntegrityError::io(e.path()))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Whether `path` is a folder with anything in it (or a file: not a place to build a folder).
 fn occupied(path: &Path) -> bool {
     match fs::read_dir(path) {
@@ -340,6 +358,18 @@ mod tests {
         assert!(r.is_err());
         assert_eq!(fs::read(&p).unwrap(), b"weights");
         assert_eq!(names(&d), vec!["model.safetensors"]);
+    }
+
+    #[test]
+    fn stale_temporary_files_are_removed_and_nothing_else() {
+        let d = tmp("stale");
+        fs::write(d.join("model.safetensors"), b"w").unwrap();
+        // What a writer killed mid-write leaves, and a replaced run waiting in its folder.
+        fs::write(temporary_beside(&d.join("summary.json"), ""), b"half").unwrap();
+        fs::create_dir(temporary_beside(&d.join("replaced"), "")).unwrap();
+        assert_eq!(remove_stale_temporary_files(&d).unwrap(), 1);
+        assert_eq!(names(&d).len(), 2);
+        assert!(d.join("model.safetensors").exists());
     }
 
     #[test]

@@ -17,7 +17,10 @@ mod error;
 pub mod lock;
 pub mod manifest;
 
-pub use atomic::{AtomicFile, StagedFolder, write_atomic, write_atomic_via, write_atomic_with};
+pub use atomic::{
+    AtomicFile, StagedFolder, remove_stale_temporary_files, write_atomic, write_atomic_via,
+    write_atomic_with,
+};
 pub use error::{Damage, IntegrityError, Result};
 pub use lock::{FolderLock, Holder, LOCK_FILE};
 pub use manifest::{

@@ -240,7 +240,8 @@ impl RewardModel {
                 .overwrite(true)
                 .skip_enum_variants(true);
             self.save_into(&mut store)
-                .map_err(|e| weights_error(path, e.to_string()))
+                .map_err(|e| weights_error(path, e.to_string()))?;
+            sort_safetensors_header(tmp).map_err(|e| weights_error(path, e.to_string()))
         })
     }
 
@@ -292,6 +293,47 @@ impl RewardModel {
             .load_weights(dir.join(WEIGHTS_FILE))?;
         Ok((model, config))
     }
+}
+
+/// Rewrites a safetensors file's header with its keys sorted. burn writes the header's
+/// `__metadata__` from a hash map, in another order in each process, so the same weights gave
+/// different bytes (and checksums) from run to run; sorted, a model's file is the same bytes
+/// wherever and however often it is saved. The tensor data is copied as it is (its offsets are
+/// relative to the end of the header).
+fn sort_safetensors_header(path: &Path) -> std::io::Result<()> {
+    use std::collections::BTreeMap;
+    use std::io::{Read, Write};
+    fn sorted(v: serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(m) => {
+                let m: BTreeMap<String, serde_json::Value> =
+                    m.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+                serde_json::to_value(m).expect("a map of JSON values serialises")
+            }
+            other => other,
+        }
+    }
+    let mut src = std::fs::File::open(path)?;
+    let mut len = [0u8; 8];
+    src.read_exact(&mut len)?;
+    let mut header = vec![0u8; u64::from_le_bytes(len) as usize];
+    src.read_exact(&mut header)?;
+    let header: BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(&header).map_err(std::io::Error::other)?;
+    let header: BTreeMap<String, serde_json::Value> =
+        header.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+    let mut text = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
+    // The format pads the header with spaces to a multiple of 8 bytes.
+    text.resize(text.len().div_ceil(8) * 8, b' ');
+    let mut out_path = path.as_os_str().to_owned();
+    out_path.push(".sorted");
+    let out_path = PathBuf::from(out_path);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&out_path)?);
+    out.write_all(&(text.len() as u64).to_le_bytes())?;
+    out.write_all(&text)?;
+    std::io::copy(&mut src, &mut out)?;
+    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    std::fs::rename(&out_path, path)
 }
 
 fn weights_error(path: &Path, message: String) -> ModelError {
@@ -589,6 +631,32 @@ mod tests {
             last < 0.3 * first && last < 0.2,
             "pairwise loss {first} -> {last}"
         );
+    }
+
+    #[test]
+    fn a_saved_weights_file_is_the_same_bytes_every_time() {
+        let device = Device::flex();
+        let config = ModelConfig::tiny();
+        let model = config.try_init(&device).unwrap();
+        let dir = tmp_dir("bytes");
+        // The header's metadata comes from a hash map, whose order differs between its instances
+        // as between processes: many saves would have shown different orders.
+        let first = dir.join("a.safetensors");
+        model.save_weights(&first).unwrap();
+        let bytes = std::fs::read(&first).unwrap();
+        for k in 0..8 {
+            let p = dir.join(format!("{k}.safetensors"));
+            model.save_weights(&p).unwrap();
+            assert_eq!(std::fs::read(&p).unwrap(), bytes, "save {k}");
+        }
+        let reloaded = ModelConfig::tiny()
+            .try_init(&device)
+            .unwrap()
+            .load_weights(&first)
+            .unwrap();
+        let again = dir.join("again.safetensors");
+        reloaded.save_weights(&again).unwrap();
+        assert_eq!(std::fs::read(&again).unwrap(), bytes);
     }
 
     #[test]

@@ -330,6 +330,7 @@ pub fn write_cache(
         eprintln!("{note}");
     }
     integrity::Manifest::remove(dir)?;
+    integrity::remove_stale_temporary_files(dir)?;
     match read_meta(dir) {
         Ok(old) if old == meta => {}
         Ok(_) if !force => {

@@ -181,10 +181,11 @@ pub fn write_rows(path: &Path, rows: &HiddenRows) -> Result<()> {
     }
     let keys = serde_json::to_string(&rows.keys).expect("strings serialise");
     let meta = HashMap::from([("keys".to_string(), keys)]);
-    integrity::write_atomic_via(path, |tmp: &Path| {
-        safetensors::serialize_to_file(tensors, Some(meta), tmp)
-            .map_err(|e| cache_error(path, e.to_string()))
-    })
+    // Serialised here and written by us: `serialize_to_file` goes through a temporary file of
+    // its own (`.tmpXXXXXX`), which a killed `embed` left in the cache.
+    let bytes = safetensors::serialize(tensors, Some(meta))
+        .map_err(|e| cache_error(path, e.to_string()))?;
+    Ok(integrity::write_atomic(path, &bytes)?)
 }
 
 /// Reads rows written by [`write_rows`].

@@ -333,6 +333,9 @@ pub fn train(
     if let Some(note) = lock.reclaimed_note() {
         eprintln!("{note}");
     }
+    // Half-written files of a writer that was killed (its lock is the one just reclaimed).
+    integrity::remove_stale_temporary_files(&opts.out)?;
+    integrity::remove_stale_temporary_files(&opts.out.join(CHECKPOINT_DIR))?;
     let resume_from = prepare_folder(config, opts)?;
     let dir = opts.out.clone();
     // The folder is about to change: a manifest would describe the run it was.
