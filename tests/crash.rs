@@ -1,5 +1,5 @@
-//! Crash consistency (issue 20, item 7): `train` and `embed` killed with SIGKILL at 20 points
-//! each, spread over an uninterrupted run's duration, then continued as a user would (`--resume`,
+//! Crash consistency (issue 20, item 7): `train`, `embed` and `ablate` killed with SIGKILL at 20
+//! points each, spread over an uninterrupted run's duration, then continued as a user would (`--resume`,
 //! or a fresh start where nothing could be resumed), end with exactly the files of a run that was
 //! never interrupted: the same weights, held-out figures and cache chunks, byte for byte.
 
@@ -205,4 +205,89 @@ fn embed_killed_at_twenty_points_resumes_to_the_uninterrupted_cache() {
         );
         let _ = std::fs::remove_dir_all(&out);
     }
+}
+
+/// Each cell's files that hold results rather than times, by their SHA-256 in the cell's manifest.
+fn cell_digests(study: &Path) -> Vec<(String, Vec<(String, String)>)> {
+    let mut cells: Vec<(String, Vec<(String, String)>)> = std::fs::read_dir(study.join("cells"))
+        .unwrap()
+        .map(|e| {
+            let dir = e.unwrap().path();
+            let keep = digests(&dir, &[])
+                .into_iter()
+                .filter(|(f, _)| {
+                    [
+                        "model.safetensors",
+                        "heldout_scores.csv",
+                        "scores.json",
+                        "tokenizer.json",
+                    ]
+                    .contains(&f.as_str())
+                })
+                .collect();
+            (
+                dir.file_name().unwrap().to_string_lossy().into_owned(),
+                keep,
+            )
+        })
+        .collect();
+    cells.sort();
+    cells
+}
+
+#[test]
+fn ablate_killed_at_twenty_points_resumes_to_the_uninterrupted_study() {
+    let study = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../experiments/ablation-smoke.toml"
+    );
+    // One cache for all, so that the world is generated once, before the timing.
+    let cache = tmp("crash-ablate-cache");
+    let ablate = |out: &Path| {
+        let mut c = bin();
+        c.args(["ablate", study, "--out", s(out)])
+            .env("REWARDLAB_CACHE", &cache);
+        c
+    };
+    let ok_ablate = |out: &Path| {
+        let o = ablate(out).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success() && !err.contains("panicked"), "{err}");
+    };
+    ok_ablate(&tmp("crash-ablate-warmup"));
+    let reference = tmp("crash-ablate-reference");
+    let t0 = Instant::now();
+    ok_ablate(&reference);
+    let span = t0.elapsed();
+    let expected = cell_digests(&reference);
+    assert_eq!(expected.len(), 4);
+    let mut killed = 0;
+    for k in 0..KILLS {
+        let out = tmp(&format!("crash-ablate-{k}"));
+        let mut child = ablate(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let t = Instant::now();
+        while t.elapsed() < kill_point(k, span) && child.try_wait().unwrap().is_none() {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        killed += usize::from(child.try_wait().unwrap().is_none());
+        let _ = child.kill();
+        child.wait().unwrap();
+        // `ablate` skips finished cells and resumes the others: the same command again.
+        ok_ablate(&out);
+        assert_eq!(
+            cell_digests(&out),
+            expected,
+            "kill {k} at {:?}",
+            kill_point(k, span)
+        );
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    assert!(
+        killed >= KILLS as usize / 2,
+        "only {killed} of {KILLS} studies were still running when killed"
+    );
 }
