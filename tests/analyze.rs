@@ -9,11 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 mod common;
-use common::{json, ok, run, tmp};
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use common::{json, ok, run, s, tmp};
 
 fn skipped(v: &Value) -> Vec<String> {
     v["skipped"]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 mod common;
-use common::{bin, json, ok, run, tmp};
+use common::{bin, json, ok, run, s, tmp};
 
 fn shared(relative: &str) -> Option<PathBuf> {
     let base = std::env::var_os("REWARDLAB_SHARED")
@@ -19,10 +19,6 @@ fn shared(relative: &str) -> Option<PathBuf> {
         eprintln!("skipped: {} is absent", p.display());
         None
     }
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 #[test]

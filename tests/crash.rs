@@ -10,18 +10,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod common;
-use common::{bin, ok, run, tmp};
+use common::{SMOKE, TINY_CLIP, bin, ok, run, s, tmp, world};
 
-const SMOKE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../experiments/smoke.toml");
-const CLIP: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../tests/fixtures/pretrained/tiny-clip"
-);
 const KILLS: u64 = 20;
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// The `k`-th of `KILLS` points in `[0, span)`: evenly spread, each shifted by a fixed
 /// pseudo-random fraction of its slot, so that the points are the same on every run.
@@ -74,8 +65,7 @@ fn heldout(run: &Path) -> Value {
 
 #[test]
 fn train_killed_at_twenty_points_resumes_to_the_uninterrupted_run() {
-    let w = tmp("crash-train-world");
-    ok(&["synth", "--prompts", "60", "--seed", "6", "--out", s(&w)]);
+    let w = world("crash-train-world", "60", "6");
     let fresh = |out: &PathBuf| {
         vec![
             "train",
@@ -156,8 +146,7 @@ fn embed_killed_at_twenty_points_resumes_to_the_uninterrupted_cache() {
         println!("skipped: ../shared/data/clip-bpe (the tiny CLIP's tokenizer) not found");
         return;
     }
-    let w = tmp("crash-embed-world");
-    ok(&["synth", "--prompts", "120", "--seed", "6", "--out", s(&w)]);
+    let w = world("crash-embed-world", "120", "6");
     let args = |out: &Path| {
         [
             "embed",
@@ -170,7 +159,7 @@ fn embed_killed_at_twenty_points_resumes_to_the_uninterrupted_cache() {
             "--encoder",
             "clip",
             "--encoder-path",
-            CLIP,
+            TINY_CLIP,
             "--freeze",
             "0.5",
         ]

@@ -8,11 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 mod common;
-use common::{json, ok, run, tmp};
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use common::{json, ok, run, s, tmp};
 
 fn args(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()

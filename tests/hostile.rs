@@ -4,21 +4,11 @@
 //! under `images/`. Each must end in a clear error naming the file, with no panic and nothing
 //! half-written at the destination. The decompression bomb is in `tests/reliability.rs`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 mod common;
-use common::{bin, ok, run, tmp};
-
-const SMOKE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../experiments/smoke.toml");
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{SMOKE, TINY_CLIP, bin, ok, run, s, stderr, tmp, world};
 
 /// Fails unless `o` is a clean failure: a non-zero exit, no panic, and a message holding `needle`.
 fn refused(o: &Output, needle: &str) {
@@ -69,12 +59,6 @@ impl Drop for Mount {
     }
 }
 
-fn world(name: &str, prompts: &str) -> PathBuf {
-    let w = tmp(name);
-    ok(&["synth", "--prompts", prompts, "--seed", "5", "--out", s(&w)]);
-    w
-}
-
 #[test]
 fn a_full_destination_is_a_clear_error_and_leaves_nothing_half_written() {
     let Some(full) = Mount::tmpfs("hostile-full", "256k", false) else {
@@ -96,7 +80,7 @@ fn a_full_destination_is_a_clear_error_and_leaves_nothing_half_written() {
 
     // Training whose run folder fills up: the error names the file, and no panic (the
     // checkpoints are written in burn-train's own thread).
-    let w = world("hostile-full-world", "60");
+    let w = world("hostile-full-world", "60", "5");
     let r = full.0.join("run");
     let o = run(&[
         "train",
@@ -121,7 +105,7 @@ fn a_read_only_destination_is_a_clear_error() {
     let out = ro.0.join("world");
     let o = run(&["synth", "--prompts", "20", "--seed", "5", "--out", s(&out)]);
     refused(&o, "Read-only file system");
-    let w = world("hostile-ro-world", "40");
+    let w = world("hostile-ro-world", "40", "5");
     let o = run(&[
         "train",
         "--config",
@@ -136,7 +120,7 @@ fn a_read_only_destination_is_a_clear_error() {
 
 #[test]
 fn a_source_that_may_not_be_read_is_a_clear_error() {
-    let w = world("hostile-denied", "20");
+    let w = world("hostile-denied", "20", "5");
     let table = w.join("annotations.parquet");
     // root reads whatever the mode says: run the binary as `nobody` (util-linux's setpriv).
     let setpriv = Command::new("setpriv").arg("--version").output();
@@ -211,7 +195,7 @@ fn a_two_gigabyte_annotation_file_is_refused_quickly_in_bounded_memory() {
 #[test]
 fn a_prompt_of_a_megabyte_is_imported_analysed_and_scored() {
     // Linux takes at most 128 kB per argument, so such a prompt comes in a table.
-    let w = world("hostile-prompt-world", "20");
+    let w = world("hostile-prompt-world", "20", "5");
     let dir = tmp("hostile-prompt");
     std::fs::create_dir_all(dir.join("images")).unwrap();
     let mut csv = String::from("caption,image,rank\n");
@@ -259,10 +243,7 @@ fn a_prompt_of_a_megabyte_is_imported_analysed_and_scored() {
         "10",
     ]);
     // CLIP truncates it to its 77 tokens, as transformers does.
-    let clip = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/fixtures/pretrained/tiny-clip"
-    );
+    let clip = TINY_CLIP;
     ok(&[
         "eval",
         "--model",
@@ -280,7 +261,7 @@ fn a_prompt_of_a_megabyte_is_imported_analysed_and_scored() {
 
 #[test]
 fn a_symbolic_link_loop_under_images_is_a_clear_error() {
-    let w = world("hostile-loop", "20");
+    let w = world("hostile-loop", "20", "5");
     let images = w.join("images");
     let victim = std::fs::read_dir(&images)
         .unwrap()

@@ -12,11 +12,7 @@ use scoring::{Device, PretrainedScorer, PretrainedScorerKind as PretrainedKind};
 use serde_json::Value;
 
 mod common;
-use common::{json, ok, run, tmp};
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use common::{json, ok, run, s, tmp};
 
 fn refs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()

@@ -2,26 +2,14 @@
 //! weights, two processes writing one run folder; and of the manifests and `rewardlab verify`
 //! that close them. Small synthetic worlds and the smoke config (seconds on 2 cores).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 mod common;
-use common::{bin, ok, run, tmp};
-
-const SMOKE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../experiments/smoke.toml");
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn world(name: &str) -> PathBuf {
-    let w = tmp(name);
-    ok(&["synth", "--prompts", "60", "--seed", "3", "--out", s(&w)]);
-    w
-}
+use common::{SMOKE, TINY_CLIP, bin, ok, run, s, stderr, tmp, world};
 
 fn train(world: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
     let mut args = vec![
@@ -50,10 +38,6 @@ fn resume(world: &Path, out: &Path, epochs: &str) -> std::process::Output {
     ])
 }
 
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 fn summary(run: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap()
 }
@@ -68,7 +52,7 @@ fn verify(path: &Path) -> (i32, String) {
 
 #[test]
 fn a_truncated_newest_checkpoint_resumes_from_the_intact_one_before_it() {
-    let w = world("rel-ckpt-world");
+    let w = world("rel-ckpt-world", "60", "3");
     let r = tmp("rel-ckpt-run");
     let o = train(&w, &r, &["--epochs", "3"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -113,7 +97,7 @@ fn a_truncated_newest_checkpoint_resumes_from_the_intact_one_before_it() {
 
 #[test]
 fn damaged_weights_are_refused_naming_the_file_and_verify_finds_them() {
-    let w = world("rel-weights-world");
+    let w = world("rel-weights-world", "60", "3");
     let r = tmp("rel-weights-run");
     let o = train(&w, &r, &["--epochs", "1"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -193,7 +177,7 @@ fn wait_for(what: &str, cond: impl Fn() -> bool) {
 
 #[test]
 fn a_second_writer_is_refused_and_a_killed_writers_folder_is_taken_back() {
-    let w = world("rel-lock-world");
+    let w = world("rel-lock-world", "60", "3");
     let r = tmp("rel-lock-run");
     let mut first = bin()
         .args([
@@ -247,7 +231,7 @@ fn a_second_writer_is_refused_and_a_killed_writers_folder_is_taken_back() {
 
 #[test]
 fn datasets_are_written_whole_and_checked_when_read() {
-    let w = world("rel-dataset");
+    let w = world("rel-dataset", "60", "3");
     let (code, out) = verify(&w);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("dataset folder"), "{out}");
@@ -334,10 +318,7 @@ fn a_decompression_bomb_is_refused_before_decoding() {
     let bomb = dir.join("bomb.png");
     write_png_bomb(&bomb, 30_000);
     assert!(std::fs::metadata(&bomb).unwrap().len() < 1 << 20);
-    let clip = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/fixtures/pretrained/tiny-clip"
-    );
+    let clip = TINY_CLIP;
     let o = run(&[
         "score",
         "--model",
@@ -358,7 +339,7 @@ fn a_decompression_bomb_is_refused_before_decoding() {
     );
 
     // In a dataset: validation names the row, and training refuses it before decoding.
-    let w = world("rel-bomb-world");
+    let w = world("rel-bomb-world", "60", "3");
     let victim = std::fs::read_dir(w.join("images"))
         .unwrap()
         .next()

@@ -2,7 +2,7 @@
 // Each test binary uses its own subset of these.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -40,4 +40,38 @@ pub fn ok(args: &[&str]) -> String {
 
 pub fn json(args: &[&str]) -> Value {
     serde_json::from_str(&ok(args)).expect("valid JSON on stdout")
+}
+
+/// The smoke training config (seconds on 2 cores).
+pub const SMOKE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../experiments/smoke.toml");
+
+/// The tiny random CLIP saved by transformers.
+pub const TINY_CLIP: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/fixtures/pretrained/tiny-clip"
+);
+
+/// A path as the argument the binary takes.
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// What a command printed on stderr.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A synthetic world of `prompts` prompts and `seed` in a fresh folder named `name`.
+pub fn world(name: &str, prompts: &str, seed: &str) -> PathBuf {
+    let w = tmp(name);
+    ok(&[
+        "synth",
+        "--prompts",
+        prompts,
+        "--seed",
+        seed,
+        "--out",
+        s(&w),
+    ]);
+    w
 }

@@ -152,13 +152,11 @@ fn columns(heads: &[Criterion]) -> Columns {
     c
 }
 
-/// Prepares the run folder: checks, moving an earlier run aside with `force`, truncation of the logs of epochs after
-/// the checkpoint on resume. Returns the epoch to resume from.
+/// Prepares the run folder (a folder, locked by the caller): moving an earlier run aside with
+/// `force`, truncation of the logs of epochs after the checkpoint on resume. Returns the epoch to
+/// resume from.
 fn prepare_folder(config: &TrainConfig, opts: &TrainOptions) -> Result<Option<usize>> {
     let dir = &opts.out;
-    if dir.exists() && !dir.is_dir() {
-        return Err(folder_error(dir, "exists and is not a folder"));
-    }
     if opts.resume {
         let saved = run_config(dir)?;
         // Only the epoch budget may change on resume: anything else would not continue this run.
