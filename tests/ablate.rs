@@ -92,6 +92,20 @@ fn a_study_runs_resumes_and_aggregates() {
     );
     assert_eq!(std::fs::read(out.join("results.parquet")).unwrap(), table);
 
+    // Killed after `cell.json` but before the manifest's rewrite: the training's manifest,
+    // without the evaluation's files. The rerun skips the cell and completes its manifest.
+    let manifest = std::fs::read_to_string(cell.join("manifest.json")).unwrap();
+    assert!(manifest.contains("\"scores.json\""), "{manifest}");
+    let mut m: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    let files = m["files"].as_object_mut().unwrap();
+    files.retain(|k, _| k != "scores.json" && k != "cell.json" && !k.starts_with("eval-test"));
+    std::fs::write(cell.join("manifest.json"), m.to_string()).unwrap();
+    ok(&cache, &[SMOKE, "--out", o]);
+    assert_eq!(
+        std::fs::read_to_string(cell.join("manifest.json")).unwrap(),
+        manifest
+    );
+
     // A cell whose training finished but whose evaluation did not is only evaluated.
     std::fs::remove_file(cell.join("cell.json")).unwrap();
     let resumed = ok(&cache, &[SMOKE, "--out", o]);

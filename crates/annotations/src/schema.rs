@@ -12,6 +12,7 @@ use crate::{AnnotationError, Criterion, PerCriterion};
 /// dataset keeps its own scale rather than being rescaled, so that statistics stay comparable
 /// with the papers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Scale {
     pub min: u8,
     pub max: u8,
@@ -73,8 +74,10 @@ impl ImagesState {
     }
 }
 
-/// `dataset.toml`: what a canonical dataset folder says about itself.
+/// `dataset.toml`: what a canonical dataset folder says about itself. An unknown key is an error
+/// naming it: a misspelt `rank_tiers` or `[columns]` ignored would change what is read.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DatasetMeta {
     pub name: String,
     /// The format it was imported from (`synth`, `imagereward-test`, `hpd`, `tifa`, ...).

@@ -82,6 +82,13 @@ pub fn validate(ds: &Dataset, checks: Checks) -> Vec<Problem> {
     for p in &ds.read_problems {
         c.push(vec![p.row], &p.field, p.message.clone());
     }
+    if ds.rows.is_empty() && ds.read_problems.is_empty() {
+        c.push(
+            Vec::new(),
+            "prompt",
+            "no rows: the file holds no annotations to import or train on".into(),
+        );
+    }
     check_rows(&mut c);
     check_ids(&mut c);
     let ix = ds.index();
@@ -305,20 +312,13 @@ fn check_images(c: &mut Collector, ix: &crate::Index) {
 
 /// Opens and decodes one image; the error says what is wrong with it.
 pub fn check_image_file(path: &Path) -> Result<(), String> {
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => "missing image file".to_string(),
-        _ => format!("cannot read image file: {e}"),
-    })?;
-    if meta.len() == 0 {
-        return Err("empty image file (0 bytes)".into());
-    }
-    image::ImageReader::open(path)
-        .and_then(|r| r.with_guessed_format())
-        .map_err(|e| format!("cannot read image file: {e}"))?
-        .decode()
-        .map_err(|e| format!("undecodable image: {e}"))?;
-    Ok(())
+    // The decoder that training and scoring use, so that `validate` passes exactly the images
+    // they can read.
+    imagefile::decode(path).map(drop).map_err(|e| e.reason())
 }
+
+/// The most pixels an image may have (Pillow's limit); see [`imagefile::MAX_IMAGE_PIXELS`].
+pub use imagefile::MAX_IMAGE_PIXELS;
 
 /// A row set aside by `--skip-invalid`, with every reason it was dropped.
 #[derive(Clone, Debug, PartialEq)]
@@ -332,8 +332,81 @@ pub struct Quarantined {
 ///
 /// Only the first pass applies every rule: after rows are dropped, a prompt is judged by what it
 /// was (its rank range and declared image count), and only a prompt left with fewer than two
-/// images goes too, so that one bad rating costs one row, not its whole prompt.
-pub fn quarantine(mut ds: Dataset, checks: Checks) -> (Dataset, Vec<Quarantined>) {
+/// images goes too, so that one bad rating costs one row, not its whole prompt. A prompt that
+/// lost images is then described as kept ([`describe_as_kept`]), so that the clean rows pass
+/// [`validate`], as `eval` and `train` require of an imported dataset.
+pub fn quarantine(ds: Dataset, checks: Checks) -> (Dataset, Vec<Quarantined>) {
+    let (mut clean, out) = drop_invalid_rows(ds, checks);
+    describe_as_kept(&mut clean, &out);
+    (clean, out)
+}
+
+/// The prompts that lost rows to `dropped`. A row counts in the prompt of its generation, which
+/// its generation's first row names: a row naming another prompt (dropped for that) took its
+/// ranking from the first row's prompt, not from the one it names.
+fn prompts_that_lost_rows(ix: &crate::Index, dropped: &[Quarantined]) -> HashSet<String> {
+    let mut touched = HashSet::new();
+    for q in dropped {
+        touched.insert(q.row.prompt_id.clone());
+        if let Some(&g) = ix.generation_by_id.get(&q.row.generation_id) {
+            touched.insert(ix.prompts[ix.generations[g].prompt].id.clone());
+        }
+    }
+    touched
+}
+
+/// A prompt that lost rows to `dropped`, as its kept rows describe it: the declared image count
+/// is the count left, and an annotator's ranks that now run past the images left (ranks 2 and 3
+/// of three images whose first was dropped) are renumbered densely in their order, ties kept,
+/// so that the pairs they give are exactly the pairs the kept rows gave before.
+fn describe_as_kept(ds: &mut Dataset, dropped: &[Quarantined]) {
+    if dropped.is_empty() {
+        return;
+    }
+    let ix = ds.index();
+    let touched = prompts_that_lost_rows(&ix, dropped);
+    let tiers = ds.meta.rank_tiers.unwrap_or(0);
+    for p in ix
+        .prompts
+        .iter()
+        .filter(|p| touched.contains(p.id.as_str()))
+    {
+        let rows = prompt_rows(&ix, p);
+        let n = p.generations.len();
+        for &r in &rows {
+            if let Some(e) = &mut ds.rows[r].expected_images {
+                *e = n as u32;
+            }
+        }
+        let mut groups: HashMap<Option<String>, Vec<usize>> = HashMap::new();
+        for &r in rows.iter().filter(|&&r| ds.rows[r].rank.is_some()) {
+            groups
+                .entry(ds.rows[r].annotator.clone())
+                .or_default()
+                .push(r);
+        }
+        for group in groups.values() {
+            let images: HashSet<&str> = group
+                .iter()
+                .map(|&r| ds.rows[r].generation_id.as_str())
+                .collect();
+            let limit = (images.len() as u32).max(tiers);
+            if group.iter().all(|&r| ds.rows[r].rank <= Some(limit)) {
+                continue;
+            }
+            let mut ranks: Vec<u32> = group.iter().filter_map(|&r| ds.rows[r].rank).collect();
+            ranks.sort_unstable();
+            ranks.dedup();
+            for &r in group {
+                let old = ds.rows[r].rank.expect("ranked rows only");
+                ds.rows[r].rank = Some(ranks.partition_point(|&x| x < old) as u32 + 1);
+            }
+        }
+    }
+}
+
+/// The valid rows, and the dropped ones with their reasons (see [`quarantine`]).
+fn drop_invalid_rows(mut ds: Dataset, checks: Checks) -> (Dataset, Vec<Quarantined>) {
     let mut out = Vec::new();
     let mut first = true;
     loop {
@@ -588,5 +661,49 @@ mod tests {
         let (clean, q) = quarantine(ds, Checks::default());
         assert_eq!(q.len(), 1);
         assert_eq!(clean.rows.len(), 4);
+        // Described as kept: two images declared, ranks 2 and 3 renumbered 1 and 2.
+        assert_eq!(clean.rows[0].expected_images, Some(2));
+        assert_eq!((clean.rows[0].rank, clean.rows[1].rank), (Some(1), Some(2)));
+        assert!(validate(&clean, Checks::default()).is_empty());
+    }
+
+    #[test]
+    fn quarantine_renumbers_the_prompt_a_row_was_ranked_in_not_the_one_it_names() {
+        // b's row for g1 names p2, but g1 belongs to p1 (its first row): it is dropped for that,
+        // and b's ranking in p1, where it counted, is left with g2 alone, ranked 2.
+        let ds = dataset(vec![
+            row("p1", "g1", Some("a"), Some(1)),
+            row("p1", "g2", Some("a"), Some(2)),
+            row("p2", "g1", Some("b"), Some(1)),
+            row("p1", "g2", Some("b"), Some(2)),
+        ]);
+        let (clean, q) = quarantine(ds, Checks::default());
+        assert_eq!(q.len(), 1);
+        assert!(q[0].reasons[0].starts_with("prompt_id: generation `g1` belongs"));
+        let ranks: Vec<_> = clean.rows.iter().map(|r| r.rank.unwrap()).collect();
+        assert_eq!(ranks, [1, 2, 1]);
+        let left = validate(&clean, Checks::default());
+        assert!(left.iter().all(|p| p.rows.is_empty()), "{left:?}");
+    }
+
+    #[test]
+    fn quarantine_renumbers_ranks_per_annotator_keeping_their_order_and_ties() {
+        // Annotator a ranked four images 1, 2, 2, 4; its rank-1 image has a bad rating.
+        let mut ds = dataset(vec![
+            row("p1", "g1", Some("a"), Some(1)),
+            row("p1", "g2", Some("a"), Some(2)),
+            row("p1", "g3", Some("a"), Some(2)),
+            row("p1", "g4", Some("a"), Some(4)),
+            row("p1", "g2", Some("b"), Some(1)),
+            row("p1", "g3", Some("b"), Some(2)),
+        ]);
+        ds.rows[0].ratings[Criterion::Overall] = Some(0.5);
+        assert!(validate(&ds, Checks::default()).len() == 1);
+        let (clean, q) = quarantine(ds, Checks::default());
+        assert_eq!(q.len(), 1);
+        let ranks: Vec<_> = clean.rows.iter().map(|r| r.rank.unwrap()).collect();
+        // a: 2, 2, 4 become 1, 1, 2; b, within its range, is left as it was.
+        assert_eq!(ranks, [1, 1, 2, 1, 2]);
+        assert!(validate(&clean, Checks::default()).is_empty());
     }
 }

@@ -96,6 +96,7 @@ fn on_device(
 fn main() -> ExitCode {
     keep_freed_memory();
     device::quiet_memory_panics();
+    tables::quiet_polars_panics();
     let cli = Cli::parse();
     // The one device every command that runs tensors uses.
     let device = match cli.device.device() {
@@ -132,7 +133,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", commands::report(&e));
             ExitCode::FAILURE
         }
     }

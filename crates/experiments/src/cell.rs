@@ -168,6 +168,14 @@ pub fn run_cell(
         }
     }
     if let Some(record) = read_record(dir)? {
+        // A process killed between `cell.json` and the manifest's rewrite left the training's
+        // manifest, which lacks the evaluation's files: every file is complete (each was
+        // written atomically, `cell.json` last), so the manifest is finished now.
+        let listed =
+            integrity::Manifest::read(dir)?.is_some_and(|m| m.files.contains_key(CELL_FILE));
+        if !listed {
+            integrity::Manifest::of_folder(dir, train::run::RUN_KIND)?.write(dir)?;
+        }
         return Ok((record, CellStatus::Skipped));
     }
 

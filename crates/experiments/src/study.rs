@@ -35,6 +35,9 @@ use crate::figures::{MAIN_METRIC, known_metric, metric_names};
 /// Default number of bootstrap resamples.
 pub const DEFAULT_RESAMPLES: usize = 1000;
 
+/// The most cells a study may have (seeds times the levels of every axis).
+pub const MAX_CELLS: usize = 10_000;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AblationSection {
@@ -178,7 +181,8 @@ fn folder_part(s: &str) -> String {
 /// The message of a training-config error without its origin prefix.
 fn config_message(e: &train::TrainError) -> String {
     match e {
-        train::TrainError::ConfigParse { message, .. } => message.trim().to_string(),
+        train::TrainError::ConfigParse { message, .. }
+        | train::TrainError::InvalidConfigIn { message, .. } => message.trim().to_string(),
         other => other.to_string(),
     }
 }
@@ -343,6 +347,23 @@ impl Study {
             });
         }
 
+        // Counted before the grid is built: a few long axes would otherwise ask for more cells
+        // than memory holds, and no one trains that many runs.
+        let cells = axes
+            .iter()
+            .try_fold(section.seeds.len(), |n, a| n.checked_mul(a.levels.len()));
+        if cells.is_none_or(|n| n > MAX_CELLS) {
+            let sizes: Vec<String> = axes.iter().map(|a| a.levels.len().to_string()).collect();
+            return Err(invalid(
+                "ablation.axes",
+                format!(
+                    "{} seeds x {} levels make more than {MAX_CELLS} cells; split the study",
+                    section.seeds.len(),
+                    sizes.join(" x ")
+                ),
+            ));
+        }
+
         let name = section.name.unwrap_or_else(|| {
             path.file_stem()
                 .map_or("study".into(), |s| s.to_string_lossy().to_string())
@@ -502,6 +523,22 @@ values = [10, 20]
         assert_eq!(s.labels(last), vec!["all heads", "20"]);
         assert_eq!(s.main_metric(), MAIN_METRIC);
         assert_eq!(s.default_out(), Path::new("experiments/results/x"));
+    }
+
+    #[test]
+    fn a_grid_too_large_to_run_is_refused_before_it_is_built() {
+        // 100 seeds x 10 x 11 levels: 11,000 cells, one more axis and it would not fit in memory.
+        let seeds: Vec<String> = (0..100).map(|s| s.to_string()).collect();
+        let err = study(&format!(
+            "[ablation]\nseeds = [{}]\n[[ablation.axes]]\nkey = \"data.train_prompts\"\nvalues = [{}]\n[[ablation.axes]]\nkey = \"optim.epochs\"\nvalues = [{}]\n",
+            seeds.join(", "),
+            (1..=10).map(|v| v.to_string()).collect::<Vec<_>>().join(", "),
+            (1..=11).map(|v| v.to_string()).collect::<Vec<_>>().join(", "),
+        ))
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("experiments/x.toml"), "{msg}");
+        assert!(msg.contains("100 seeds x 10 x 11 levels"), "{msg}");
     }
 
     #[test]

@@ -190,11 +190,13 @@ mod tests {
 
     /// Holds `folder`'s lock from another process (util-linux's `flock`, which takes the same
     /// kind of lock) until the returned child is killed; `None` where `flock` is not installed.
+    /// `--no-fork`, because a forked `sleep` would inherit the lock and keep it after `flock`
+    /// itself is killed.
     fn hold_elsewhere(folder: &Path) -> Option<std::process::Child> {
         std::fs::create_dir_all(folder).unwrap();
         let path = folder.join(LOCK_FILE);
         let child = std::process::Command::new("flock")
-            .arg("--exclusive")
+            .args(["--no-fork", "--exclusive"])
             .arg(&path)
             .args(["sleep", "30"])
             .spawn()

@@ -75,6 +75,8 @@ impl EncodedBatch {
 pub struct PromptTokenizer {
     inner: Tokenizer,
     max_len: usize,
+    /// Where it came from (its file, or "trained"), for the errors of encoding.
+    source: String,
 }
 
 impl std::fmt::Debug for PromptTokenizer {
@@ -178,11 +180,15 @@ impl PromptTokenizer {
         inner
             .add_special_tokens(specials.iter().map(|t| AddedToken::from(*t, true)))
             .map_err(|e| tok_err("special tokens", e))?;
-        Self::finish(inner, config.max_len)
+        Self::finish(
+            inner,
+            config.max_len,
+            "the tokenizer trained on these prompts".into(),
+        )
     }
 
     /// Checks the special tokens and installs post-processing, padding and truncation.
-    fn finish(mut inner: Tokenizer, max_len: usize) -> Result<Self, ModelError> {
+    fn finish(mut inner: Tokenizer, max_len: usize, source: String) -> Result<Self, ModelError> {
         let id = |t: &str| {
             inner
                 .token_to_id(t)
@@ -206,13 +212,28 @@ impl PromptTokenizer {
             pad_token: PAD_TOKEN.to_string(),
             ..Default::default()
         }));
+        // A tokenizer that cannot encode any prompt is refused here, where the file is known,
+        // rather than at the first prompt: a WordPiece vocabulary without its unknown token
+        // (found by `scripts/fuzz`) fails on every word it does not hold. Without truncation,
+        // which stops the model at the length and so would hide a failure past it.
+        inner
+            .with_truncation(None)
+            .map_err(|e| tok_err("truncation", e))?;
+        let probe = format!("a photo of Zürich, 🚀 中文 {}", "x".repeat(300));
+        inner
+            .encode(probe, true)
+            .map_err(|e| tok_err("encoding a test prompt", e))?;
         inner
             .with_truncation(Some(TruncationParams {
                 max_length: max_len,
                 ..Default::default()
             }))
             .map_err(|e| tok_err("truncation", e))?;
-        Ok(Self { inner, max_len })
+        Ok(Self {
+            inner,
+            max_len,
+            source,
+        })
     }
 
     /// Loads a `tokenizer.json` written by [`save`](Self::save). The encoded length is the
@@ -225,13 +246,21 @@ impl PromptTokenizer {
                 source,
             });
         }
-        let inner =
-            Tokenizer::from_file(path).map_err(|e| tok_err(&path.display().to_string(), e))?;
+        let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        // tokenizers panics ("Helper") on a syntax error inside the `decoder` object instead of
+        // returning it (found by `scripts/fuzz`), so the file is checked to be JSON first.
+        let name = path.display().to_string();
+        serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
+            .map_err(|e| tok_err(&name, format!("not valid JSON: {e}")))?;
+        let inner = Tokenizer::from_bytes(&bytes).map_err(|e| tok_err(&name, e))?;
         let max_len = inner
             .get_truncation()
             .map(|t| t.max_length)
             .unwrap_or(TokenizerConfig::new().max_len);
-        Self::finish(inner, max_len.max(2)).map_err(|e| tok_err(&path.display().to_string(), e))
+        Self::finish(inner, max_len.max(2), name.clone()).map_err(|e| tok_err(&name, e))
     }
 
     /// Writes the tokenizer (vocabulary, normalisation, padding, truncation) as JSON.
@@ -252,7 +281,7 @@ impl PromptTokenizer {
                 "must leave room for [CLS] and [SEP] (>= 2)",
             ));
         }
-        Self::finish(self.inner, max_len)
+        Self::finish(self.inner, max_len, self.source)
     }
 
     /// Vocabulary size, special tokens included: the smallest valid `ModelConfig::vocab_size`.
@@ -270,7 +299,7 @@ impl PromptTokenizer {
         let enc = self
             .inner
             .encode(text, true)
-            .map_err(|e| tok_err("encoding", e))?;
+            .map_err(|e| tok_err(&format!("{}: encoding", self.source), e))?;
         Ok(enc.get_tokens().to_vec())
     }
 
@@ -280,7 +309,7 @@ impl PromptTokenizer {
         let encodings = self
             .inner
             .encode_batch(inputs, true)
-            .map_err(|e| tok_err("encoding", e))?;
+            .map_err(|e| tok_err(&format!("{}: encoding", self.source), e))?;
         let seq_len = self.max_len;
         let mut ids = Vec::with_capacity(texts.len() * seq_len);
         let mut attention_mask = Vec::with_capacity(texts.len() * seq_len);
@@ -355,6 +384,31 @@ mod tests {
         let small = TokenizerConfig::new().with_vocab_size(5).with_max_len(8);
         let tok = PromptTokenizer::train(&["bb a", "a cc!", "cc"], &small).unwrap();
         assert_eq!(tok.vocab_size(), 11);
+    }
+
+    #[test]
+    fn a_vocabulary_without_its_unknown_token_is_refused_at_load_naming_the_file() {
+        let dir = std::env::temp_dir().join(format!("rewardlab-tok-unk-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = TokenizerConfig::new().with_vocab_size(200).with_max_len(8);
+        let path = dir.join(TOKENIZER_FILE);
+        PromptTokenizer::train(PROMPTS, &cfg)
+            .unwrap()
+            .save(&path)
+            .unwrap();
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let vocab = json["model"]["vocab"].as_object_mut().unwrap();
+        let id = vocab.remove(UNK_TOKEN).unwrap();
+        vocab.insert("[UNX]".into(), id);
+        std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+        // The library reads it, and fails only when a word is not in the vocabulary.
+        let err = PromptTokenizer::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains(&path.display().to_string()) && err.contains("[UNK]"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

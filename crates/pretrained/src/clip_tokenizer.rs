@@ -92,10 +92,19 @@ impl ClipTokenizer {
         let bytes = crate::error::read_bytes(path)?;
         // Gzip starts with 1f 8b; anything else is taken as the merges text itself.
         let text = if bytes.starts_with(&[0x1f, 0x8b]) {
+            // OpenAI's file inflates to 1.6 MB; a few kilobytes of gzip can inflate to gigabytes.
+            const MOST: u64 = 64 << 20;
             let mut text = String::new();
             flate2::read::GzDecoder::new(&bytes[..])
+                .take(MOST + 1)
                 .read_to_string(&mut text)
                 .map_err(|e| tokenizer_error(path, format!("cannot decompress: {e}")))?;
+            if text.len() as u64 > MOST {
+                return Err(tokenizer_error(
+                    path,
+                    format!("inflates to over {} MiB: not a merges file", MOST >> 20),
+                ));
+            }
             text
         } else {
             String::from_utf8(bytes).map_err(|e| tokenizer_error(path, e.to_string()))?
@@ -206,9 +215,7 @@ impl ClipTokenizer {
     /// When the file cannot be read or parsed.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, PretrainedError> {
         let path = path.as_ref();
-        let bytes = crate::error::read_bytes(path)?;
-        let tokenizer =
-            Tokenizer::from_bytes(&bytes).map_err(|e| tokenizer_error(path, e.to_string()))?;
+        let tokenizer = crate::error::read_tokenizer_json(path)?;
         let pad_id = tokenizer.get_padding().map_or(HF_PAD_ID, |p| p.pad_id);
         Self::configure(tokenizer, path, pad_id)
     }
@@ -482,6 +489,28 @@ mod tests {
         std::fs::write(&path, "{}").unwrap();
         let err = ClipTokenizer::from_file(&path).unwrap_err().to_string();
         assert!(err.contains("tokenizer.json"), "{err}");
+    }
+
+    #[test]
+    fn a_gzip_bomb_is_refused_after_64_mib() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let block = vec![b'a'; 1 << 20];
+        for _ in 0..65 {
+            gz.write_all(&block).unwrap();
+        }
+        let dir = std::env::temp_dir().join(format!("pretrained-bpe-bomb-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bomb.txt.gz");
+        let bytes = gz.finish().unwrap();
+        assert!(bytes.len() < 1 << 20);
+        std::fs::write(&path, bytes).unwrap();
+        let err = ClipTokenizer::from_bpe_file(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("bomb.txt.gz") && err.contains("over 64 MiB"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

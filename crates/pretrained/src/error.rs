@@ -56,6 +56,20 @@ pub enum PretrainedError {
     },
 }
 
+impl From<imagefile::ImageFileError> for PretrainedError {
+    fn from(e: imagefile::ImageFileError) -> Self {
+        use imagefile::ImageFileError as E;
+        match e {
+            E::Io { path, source } => Self::Io { path, source },
+            E::Undecodable { path, message } => Self::Image { path, message },
+            E::Empty { ref path } | E::TooManyPixels { ref path, .. } => Self::Image {
+                path: path.clone(),
+                message: e.reason(),
+            },
+        }
+    }
+}
+
 /// A file's text, or [`PretrainedError::Io`] naming it.
 pub(crate) fn read_text(path: &Path) -> Result<String, PretrainedError> {
     std::fs::read_to_string(path).map_err(|source| PretrainedError::Io {
@@ -70,6 +84,20 @@ pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, PretrainedError> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// A `tokenizer.json` read by the tokenizers crate, once the file is known to be JSON: tokenizers
+/// panics ("Helper") on a syntax error inside the file's `decoder` object (found by
+/// `scripts/fuzz`) instead of returning it.
+pub(crate) fn read_tokenizer_json(path: &Path) -> Result<tokenizers::Tokenizer, PretrainedError> {
+    let bytes = read_bytes(path)?;
+    let error = |message: String| PretrainedError::Tokenizer {
+        path: path.to_path_buf(),
+        message,
+    };
+    serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
+        .map_err(|e| error(format!("not valid JSON: {e}")))?;
+    tokenizers::Tokenizer::from_bytes(&bytes).map_err(|e| error(e.to_string()))
 }
 
 /// [`PretrainedError::Config`] for `path`.

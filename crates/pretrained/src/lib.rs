@@ -12,7 +12,6 @@ pub mod clip_tokenizer;
 pub mod error;
 pub mod flop;
 pub mod imagereward;
-mod jpeg;
 mod kernels;
 pub mod load;
 pub mod preprocess;

@@ -3,7 +3,6 @@
 //! the folder, `manifest.json` (every file's SHA-256, written last by [`seal_dataset`]), against
 //! which [`read_dataset`] checks the two tables.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use annotations::validate::Quarantined;
@@ -47,10 +46,7 @@ pub fn read_dataset_checked(dir: &Path) -> Result<(Dataset, integrity::Verified)
     let verified = integrity::verify_files(dir, &[META_FILE, ANNOTATIONS_FILE])?;
     let meta = DatasetMeta::read(&dir.join(META_FILE))?;
     let path = dir.join(ANNOTATIONS_FILE);
-    let file = File::open(&path).map_err(TableError::io(&path))?;
-    let df = ParquetReader::new(file)
-        .finish()
-        .map_err(TableError::polars(&path))?;
+    let df = crate::parquet::read_parquet(&path)?;
     for required in ["prompt_id", "prompt", "generation_id"] {
         if df.column(required).is_err() {
             return Err(crate::columns::missing(&df, &path, required));
@@ -166,6 +162,7 @@ mod tests {
     use super::*;
     use crate::columns::FIELDS;
     use annotations::{Criterion, Row};
+    use std::fs::File;
 
     fn tmp(name: &str) -> PathBuf {
         let d =
@@ -256,6 +253,7 @@ mod bad_files {
     use super::*;
     use annotations::validate::{Checks, validate};
     use annotations::{Criterion, Row};
+    use std::fs::File;
 
     fn good(dir: &Path) -> Dataset {
         let rows: Vec<Row> = (0..6)

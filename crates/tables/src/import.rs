@@ -65,6 +65,17 @@ impl Mapping {
 /// Reads a table by its extension: `.csv`, `.tsv`, `.jsonl`/`.ndjson`, `.json` (an array of
 /// records) or `.parquet`.
 pub fn read_frame(path: &Path) -> Result<DataFrame, TableError> {
+    // polars' text readers panic on some input (an integer past 64 bits in JSON, found by
+    // `scripts/fuzz`): caught, and reported naming the file.
+    crate::panics::guarded(|| read_frame_unguarded(path)).unwrap_or_else(|p| {
+        Err(TableError::Invalid {
+            path: path.to_path_buf(),
+            message: format!("polars could not read it ({p})"),
+        })
+    })
+}
+
+fn read_frame_unguarded(path: &Path) -> Result<DataFrame, TableError> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -73,10 +84,13 @@ pub fn read_frame(path: &Path) -> Result<DataFrame, TableError> {
     if ext != "parquet" {
         sniff_text(path, ext != "json")?;
     }
+    if matches!(ext.as_str(), "json" | "jsonl" | "ndjson") {
+        crate::json_nesting::check_nesting(path)?;
+    }
     let open = || File::open(path).map_err(TableError::io(path));
     let pl = TableError::polars(path);
     match ext.as_str() {
-        "parquet" => ParquetReader::new(open()?).finish().map_err(pl),
+        "parquet" => crate::parquet::read_parquet(path),
         "csv" | "tsv" => {
             let sep = if ext == "tsv" { b'\t' } else { b',' };
             CsvReadOptions::default()
@@ -85,16 +99,22 @@ pub fn read_frame(path: &Path) -> Result<DataFrame, TableError> {
                 .with_parse_options(CsvParseOptions::default().with_separator(sep))
                 .into_reader_with_file_handle(open()?)
                 .finish()
-                .map_err(pl)
+                .map_err(|e| ragged_line(path, sep).unwrap_or_else(|| pl(e)))
         }
         "jsonl" | "ndjson" => JsonReader::new(open()?)
             .with_json_format(JsonFormat::JsonLines)
             .finish()
-            .map_err(pl),
+            .map_err(|e| json_fault(path, true).unwrap_or_else(|| pl(e))),
+        "json" if !starts_with_array(path)? => Err(TableError::Invalid {
+            path: path.to_path_buf(),
+            message: "a .json table is an array of records ([{...}, {...}]); this file holds \
+                      something else (JSON lines go in a .jsonl file)"
+                .into(),
+        }),
         "json" => JsonReader::new(open()?)
             .with_json_format(JsonFormat::Json)
             .finish()
-            .map_err(pl),
+            .map_err(|e| json_fault(path, false).unwrap_or_else(|| pl(e))),
         _ => Err(TableError::Invalid {
             path: path.to_path_buf(),
             message:
@@ -102,6 +122,107 @@ pub fn read_frame(path: &Path) -> Result<DataFrame, TableError> {
                     .into(),
         }),
     }
+}
+
+/// Whether a `.json` file's first character (after white space and a byte-order mark) opens an
+/// array: polars reads a lone object as a table of one row.
+fn starts_with_array(path: &Path) -> Result<bool, TableError> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    File::open(path)
+        .map_err(TableError::io(path))?
+        .take(1 << 16)
+        .read_to_end(&mut head)
+        .map_err(TableError::io(path))?;
+    let head = head.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&head);
+    Ok(head.trim_ascii_start().first() == Some(&b'['))
+}
+
+/// The first line of a CSV file whose number of fields differs from the header's, for polars'
+/// "found more fields than defined in 'Schema'", which names no line. Fields are counted as
+/// CSV quotes them (a quoted separator or line break does not count).
+fn ragged_line(path: &Path, sep: u8) -> Option<TableError> {
+    let bytes = std::fs::read(path).ok()?;
+    let (mut line, mut record_line, mut fields, mut quoted) = (1usize, 1usize, 1usize, false);
+    let mut header = None;
+    let mut blank = true;
+    for &b in &bytes {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' if !quoted => {
+                if !blank {
+                    match header {
+                        None => header = Some(fields),
+                        Some(h) if h != fields => {
+                            return Some(TableError::Invalid {
+                                path: path.to_path_buf(),
+                                message: format!(
+                                    "line {record_line} has {fields} fields, the header {h}"
+                                ),
+                            });
+                        }
+                        Some(_) => {}
+                    }
+                }
+                line += 1;
+                record_line = line;
+                fields = 1;
+                blank = true;
+                continue;
+            }
+            b'\n' => line += 1,
+            b'\r' => continue,
+            _ if b == sep && !quoted => fields += 1,
+            _ => {}
+        }
+        blank = false;
+    }
+    match header {
+        Some(h) if !blank && h != fields => Some(TableError::Invalid {
+            path: path.to_path_buf(),
+            message: format!("line {record_line} has {fields} fields, the header {h}"),
+        }),
+        _ => None,
+    }
+}
+
+/// Where a JSON or JSON-lines file polars refused stops being JSON, by line and column (polars
+/// names a character offset into its own buffer, 0 for every JSON-lines fault); `None` when the
+/// file is valid JSON, polars having refused its shape instead.
+fn json_fault(path: &Path, lines: bool) -> Option<TableError> {
+    let bytes = std::fs::read(path).ok()?;
+    let invalid = |message: String| TableError::Invalid {
+        path: path.to_path_buf(),
+        message: format!("not valid JSON: {message}"),
+    };
+    // serde_json's message without its own " at line L column C", which is given first here.
+    let what = |e: &serde_json::Error| {
+        let text = e.to_string();
+        text.rsplit_once(" at line ")
+            .map_or(text.clone(), |(what, _)| what.to_string())
+    };
+    if !lines {
+        let e = serde_json::from_slice::<serde_json::Value>(&bytes).err()?;
+        return Some(invalid(format!(
+            "line {}, column {}: {}",
+            e.line(),
+            e.column(),
+            what(&e)
+        )));
+    }
+    bytes
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .filter(|(_, line)| !line.trim_ascii().is_empty())
+        .find_map(|(i, line)| {
+            let e = serde_json::from_slice::<serde_json::Value>(line).err()?;
+            Some(invalid(format!(
+                "line {}, column {}: {}",
+                i + 1,
+                e.column(),
+                what(&e)
+            )))
+        })
 }
 
 /// Refuses a file that cannot be a text table before polars reads it: a NUL byte in its first
@@ -225,6 +346,56 @@ mod tests {
             rec("train/p2/a.webp", "p2", 3, 1, 5.0, 5.0, 5.0),
             rec("train/p2/b.webp", "p2", 3, 1, 5.0, 5.0, 5.0),
         ])
+    }
+
+    #[test]
+    fn a_ragged_csv_line_is_named() {
+        let dir = tmp("ragged");
+        let path = dir.join("t.csv");
+        std::fs::write(&path, "prompt,rank\n\"a, b\",1\n\"c\nd\",2\ne,3,4\n").unwrap();
+        let err = read_frame(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("t.csv: line 5 has 3 fields, the header 2"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_json_table_that_is_not_an_array_is_refused() {
+        let dir = tmp("json-object");
+        let path = dir.join("t.json");
+        std::fs::write(&path, " {\"prompt\": \"a\"}").unwrap();
+        let err = read_frame(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("t.json: a .json table is an array of records"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn broken_json_is_reported_by_line_and_column() {
+        let dir = tmp("json-fault");
+        let lines = dir.join("t.jsonl");
+        std::fs::write(
+            &lines,
+            "{\"prompt\": \"a\"}\n\n{\"prompt\": \"b\", \"rank\n",
+        )
+        .unwrap();
+        let err = read_frame(&lines).unwrap_err().to_string();
+        assert!(
+            err.contains("t.jsonl: not valid JSON: line 3, column"),
+            "{err}"
+        );
+        let array = dir.join("t.json");
+        std::fs::write(&array, "[{\"prompt\": \"a\"}]\n ]]").unwrap();
+        let err = read_frame(&array).unwrap_err().to_string();
+        assert!(
+            err.contains("t.json: not valid JSON: line 2, column 2: trailing characters"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

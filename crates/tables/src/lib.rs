@@ -13,12 +13,18 @@ mod canonical;
 mod columns;
 mod error;
 pub mod import;
+mod json_nesting;
+mod panics;
+mod parquet;
 mod plain;
 
 pub use canonical::{
     ANNOTATIONS_FILE, DATASET_ENTRIES, DATASET_KIND, META_FILE, QUARANTINE_FILE, copy_images,
     read_dataset, read_dataset_checked, seal_dataset, write_dataset, write_quarantine,
 };
+pub use columns::FIELDS;
 pub use error::TableError;
 pub use import::{Mapping, imagerewarddb, read_frame, read_mapped};
+pub use panics::quiet_polars_panics;
+pub use parquet::read_parquet;
 pub use plain::{PlainColumn, write_parquet_columns};

@@ -12,6 +12,9 @@ pub enum TrainError {
     /// A config that parses but describes nothing trainable.
     #[error("invalid training config: {0}")]
     InvalidConfig(String),
+    /// A config file that parses but describes nothing trainable, naming the file.
+    #[error("invalid training config {origin}: {message}")]
+    InvalidConfigIn { origin: String, message: String },
     /// The dataset cannot be trained on (no images, no prompts in a split, ...).
     #[error("dataset {name}: {message}")]
     Dataset { name: String, message: String },

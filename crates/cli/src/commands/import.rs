@@ -104,6 +104,21 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut quarantined = Vec::new();
     if args.skip_invalid {
         let (clean, q) = quarantine(ds, checks);
+        if clean.rows.is_empty() {
+            for q in &q {
+                eprintln!(
+                    "problem: {}: row {}: {}",
+                    args.src.display(),
+                    q.row.source_row,
+                    q.reasons.join("; ")
+                );
+            }
+            bail!(
+                "no row of {} is valid ({} quarantined); nothing was written",
+                args.src.display(),
+                q.len()
+            );
+        }
         ds = clean;
         quarantined = q;
     } else {

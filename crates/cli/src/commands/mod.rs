@@ -21,6 +21,25 @@ use anyhow::{Result, bail};
 
 /// Refuses to write into a folder that already holds files, unless the user said `--force`:
 /// nothing the user wrote is overwritten without asking.
+/// An error and its causes, as `{:#}` prints them but without a cause that the message before
+/// it already quotes: most library errors print their source in their own message (so that they
+/// read whole on their own) and also expose it as their source, which printed the same text
+/// twice ("ratings.csv: no data: empty CSV: no data: empty CSV").
+pub fn report(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let message = cause.to_string();
+        if text.contains(&message) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&message);
+    }
+    text
+}
+
 pub fn ensure_writable(dir: &Path, force: bool) -> Result<()> {
     if dir.exists() {
         if !dir.is_dir() {
@@ -47,4 +66,22 @@ pub fn read_dataset(dir: &Path) -> Result<annotations::Dataset> {
         eprintln!("{note}");
     }
     Ok(ds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_already_quoted_is_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, "no data: empty CSV");
+        let wrapped = anyhow::Error::new(io).context("ratings.csv: no data: empty CSV");
+        let e = wrapped.context("reading ratings.csv");
+        assert_eq!(
+            report(&e),
+            "reading ratings.csv: ratings.csv: no data: empty CSV"
+        );
+        let e = anyhow::anyhow!("disk full").context("writing out/summary.json");
+        assert_eq!(report(&e), "writing out/summary.json: disk full");
+    }
 }

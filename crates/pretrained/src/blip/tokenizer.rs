@@ -82,7 +82,7 @@ impl BlipTokenizer {
             )));
         }
         let mut tokenizer = if path.extension().is_some_and(|e| e == "json") {
-            Tokenizer::from_file(path).map_err(|e| error(e.to_string()))?
+            crate::error::read_tokenizer_json(path)?
         } else {
             from_vocab(path).map_err(error)?
         };

@@ -44,69 +44,22 @@ pub use clip::*;
 pub use convert::*;
 pub use resample::*;
 
-/// The most pixels an image may have: Pillow's limit (`Image.MAX_IMAGE_PIXELS` twice, where it
-/// raises `DecompressionBombError`), so that rewardlab refuses what the reference code refuses.
-/// A few kilobytes of PNG or JPEG can declare 30,000 x 30,000 pixels and gigabytes of memory.
-pub const MAX_IMAGE_PIXELS: u64 = 2 * 89_478_485;
+/// The most pixels an image may have (Pillow's limit), as `validate` checks it too.
+pub use imagefile::MAX_IMAGE_PIXELS;
 
 /// Reads an image file's dimensions from its header and refuses one over [`MAX_IMAGE_PIXELS`]
-/// before anything is decoded; returns the width and height.
+/// before anything is decoded; returns the width and height ([`imagefile::check_pixels`]).
 pub fn check_pixels(path: impl AsRef<Path>) -> Result<(u32, u32), PretrainedError> {
-    let path = path.as_ref();
-    let image_error = |message: String| PretrainedError::Image {
-        path: path.to_path_buf(),
-        message,
-    };
-    let (w, h) = image::ImageReader::open(path)
-        .map_err(|source| PretrainedError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .with_guessed_format()
-        .map_err(|e| image_error(e.to_string()))?
-        .into_dimensions()
-        .map_err(|e| image_error(e.to_string()))?;
-    let pixels = u64::from(w) * u64::from(h);
-    if pixels > MAX_IMAGE_PIXELS {
-        return Err(image_error(format!(
-            "{w} x {h} = {pixels} pixels, over the limit of {MAX_IMAGE_PIXELS} (Pillow's); \
-             refused before decoding (a decompression bomb, or not an image to score)"
-        )));
-    }
-    Ok((w, h))
+    Ok(imagefile::check_pixels(path)?)
 }
 
-/// Decodes an image file (PNG, JPEG, WebP), with errors naming the file.
-///
-/// The format is told by the file's first bytes (its extension when they say nothing). JPEG
-/// files are decoded by libjpeg-turbo's decoder with Pillow's settings, grayscale ones as L
-/// (CMYK ones, which Pillow keeps as CMYK, by the `image` crate); the other formats by the
-/// `image` crate, whose PNG and WebP pixels are Pillow's. No EXIF rotation, as `Image.open`.
+/// Decodes an image file (PNG, JPEG, WebP), with errors naming the file: JPEG as Pillow does
+/// (libjpeg-turbo), the others by the `image` crate ([`imagefile::decode`], which `validate`
+/// uses too, so that the two never disagree about a file).
 ///
 /// # Errors
 ///
 /// When the file cannot be read or decoded, a JPEG whose data ends early included.
 pub fn load_image(path: impl AsRef<Path>) -> Result<DynamicImage, PretrainedError> {
-    let path = path.as_ref();
-    let io_error = |source| PretrainedError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let image_error = |message| PretrainedError::Image {
-        path: path.to_path_buf(),
-        message,
-    };
-    check_pixels(path)?;
-    let reader = image::ImageReader::open(path).map_err(io_error)?;
-    let reader = reader.with_guessed_format().map_err(io_error)?;
-    if reader.format() == Some(image::ImageFormat::Jpeg) {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut reader.into_inner(), &mut bytes).map_err(io_error)?;
-        if let Some(image) = crate::jpeg::decode(&bytes).map_err(image_error)? {
-            return Ok(image);
-        }
-        return image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg)
-            .map_err(|e| image_error(e.to_string()));
-    }
-    reader.decode().map_err(|e| image_error(e.to_string()))
+    Ok(imagefile::decode(path)?)
 }

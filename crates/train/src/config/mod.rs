@@ -289,7 +289,13 @@ impl TrainConfig {
             origin: origin.to_string(),
             message: e.to_string(),
         })?;
-        config.validate()?;
+        config.validate().map_err(|e| match e {
+            TrainError::InvalidConfig(message) => TrainError::InvalidConfigIn {
+                origin: origin.to_string(),
+                message,
+            },
+            other => other,
+        })?;
         Ok(config)
     }
 
