@@ -187,6 +187,103 @@ fn import_real_hpd_copies_images_and_keeps_every_annotator() {
     std::fs::remove_dir_all(&dst).unwrap();
 }
 
+/// The HPDv2 fixtures (`tests/fixtures/hpdv2/make_files.py`) in a folder laid out as HPDv2 is,
+/// with a small JPEG for every image they list.
+fn hpdv2_folder() -> PathBuf {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/hpdv2");
+    let dir = tmp("hpdv2-src");
+    for (file, key, images) in [
+        ("test.json", "image_path", "test"),
+        ("train.json", "file_path", "train"),
+    ] {
+        std::fs::create_dir_all(dir.join(images)).unwrap();
+        std::fs::copy(fixtures.join(file), dir.join(file)).unwrap();
+        let entries: Value =
+            serde_json::from_slice(&std::fs::read(dir.join(file)).unwrap()).unwrap();
+        for (i, entry) in entries.as_array().unwrap().iter().enumerate() {
+            let names = entry.get(key).or_else(|| entry.get("image_path")).unwrap();
+            for (k, name) in names.as_array().unwrap().iter().enumerate() {
+                let shade = (i * 40 + k * 20) as u8;
+                image::RgbImage::from_pixel(16, 16, image::Rgb([shade, 100, 200]))
+                    .save(dir.join(images).join(name.as_str().unwrap()))
+                    .unwrap();
+            }
+        }
+    }
+    dir
+}
+
+#[test]
+fn import_hpdv2_test_and_train_as_released() {
+    let src = hpdv2_folder();
+    let dst = tmp("hpdv2-test");
+    ok(&["import", "hpdv2-test", s(&src.join("test.json")), s(&dst)]);
+    let v = json(&["validate", s(&dst), "--json"]);
+    // 3 prompts of 10, 9 and 10 images, each ranked by 3 annotators: 3 * (45 + 36 + 45) pairs.
+    assert_eq!(v["prompts"], 3);
+    assert_eq!(v["generations"], 29);
+    assert_eq!(v["annotators"], 3);
+    assert_eq!(v["judgments"], 87);
+    assert_eq!(v["pairs"]["strict"], 378);
+    assert_eq!(v["pairs"]["ties"], 0);
+    assert_eq!(v["images"], "present");
+    assert_eq!(dst.join("images/test").read_dir().unwrap().count(), 29);
+
+    let dst_train = tmp("hpdv2-train");
+    ok(&[
+        "import",
+        "hpdv2-train",
+        s(&src.join("train.json")),
+        s(&dst_train),
+    ]);
+    let v = json(&["validate", s(&dst_train), "--json"]);
+    // 6 comparisons, one a tie; the one under `image_path` is read too.
+    assert_eq!(v["prompts"], 6);
+    assert_eq!(v["generations"], 12);
+    assert_eq!(v["pairs"]["strict"], 5);
+    assert_eq!(v["pairs"]["ties"], 1);
+    for d in [src, dst, dst_train] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
+fn import_pickapic_writes_its_images_and_keeps_ties() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/pickapic");
+    let dst = tmp("pickapic");
+    ok(&[
+        "import",
+        "pickapic",
+        s(&fixtures.join("pickapic_v2-test.parquet")),
+        s(&dst),
+    ]);
+    let v = json(&["validate", s(&dst), "--json"]);
+    // 8 comparisons by 3 users: 6 choices, 1 tie, 1 without a label (kept, unranked).
+    assert_eq!(v["prompts"], 8);
+    assert_eq!(v["generations"], 16);
+    assert_eq!(v["annotators"], 3);
+    assert_eq!(v["pairs"]["strict"], 6);
+    assert_eq!(v["pairs"]["ties"], 1);
+    assert_eq!(v["images"], "present");
+    // One image was shown in two comparisons: written once.
+    assert_eq!(dst.join("images").read_dir().unwrap().count(), 15);
+
+    let bare = tmp("pickapic-no-images");
+    ok(&[
+        "import",
+        "pickapic",
+        s(&fixtures.join("pickapic_v2_no_images-test.parquet")),
+        s(&bare),
+    ]);
+    let w = json(&["validate", s(&bare), "--json"]);
+    assert_eq!(w["images"], "absent");
+    assert_eq!(w["pairs"], v["pairs"]);
+    assert!(!bare.join("images").exists());
+    for d in [dst, bare] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
 #[test]
 fn import_real_tifa_keeps_its_scale() {
     let Some(src) = shared("tifa/human_annotations_with_scores.json") else {

@@ -1,4 +1,5 @@
-//! The JSON formats of public annotation sets (`rewardlab import imagereward-test|hpd|tifa`),
+//! The JSON formats of public annotation sets (`rewardlab import imagereward-test|hpd|hpdv2-test|
+//! hpdv2-train|tifa`),
 //! and what every command does with a dataset once it is read.
 
 use annotations::validate::{Checks, quarantine, validate};
@@ -16,6 +17,20 @@ pub fn imagereward_test(data: &[u8]) -> bool {
 pub fn hpd(data: &[u8]) -> bool {
     let path = scratch::file("annotations.json", data);
     scratch::named(formats::hpd::read(&path), &path)
+        .map(after_reading)
+        .is_some()
+}
+
+pub fn hpdv2_test(data: &[u8]) -> bool {
+    let path = scratch::file("test.json", data);
+    scratch::named(formats::hpdv2::read_test(&path), &path)
+        .map(after_reading)
+        .is_some()
+}
+
+pub fn hpdv2_train(data: &[u8]) -> bool {
+    let path = scratch::file("train.json", data);
+    scratch::named(formats::hpdv2::read_train(&path), &path)
         .map(after_reading)
         .is_some()
 }

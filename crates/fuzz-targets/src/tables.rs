@@ -51,6 +51,29 @@ pub fn imagerewarddb(data: &[u8]) -> bool {
         .is_some()
 }
 
+/// A Pick-a-Pic shard (`import pickapic`); its images are written into a folder beside it, which
+/// must hold nothing else afterwards: no image may be written outside `images/`.
+pub fn pickapic(data: &[u8]) -> bool {
+    crate::panic_hooks_as_the_cli();
+    let path = scratch::file("test-00000-of-00001.parquet", data);
+    let building = path.with_file_name("dataset");
+    let read = scratch::named(tables::pickapic(&path, Some(&building)), &path);
+    let outside: Vec<_> = std::fs::read_dir(path.parent().expect("scratch files have a folder"))
+        .expect("the scratch folder can be read")
+        .map(|e| e.expect("an entry").file_name())
+        .collect();
+    assert!(
+        outside.len() <= 2,
+        "files written beside the dataset folder: {outside:?}"
+    );
+    if building.exists() {
+        for entry in std::fs::read_dir(&building).expect("the dataset folder can be read") {
+            assert_eq!(entry.expect("an entry").file_name(), "images");
+        }
+    }
+    read.map(after_reading).is_some()
+}
+
 /// The annotations of a dataset folder whose `dataset.toml` is sound.
 pub fn annotations_parquet(data: &[u8]) -> bool {
     crate::panic_hooks_as_the_cli();

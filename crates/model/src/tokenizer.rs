@@ -250,12 +250,8 @@ impl PromptTokenizer {
             path: path.to_path_buf(),
             source,
         })?;
-        // tokenizers panics ("Helper") on a syntax error inside the `decoder` object instead of
-        // returning it (found by `scripts/fuzz`), so the file is checked to be JSON first.
         let name = path.display().to_string();
-        serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
-            .map_err(|e| tok_err(&name, format!("not valid JSON: {e}")))?;
-        let inner = Tokenizer::from_bytes(&bytes).map_err(|e| tok_err(&name, e))?;
+        let inner = pretrained::tokenizer_json::parse(&bytes).map_err(|e| tok_err(&name, e))?;
         let max_len = inner
             .get_truncation()
             .map(|t| t.max_length)

@@ -95,9 +95,7 @@ pub(crate) fn read_tokenizer_json(path: &Path) -> Result<tokenizers::Tokenizer, 
         path: path.to_path_buf(),
         message,
     };
-    serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
-        .map_err(|e| error(format!("not valid JSON: {e}")))?;
-    tokenizers::Tokenizer::from_bytes(&bytes).map_err(|e| error(e.to_string()))
+    crate::tokenizer_json::parse(&bytes).map_err(error)
 }
 
 /// [`PretrainedError::Config`] for `path`.

@@ -17,5 +17,6 @@ pub mod load;
 pub mod preprocess;
 #[cfg(test)]
 mod test_util;
+pub mod tokenizer_json;
 
 pub use error::PretrainedError;

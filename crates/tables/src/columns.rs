@@ -32,7 +32,11 @@ pub struct Extracted {
 /// Source column name for each canonical field (`None`: the field is absent from the source).
 pub type ColumnOf<'a> = dyn Fn(&str) -> Option<String> + 'a;
 
-fn text(df: &DataFrame, path: &Path, column: &str) -> Result<Vec<Option<String>>, TableError> {
+pub(crate) fn text(
+    df: &DataFrame,
+    path: &Path,
+    column: &str,
+) -> Result<Vec<Option<String>>, TableError> {
     let c = df.column(column).map_err(|_| missing(df, path, column))?;
     let s = c
         .cast(&DataType::String)
@@ -56,7 +60,7 @@ pub(crate) fn missing(df: &DataFrame, path: &Path, column: &str) -> TableError {
 }
 
 /// Numbers of a column; text that is not a number is reported for its row.
-fn numbers(
+pub(crate) fn numbers(
     df: &DataFrame,
     path: &Path,
     column: &str,

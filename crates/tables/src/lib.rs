@@ -16,6 +16,7 @@ pub mod import;
 mod json_nesting;
 mod panics;
 mod parquet;
+mod pickapic;
 mod plain;
 
 pub use canonical::{
@@ -27,4 +28,5 @@ pub use error::TableError;
 pub use import::{Mapping, imagerewarddb, read_frame, read_mapped};
 pub use panics::quiet_polars_panics;
 pub use parquet::read_parquet;
+pub use pickapic::pickapic;
 pub use plain::{PlainColumn, write_parquet_columns};

@@ -3,6 +3,7 @@
 //! `tables` crate, which has polars.
 
 pub mod hpd;
+pub mod hpdv2;
 pub mod imagereward_test;
 pub mod tifa;
 

@@ -15,6 +15,13 @@ pub enum Format {
     Imagerewarddb,
     /// HPD v2 style multi-annotator rankings (annotations.json with annotator_ranks).
     Hpd,
+    /// HPDv2's test.json as released (prompt, image_path, rank, raw_annotations); images in test/.
+    Hpdv2Test,
+    /// HPDv2's train.json as released (prompt, file_path, human_preference); images in train/.
+    Hpdv2Train,
+    /// Pick-a-Pic v1/v2 Parquet as released (caption, label_0/label_1, user_id, ranking_id, and
+    /// jpg_0/jpg_1 where the variant has images: written into DST/images/).
+    Pickapic,
     /// TIFA human annotations (human_annotations_with_scores.json, 1..5 alignment ratings).
     Tifa,
     /// Any CSV / TSV / JSONL / JSON / Parquet table, with a column mapping (--mapping, --map).
@@ -54,12 +61,17 @@ pub struct Args {
     json: bool,
 }
 
-fn read(args: &Args) -> Result<Dataset> {
+/// The source, read; images held inside it (Pick-a-Pic's) are written into `building`, the
+/// destination folder being built.
+fn read(args: &Args, building: &std::path::Path) -> Result<Dataset> {
     Ok(match args.format {
         Format::ImagerewardTest => formats::imagereward_test::read(&args.src)?,
         Format::Hpd => formats::hpd::read(&args.src)?,
+        Format::Hpdv2Test => formats::hpdv2::read_test(&args.src)?,
+        Format::Hpdv2Train => formats::hpdv2::read_train(&args.src)?,
         Format::Tifa => formats::tifa::read(&args.src)?,
         Format::Imagerewarddb => tables::imagerewarddb(&args.src)?,
+        Format::Pickapic => tables::pickapic(&args.src, Some(building))?,
         Format::Table => {
             let mapping = match &args.mapping {
                 Some(p) => tables::Mapping::from_toml(p)?,
@@ -94,7 +106,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // dataset folder, and one replaced with --force stays until the new one is complete.
     let staged =
         integrity::StagedFolder::with_force(&args.dst, args.force, &tables::DATASET_ENTRIES)?;
-    let mut ds = read(&args).with_context(|| format!("reading {}", args.src.display()))?;
+    let mut ds =
+        read(&args, staged.path()).with_context(|| format!("reading {}", args.src.display()))?;
     if let Some(name) = &args.name {
         ds.meta.name = name.clone();
     }
