@@ -1,9 +1,10 @@
-//! End-to-end tests of the pretrained scorers in the CLI: `score`/`rank --model imagereward|clip`
-//! and `eval --model ...`/`--baseline clip-score|imagereward`, with the tiny random CLIP of
-//! `tests/fixtures/pretrained/tiny-clip` and the tiny ImageReward of
-//! `shared/fixtures/tiny-imagereward`, on real images of `shared/data`. ImageReward's scores are
-//! held to the official code's rewards (`reference.json`), CLIP score to the library's. Skipped,
-//! with the reason printed, when the shared folder is absent.
+//! End-to-end tests of the pretrained scorers in the CLI: `score`/`rank --model
+//! imagereward|clip|pickscore|hpsv2` and `eval --model ...`/`--baseline ...`, with the tiny random
+//! CLIP and PickScore of `tests/fixtures/pretrained`, the tiny HPSv2 of `tests/fixtures/hpsv2` and
+//! the tiny ImageReward of `shared/fixtures/tiny-imagereward`, on real images of `shared/data`.
+//! ImageReward's, PickScore's and HPSv2's scores are held to their reference code's
+//! (`reference.json`), CLIP score to the library's. Skipped, with the reason printed, when the
+//! shared folder is absent.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ use scoring::{Device, PretrainedScorer, PretrainedScorerKind as PretrainedKind};
 use serde_json::Value;
 
 mod common;
-use common::{json, ok, run, s, tmp};
+use common::{bin, json, ok, run, s, stderr, tmp, world};
 
 fn refs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
@@ -41,6 +42,39 @@ fn tiny_clip_folder(dir: &Path) -> Option<PathBuf> {
     }
     std::fs::copy(bpe, dir.join("bpe_simple_vocab_16e6.txt.gz")).unwrap();
     Some(dir.to_path_buf())
+}
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+/// The tiny PickScore (PickScore's layout at toy sizes) laid out as [`tiny_clip_folder`] lays
+/// out the tiny CLIP.
+fn tiny_pickscore_folder(dir: &Path) -> Option<PathBuf> {
+    let bpe = shared("data/clip-bpe/bpe_simple_vocab_16e6.txt.gz")?;
+    std::fs::create_dir_all(dir).unwrap();
+    let fixture = fixtures().join("pretrained/tiny-pickscore");
+    for file in [
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+    ] {
+        std::fs::copy(fixture.join(file), dir.join(file)).unwrap();
+    }
+    std::fs::copy(bpe, dir.join("bpe_simple_vocab_16e6.txt.gz")).unwrap();
+    Some(dir.to_path_buf())
+}
+
+/// The tiny HPSv2 checkpoint with its OpenCLIP config and OpenAI's merges file beside it (it is
+/// not ViT-H-14, so its sizes are read from the config); returns the checkpoint's path.
+fn tiny_hpsv2(dir: &Path) -> Option<PathBuf> {
+    let bpe = shared("data/clip-bpe/bpe_simple_vocab_16e6.txt.gz")?;
+    std::fs::create_dir_all(dir).unwrap();
+    for file in ["tiny_hpsv2.pt", "open_clip_config.json"] {
+        std::fs::copy(fixtures().join("hpsv2").join(file), dir.join(file)).unwrap();
+    }
+    std::fs::copy(bpe, dir.join("bpe_simple_vocab_16e6.txt.gz")).unwrap();
+    Some(dir.join("tiny_hpsv2.pt"))
 }
 
 /// The tiny ImageReward as a user would lay it out: the checkpoint with `med_config.json` and
@@ -230,6 +264,69 @@ fn score_with_clip_gives_the_librarys_clip_score_on_both_heads() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `score --model pickscore` and `score --model hpsv2` on the captioned images give the scores
+/// that PickScore's README code and `hpsv2.img_score.score` gave for the tiny models.
+#[test]
+fn score_with_pickscore_and_hpsv2_reproduces_their_reference_code() {
+    let dir = tmp("pretrained-pick-hps");
+    let (Some(images), Some(pick), Some(hps)) = (
+        shared("data/captioned-images"),
+        tiny_pickscore_folder(&dir.join("pickscore")),
+        tiny_hpsv2(&dir.join("hpsv2")),
+    ) else {
+        return;
+    };
+    for (model, flag, path, reference, tolerance) in [
+        (
+            "pickscore",
+            "--encoder",
+            &pick,
+            fixtures().join("pretrained/tiny-pickscore/reference.json"),
+            // About 90 times a cosine held to 1e-5.
+            1e-3,
+        ),
+        (
+            "hpsv2",
+            "--checkpoint",
+            &hps,
+            fixtures().join("hpsv2/reference.json"),
+            1e-5,
+        ),
+    ] {
+        let r: Value = serde_json::from_str(&std::fs::read_to_string(reference).unwrap()).unwrap();
+        let names: Vec<&str> = r["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let prompt = r["prompts"][2].as_str().unwrap();
+        let mut cmd = vec![
+            "score".to_string(),
+            "--model".into(),
+            model.into(),
+            flag.into(),
+            s(path).into(),
+            "--prompt".into(),
+            prompt.into(),
+            "--json".into(),
+        ];
+        cmd.extend(names.iter().map(|n| s(&images.join(n)).to_string()));
+        let scored = json(&refs(&cmd));
+        let mut worst = 0f64;
+        for (k, _) in names.iter().enumerate() {
+            let heads = &scored[k]["heads"];
+            assert_eq!(heads.as_object().unwrap().len(), 1, "{model}: {heads}");
+            let got = heads["overall"]["score"].as_f64().unwrap();
+            let want = r["scores"]["values"][2][k].as_f64().unwrap();
+            worst = worst.max((got - want).abs());
+        }
+        assert!(worst < tolerance, "{model}: worst difference {worst}");
+        println!("score --model {model}: max |score - reference| over 8 images {worst:.2e}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// The reference grid (every prompt of `reference.json` with every image) as a dataset: the
 /// images copied beside a CSV, imported with `import table`, ranked by image number.
 fn reference_grid(r: &Value, data: &Path, dir: &Path) -> PathBuf {
@@ -314,12 +411,14 @@ fn eval_with_imagereward_scores_the_reference_grid_as_the_official_code() {
 }
 
 #[test]
-fn eval_compares_with_clip_score_and_imagereward_baselines_on_the_hpd_gallery() {
+fn eval_compares_with_every_pretrained_baseline_on_the_hpd_gallery() {
     let dir = tmp("pretrained-hpd");
-    let (Some(src), Some(fixture), Some(encoder)) = (
+    let (Some(src), Some(fixture), Some(encoder), Some(pick), Some(hps)) = (
         shared("data/hpd-gallery/annotations.json"),
         shared("fixtures/tiny-imagereward"),
         tiny_clip_folder(&dir.join("clip")),
+        tiny_pickscore_folder(&dir.join("pickscore")),
+        tiny_hpsv2(&dir.join("hpsv2")),
     ) else {
         return;
     };
@@ -350,6 +449,14 @@ fn eval_compares_with_clip_score_and_imagereward_baselines_on_the_hpd_gallery() 
         "imagereward",
         "--checkpoint",
         s(&checkpoint),
+        "--baseline",
+        "pickscore",
+        "--pickscore",
+        s(&pick),
+        "--baseline",
+        "hpsv2",
+        "--hpsv2",
+        s(&hps),
         "--batch-size",
         "8",
         "--resamples",
@@ -358,7 +465,7 @@ fn eval_compares_with_clip_score_and_imagereward_baselines_on_the_hpd_gallery() 
         s(&out),
         "--json",
     ]);
-    for name in ["clip-score", "imagereward"] {
+    for name in ["clip-score", "imagereward", "pickscore", "hpsv2"] {
         let b = &m["baselines"][name];
         let acc = b["pairwise_accuracy_pooled"]["value"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&acc), "{name}: {b}");
@@ -368,7 +475,12 @@ fn eval_compares_with_clip_score_and_imagereward_baselines_on_the_hpd_gallery() 
     // Each baseline's scores are kept, and they are what the library computes.
     let clip = read_scores(&out.join("scores-clip-score.csv"));
     let reward = read_scores(&out.join("scores-imagereward.csv"));
-    assert_eq!((clip.len(), reward.len()), (75, 75));
+    let pickscore = read_scores(&out.join("scores-pickscore.csv"));
+    let hpsv2 = read_scores(&out.join("scores-hpsv2.csv"));
+    assert_eq!(
+        [clip.len(), reward.len(), pickscore.len(), hpsv2.len()],
+        [75; 4]
+    );
     let gallery: Value = serde_json::from_str(&std::fs::read_to_string(&src).unwrap()).unwrap();
     let mut items = Vec::new();
     let mut checked = Vec::new();
@@ -383,6 +495,8 @@ fn eval_compares_with_clip_score_and_imagereward_baselines_on_the_hpd_gallery() 
     for (kind, path, table) in [
         (PretrainedKind::ClipScore, encoder.clone(), &clip),
         (PretrainedKind::ImageReward, checkpoint.clone(), &reward),
+        (PretrainedKind::PickScore, pick.clone(), &pickscore),
+        (PretrainedKind::Hpsv2, hps.clone(), &hpsv2),
     ] {
         let want = PretrainedScorer::load(kind, &path, 4, &Device::flex())
             .unwrap()
@@ -390,9 +504,10 @@ fn eval_compares_with_clip_score_and_imagereward_baselines_on_the_hpd_gallery() 
             .unwrap();
         for (id, w) in checked.iter().zip(want) {
             let row = &table[id];
-            // Batches of 8 and of 4 may round differently in the last bits.
+            // Batches of 8 and of 4 may round differently in the last bits (PickScore's are a
+            // cosine times about 90).
             assert!(
-                (row[0] - w).abs() < 1e-6,
+                (row[0] - w).abs() < 1e-5 * w.abs().max(1.0),
                 "{}: {id}: {row:?} vs {w}",
                 kind.name()
             );
@@ -462,7 +577,32 @@ fn missing_or_stray_model_flags_are_named() {
             "p",
             "a.png",
         ],
-        &["--encoder is for --model clip"],
+        &["--encoder is for --model clip or --model pickscore"],
+    );
+    fail(
+        &[
+            "score",
+            "--model",
+            "pickscore",
+            "--encoder",
+            "a",
+            "--pickscore",
+            "b",
+            "--prompt",
+            "p",
+            "x.png",
+        ],
+        &["--encoder and --pickscore both give pickscore; give one"],
+    );
+    fail(
+        &["score", "--model", "hpsv2", "--prompt", "p", "x.png"],
+        &["--model hpsv2 needs --checkpoint FILE (or --hpsv2 FILE)"],
+    );
+    fail(
+        &[
+            "score", "--run", "r", "--hpsv2", "h.pt", "--prompt", "p", "x.png",
+        ],
+        &["--hpsv2 is for --model hpsv2"],
     );
 
     // eval: a baseline without its model, and a model flag nothing uses.
@@ -498,6 +638,14 @@ fn missing_or_stray_model_flags_are_named() {
         ],
     );
     call(
+        &["--baseline", "pickscore"],
+        &["baseline `pickscore` cannot run here", "--pickscore DIR"],
+    );
+    call(
+        &["--baseline", "random", "--hpsv2", "h.pt"],
+        &["--hpsv2 FILE is given, but neither --model hpsv2 nor --baseline hpsv2 uses it"],
+    );
+    call(
         &["--baseline", "random", "--encoder", s(&clip)],
         &["--encoder DIR is given, but neither --model clip nor --baseline clip-score uses it"],
     );
@@ -511,4 +659,100 @@ fn missing_or_stray_model_flags_are_named() {
         &["cannot be used with"],
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `eval-matrix` over the tiny CLIP score and HPSv2 on the HPD sample (ten annotators, so a human
+/// ceiling) and a synthetic world: one row per model and dataset. A second run that adds the
+/// tiny PickScore scores PickScore alone, reads the others' scores from its cache, and gives
+/// them the same figures.
+#[test]
+fn eval_matrix_scores_each_model_once_and_a_new_model_adds_its_rows() {
+    let dir = tmp("eval-matrix");
+    let (Some(src), Some(clip), Some(pick), Some(hps)) = (
+        shared("data/hpd-gallery/annotations.json"),
+        tiny_clip_folder(&dir.join("clip")),
+        tiny_pickscore_folder(&dir.join("pickscore")),
+        tiny_hpsv2(&dir.join("hpsv2")),
+    ) else {
+        return;
+    };
+    let hpd = dir.join("hpd");
+    ok(&["import", "hpd", s(&src), s(&hpd)]);
+    let synthetic = world("eval-matrix-world", "12", "3");
+    let out = dir.join("matrix");
+    let datasets = format!("{},{}", s(&hpd), s(&synthetic));
+    let matrix = |models: &str| {
+        let o = bin()
+            .args([
+                "eval-matrix",
+                "--models",
+                models,
+                "--datasets",
+                &datasets,
+                "--resamples",
+                "50",
+                "--out",
+                s(&out),
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let m: Value = serde_json::from_slice(&o.stdout).unwrap();
+        (m, stderr(&o))
+    };
+    let two = format!("clip={},hpsv2={}", s(&clip), s(&hps));
+    let (first, log) = matrix(&two);
+    let rows = first["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 4, "{first}");
+    assert_eq!(log.matches(": scoring ").count(), 4, "{log}");
+    for row in rows {
+        let acc = row["pairwise_accuracy_pooled"]["value"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&acc), "{row}");
+        assert!(row["tie_aware_accuracy"]["ci95"].is_array(), "{row}");
+        // The HPD sample has ten annotators per prompt; the synthetic world's prompts are each
+        // ranked by one of its annotators, so it has no ceiling.
+        let ceiling = &row["human_ceiling"]["value"];
+        assert_eq!(
+            ceiling.is_f64(),
+            row["dataset"] != "synthetic-world",
+            "{row}"
+        );
+    }
+
+    let three = format!("{two},pickscore={}", s(&pick));
+    let (second, log) = matrix(&three);
+    assert_eq!(log.matches(": cached").count(), 4, "{log}");
+    assert_eq!(log.matches(": scoring ").count(), 2, "{log}");
+    let rows2 = second["rows"].as_array().unwrap();
+    assert_eq!(rows2.len(), 6);
+    for row in rows {
+        let again = rows2
+            .iter()
+            .find(|r| r["model"] == row["model"] && r["dataset"] == row["dataset"])
+            .unwrap();
+        assert_eq!(again, row, "a cached model's figures changed");
+    }
+    let md = std::fs::read_to_string(out.join("matrix.md")).unwrap();
+    assert!(
+        md.contains("human ceiling") && md.contains("| pickscore |"),
+        "{md}"
+    );
+    assert!(out.join("matrix.parquet").is_file());
+
+    // A folder with other files is not taken for a matrix's without --force.
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    let o = run(&[
+        "eval-matrix",
+        "--models",
+        &three,
+        "--datasets",
+        &datasets,
+        "--out",
+        s(&out),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("holds notes.txt"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&synthetic).unwrap();
 }

@@ -61,14 +61,18 @@ enum Command {
     /// embedding cache), so training reads them instead of recomputing them every epoch.
     Embed(commands::embed::Args),
     /// Score images for a prompt with a trained run (each head's score and predicted rating) or
-    /// a pretrained model (ImageReward's reward, CLIP score).
+    /// a pretrained model (ImageReward, CLIP score, PickScore, HPSv2).
     Score(commands::score::Args),
-    /// Evaluate a trained run, a pretrained model (ImageReward, CLIP score) or an external
+    /// Evaluate a trained run, a pretrained model (ImageReward, CLIP score, PickScore, HPSv2) or an external
     /// model's scores on a dataset under the field's protocols, with bootstrap intervals and
     /// baselines; writes metrics.json, a report and a per-prompt table.
     Eval(commands::eval::Args),
+    /// Every model (trained runs, ImageReward, CLIP score, PickScore, HPSv2) on every dataset
+    /// under every protocol of the field, with bootstrap intervals and the human ceiling: one
+    /// table; each model's scores of each dataset are cached, so a new model adds a row.
+    EvalMatrix(commands::eval_matrix::Args),
     /// Best-of-N selection: a prompt's candidate images best first (rank 1 = best), with every
-    /// head's score, by a trained run or a pretrained model (ImageReward, CLIP score).
+    /// head's score, by a trained run or a pretrained model (ImageReward, CLIP score, PickScore, HPSv2).
     Rank(commands::rank::Args),
     /// Check a run, embedding cache or dataset folder against its manifest (every file's
     /// SHA-256) and a run's checkpoints against their checksums; exits 1 on any damage, 2 when
@@ -118,6 +122,9 @@ fn main() -> ExitCode {
         Command::Embed(a) => on_device(d.0, d.1, "embed", || commands::embed::run(a, d.0)),
         Command::Score(a) => on_device(d.0, d.1, "score", || commands::score::run(a, d.0)),
         Command::Eval(a) => on_device(d.0, d.1, "eval", || commands::eval::run(a, d.0)),
+        Command::EvalMatrix(a) => on_device(d.0, d.1, "eval-matrix", || {
+            commands::eval_matrix::run(a, d.0)
+        }),
         Command::Rank(a) => on_device(d.0, d.1, "rank", || commands::rank::run(a, d.0)),
         Command::Ablate(a) => on_device(d.0, d.1, "ablate", || commands::ablate::run(a, d.0)),
     };

@@ -1,8 +1,10 @@
 //! Configuration files: `dataset.toml` and mappings, training configs, ablation studies, a
-//! run's `model_config.json`, a CLIP folder's `preprocessor_config.json`.
+//! run's `model_config.json`, a CLIP folder's `preprocessor_config.json`, the OpenCLIP config
+//! beside an HPSv2 checkpoint.
 
 use annotations::DatasetMeta;
 use model::ModelConfig;
+use pretrained::clip::OpenClipConfig;
 use pretrained::preprocess::ClipImageProcessor;
 use train::TrainConfig;
 
@@ -90,4 +92,22 @@ fn processor_is_small(p: &ClipImageProcessor) -> bool {
     };
     let crop = p.center_crop.map_or(0, |(w, h)| w.max(h));
     resize.max(crop) <= 4096
+}
+
+/// The OpenCLIP model config beside an HPSv2 checkpoint (`open_clip_config.json`): what it lets
+/// through must be a model that can be built (the transformers-layout config it turns into
+/// validates).
+pub fn open_clip_config(data: &[u8]) -> bool {
+    let path = scratch::file("open_clip_config.json", data);
+    let Some(config) = scratch::named(OpenClipConfig::from_file(&path), &path) else {
+        return false;
+    };
+    let clip = config.to_clip_config();
+    clip.validate()
+        .unwrap_or_else(|e| panic!("an accepted OpenCLIP config gives an invalid model: {e}"));
+    assert_eq!(
+        clip.vision_config.num_attention_heads * config.vision_cfg.head_width,
+        config.vision_cfg.width
+    );
+    true
 }

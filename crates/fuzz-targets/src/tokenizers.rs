@@ -1,5 +1,6 @@
 //! Tokenizer files: a `tokenizer.json` (a run's own WordPiece, a CLIP folder's BPE) and OpenAI's
-//! CLIP merges file; each tokenizer read then encodes prompts as scoring does.
+//! CLIP merges file; each tokenizer read then encodes prompts as scoring does. And prompts
+//! themselves, through OpenCLIP's text cleaning (HPSv2's), which any dataset's text reaches.
 
 use model::PromptTokenizer;
 use pretrained::clip_tokenizer::ClipTokenizer;
@@ -46,4 +47,17 @@ pub fn clip_bpe(data: &[u8]) -> bool {
     let prompts = prompts();
     let texts: Vec<&str> = prompts.iter().map(String::as_str).collect();
     scratch::named(tokenizer.encode_batch(&texts), &path).is_some()
+}
+
+/// A prompt (any dataset's text, as bytes read lossily) through OpenAI's cleaning, which HPSv2's
+/// tokenizer applies before its BPE. Always accepted: no text is refused.
+pub fn open_clip_text(data: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(data);
+    let cleaned = pretrained::open_clip_tokenizer::basic_clean(&text);
+    assert_eq!(
+        cleaned.trim(),
+        cleaned,
+        "the cleaned text keeps outer whitespace"
+    );
+    true
 }

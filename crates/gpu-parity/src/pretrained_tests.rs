@@ -1,12 +1,12 @@
 //! The pretrained encoders on the device under test against the CPU: MiniLM's sentence
-//! embeddings (real weights), and the CLIP score and ImageReward of the tiny models made by the
-//! reference code, on real images.
+//! embeddings (real weights), and the CLIP score, PickScore, HPSv2 and ImageReward of the tiny
+//! models made by the reference code, on real images.
 
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use pretrained::bert::SentenceEncoder;
-use scoring::pretrained::{ClipScore, ImageRewardScore};
+use scoring::pretrained::{ClipScore, Hpsv2Score, ImageRewardScore, PickScore};
 
 use crate::fixtures::{tiny_imagereward, tmp};
 use crate::{device_under_test, largest_difference, values};
@@ -111,6 +111,60 @@ fn clip_score_of_the_tiny_clip_matches_the_cpu() {
         &items(&images),
         |device, items| {
             let scorer = ClipScore::load(&dir, device).unwrap().with_batch_size(4);
+            scorer.score_values(items).unwrap()
+        },
+    );
+}
+
+#[test]
+fn pickscore_and_hpsv2_of_their_tiny_models_match_the_cpu() {
+    let Some(gpu) = device_under_test() else {
+        return;
+    };
+    let (Some(bpe), Some(images)) = (
+        shared("data/clip-bpe/bpe_simple_vocab_16e6.txt.gz"),
+        shared("data/captioned-images"),
+    ) else {
+        return;
+    };
+    let pick = tmp("tiny-pickscore");
+    let tiny = fixtures().join("pretrained/tiny-pickscore");
+    for file in [
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+    ] {
+        std::fs::copy(tiny.join(file), pick.join(file)).unwrap();
+    }
+    std::fs::copy(&bpe, pick.join("bpe_simple_vocab_16e6.txt.gz")).unwrap();
+    // PickScore's scores are about 90 times a cosine: the cosines are compared.
+    compare_scores(
+        "tiny PickScore",
+        "cosines (scores / exp(logit_scale))",
+        &gpu,
+        &items(&images),
+        |device, items| {
+            let scorer = PickScore::load(&pick, device).unwrap().with_batch_size(4);
+            let scale = scorer.scale();
+            let scores = scorer.score_values(items).unwrap();
+            scores.into_iter().map(|s| s / scale).collect()
+        },
+    );
+
+    let hps = tmp("tiny-hpsv2");
+    for file in ["tiny_hpsv2.pt", "open_clip_config.json"] {
+        std::fs::copy(fixtures().join("hpsv2").join(file), hps.join(file)).unwrap();
+    }
+    std::fs::copy(&bpe, hps.join("bpe_simple_vocab_16e6.txt.gz")).unwrap();
+    compare_scores(
+        "tiny HPSv2",
+        "scores",
+        &gpu,
+        &items(&images),
+        |device, items| {
+            let scorer = Hpsv2Score::load(&hps.join("tiny_hpsv2.pt"), device)
+                .unwrap()
+                .with_batch_size(4);
             scorer.score_values(items).unwrap()
         },
     );

@@ -35,10 +35,30 @@ pub const HF_PAD_ID: u32 = END_OF_TEXT;
 /// Number of merges OpenAI's tokenizer reads: `lines[1 : 49152 - 256 - 2 + 1]`.
 pub const NUM_MERGES: usize = 49152 - 256 - 2;
 
-/// CLIP's split regex, as OpenAI's `simple_tokenizer.py` writes it (case-folding is the
-/// normalizer's job here, so the pattern has no `re.IGNORECASE`).
-const SPLIT_PATTERN: &str =
-    r"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+";
+/// CLIP's split regex after its special tokens, as OpenAI's `simple_tokenizer.py` writes it
+/// (case-folding is the normalizer's job here, so the pattern has no `re.IGNORECASE`).
+const SPLIT_PATTERN_REST: &str = r"'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+";
+
+/// How the start and end tokens (ids 49406 and 49407) are spelled: the text a prompt must contain
+/// to produce one, and the vocabulary's entries for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpecialTokens {
+    /// `<|startoftext|>`, `<|endoftext|>`: OpenAI's CLIP and transformers'.
+    OpenAi,
+    /// `<start_of_text>`, `<end_of_text>`: OpenCLIP's (and so HPSv2's), where OpenAI's spelling
+    /// is ordinary text.
+    OpenClip,
+}
+
+impl SpecialTokens {
+    /// The start and end tokens' text.
+    pub fn texts(self) -> [&'static str; 2] {
+        match self {
+            Self::OpenAi => ["<|startoftext|>", "<|endoftext|>"],
+            Self::OpenClip => ["<start_of_text>", "<end_of_text>"],
+        }
+    }
+}
 
 /// A batch of tokenized texts, padded to one length.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +108,18 @@ impl ClipTokenizer {
     ///
     /// When the file cannot be read or has fewer merges than CLIP's vocabulary needs.
     pub fn from_bpe_file(path: impl AsRef<Path>) -> Result<Self, PretrainedError> {
+        Self::from_bpe_file_with(path, SpecialTokens::OpenAi)
+    }
+
+    /// [`Self::from_bpe_file`] with the start and end tokens spelled as `specials` says.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Self::from_bpe_file`].
+    pub fn from_bpe_file_with(
+        path: impl AsRef<Path>,
+        specials: SpecialTokens,
+    ) -> Result<Self, PretrainedError> {
         let path = path.as_ref();
         let bytes = crate::error::read_bytes(path)?;
         // Gzip starts with 1f 8b; anything else is taken as the merges text itself.
@@ -109,7 +141,7 @@ impl ClipTokenizer {
         } else {
             String::from_utf8(bytes).map_err(|e| tokenizer_error(path, e.to_string()))?
         };
-        Self::from_merges_text(&text, path)
+        Self::from_merges_text_with(&text, path, specials)
     }
 
     /// Builds the tokenizer from the merges file's text; `path` only names it in errors.
@@ -119,6 +151,20 @@ impl ClipTokenizer {
     /// When the text has fewer than [`NUM_MERGES`] merge lines after its header, or a line is
     /// not two symbols.
     pub fn from_merges_text(text: &str, path: &Path) -> Result<Self, PretrainedError> {
+        Self::from_merges_text_with(text, path, SpecialTokens::OpenAi)
+    }
+
+    /// [`Self::from_merges_text`] with the start and end tokens spelled as `specials` says.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Self::from_merges_text`].
+    pub fn from_merges_text_with(
+        text: &str,
+        path: &Path,
+        specials: SpecialTokens,
+    ) -> Result<Self, PretrainedError> {
+        let [sot, eot] = specials.texts();
         // OpenAI: `merges = lines[1:49152-256-2+1]`, the first line being a version header.
         let lines: Vec<&str> = text.split('\n').collect();
         if lines.len() < NUM_MERGES + 1 {
@@ -149,8 +195,8 @@ impl ClipTokenizer {
         let mut vocab: Vec<String> = bytes.iter().map(|c| c.to_string()).collect();
         vocab.extend(bytes.iter().map(|c| format!("{c}</w>")));
         vocab.extend(merges.iter().map(|(a, b)| format!("{a}{b}")));
-        vocab.push("<|startoftext|>".into());
-        vocab.push("<|endoftext|>".into());
+        vocab.push(sot.into());
+        vocab.push(eot.into());
         let vocab_map: serde_json::Map<String, Value> = vocab
             .iter()
             .enumerate()
@@ -163,6 +209,11 @@ impl ClipTokenizer {
             ));
         }
 
+        let split_pattern = format!(
+            "{}|{}|{SPLIT_PATTERN_REST}",
+            regex::escape(sot),
+            regex::escape(eot)
+        );
         let special = |id: u32, content: &str| {
             json!({"id": id, "content": content, "single_word": false, "lstrip": false,
                    "rstrip": false, "normalized": false, "special": true})
@@ -172,8 +223,8 @@ impl ClipTokenizer {
             "truncation": null,
             "padding": null,
             "added_tokens": [
-                special(START_OF_TEXT, "<|startoftext|>"),
-                special(END_OF_TEXT, "<|endoftext|>"),
+                special(START_OF_TEXT, sot),
+                special(END_OF_TEXT, eot),
             ],
             "normalizer": {"type": "Sequence", "normalizers": [
                 {"type": "NFC"},
@@ -182,7 +233,7 @@ impl ClipTokenizer {
             ]},
             "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
                 // Keep the matches, drop what lies between them (whitespace).
-                {"type": "Split", "pattern": {"Regex": SPLIT_PATTERN}, "behavior": "Removed",
+                {"type": "Split", "pattern": {"Regex": split_pattern}, "behavior": "Removed",
                  "invert": true},
                 // transformers' CLIP pipeline keeps ByteLevel's own (GPT-2) split too; it only
                 // re-splits pieces such as a lower-cased `<|STARTOFTEXT|>`.
@@ -192,11 +243,11 @@ impl ClipTokenizer {
             // transformers' "hack to have a ByteLevel and TemplateProcessor": RoBERTa's
             // processor with CLIP's tokens puts <|startoftext|> before and <|endoftext|> after.
             "post_processor": {"type": "RobertaProcessing",
-                "sep": ["<|endoftext|>", END_OF_TEXT], "cls": ["<|startoftext|>", START_OF_TEXT],
+                "sep": [eot, END_OF_TEXT], "cls": [sot, START_OF_TEXT],
                 "trim_offsets": false, "add_prefix_space": false},
             "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true,
                         "use_regex": true},
-            "model": {"type": "BPE", "dropout": null, "unk_token": "<|endoftext|>",
+            "model": {"type": "BPE", "dropout": null, "unk_token": eot,
                       "continuing_subword_prefix": "", "end_of_word_suffix": "</w>",
                       "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
                       "vocab": vocab_map,

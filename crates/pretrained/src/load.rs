@@ -93,8 +93,9 @@ pub fn load_pytorch<M: Module>(
     load_tensors(module, path, tensors, remap, ignore)
 }
 
-/// Remaps, filters and applies `tensors` (named as in the checkpoint), then checks the result.
-fn load_tensors<M: Module>(
+/// Remaps, filters and applies `tensors` (named as in the checkpoint), then checks the result;
+/// `remap` and `ignore` as for [`load_safetensors`].
+pub(crate) fn load_tensors<M: Module>(
     mut module: M,
     path: &Path,
     tensors: Vec<PackTensor>,

@@ -1,6 +1,6 @@
 //! The pretrained scorers as evaluation baselines: each implements [`eval::Baseline`], and
-//! [`register`] adds `clip-score` and `imagereward` to an [`eval::Registry`], available when
-//! their model's path is given.
+//! [`register`] adds `clip-score`, `imagereward`, `pickscore` and `hpsv2` to an [`eval::Registry`],
+//! available when their model's path is given.
 
 use std::cell::OnceCell;
 use std::path::PathBuf;
@@ -71,9 +71,13 @@ impl Baseline for PretrainedBaseline {
 #[derive(Clone, Debug)]
 pub struct PretrainedPaths {
     /// Hugging Face CLIP folder, for `clip-score`.
-    pub encoder: Option<PathBuf>,
+    pub clip_score: Option<PathBuf>,
     /// ImageReward checkpoint, for `imagereward`.
-    pub checkpoint: Option<PathBuf>,
+    pub imagereward: Option<PathBuf>,
+    /// PickScore's Hugging Face folder, for `pickscore`.
+    pub pickscore: Option<PathBuf>,
+    /// HPSv2 or HPSv2.1 checkpoint, for `hpsv2`.
+    pub hpsv2: Option<PathBuf>,
     /// Images per forward pass.
     pub batch_size: usize,
 }
@@ -81,8 +85,10 @@ pub struct PretrainedPaths {
 impl Default for PretrainedPaths {
     fn default() -> Self {
         Self {
-            encoder: None,
-            checkpoint: None,
+            clip_score: None,
+            imagereward: None,
+            pickscore: None,
+            hpsv2: None,
             batch_size: DEFAULT_BATCH,
         }
     }
@@ -92,14 +98,27 @@ impl PretrainedPaths {
     /// The path a kind's model is at, if given.
     pub fn path(&self, kind: PretrainedScorerKind) -> Option<&PathBuf> {
         match kind {
-            PretrainedScorerKind::ClipScore => self.encoder.as_ref(),
-            PretrainedScorerKind::ImageReward => self.checkpoint.as_ref(),
+            PretrainedScorerKind::ClipScore => self.clip_score.as_ref(),
+            PretrainedScorerKind::ImageReward => self.imagereward.as_ref(),
+            PretrainedScorerKind::PickScore => self.pickscore.as_ref(),
+            PretrainedScorerKind::Hpsv2 => self.hpsv2.as_ref(),
+        }
+    }
+
+    /// Where a kind's path is kept.
+    pub fn slot(&mut self, kind: PretrainedScorerKind) -> &mut Option<PathBuf> {
+        match kind {
+            PretrainedScorerKind::ClipScore => &mut self.clip_score,
+            PretrainedScorerKind::ImageReward => &mut self.imagereward,
+            PretrainedScorerKind::PickScore => &mut self.pickscore,
+            PretrainedScorerKind::Hpsv2 => &mut self.hpsv2,
         }
     }
 }
 
-/// Registers `clip-score` and `imagereward`, to run on `device`. Each is available when its path is given and
-/// exists; otherwise creating it says which flag (`--encoder DIR`, `--checkpoint FILE`) it needs.
+/// Registers the pretrained scorers ([`PretrainedScorerKind::ALL`]), to run on `device`. Each is
+/// available when its path is given and exists; otherwise creating it says which flag
+/// (`--encoder DIR`, `--checkpoint FILE`, `--pickscore DIR`, `--hpsv2 FILE`) it needs.
 pub fn register(registry: &mut Registry, paths: &PretrainedPaths, device: &Device) {
     for kind in PretrainedScorerKind::ALL {
         let (summary, flag) = match kind {
@@ -110,6 +129,14 @@ pub fn register(registry: &mut Registry, paths: &PretrainedPaths, device: &Devic
             PretrainedScorerKind::ImageReward => (
                 "ImageReward's reward from its official ImageReward.pt (needs --checkpoint FILE)",
                 "--checkpoint FILE (ImageReward.pt with med_config.json and vocab.txt beside it)",
+            ),
+            PretrainedScorerKind::PickScore => (
+                "PickScore, exp(logit_scale) * cos, of its Hugging Face folder (needs --pickscore DIR)",
+                "--pickscore DIR (PickScore_v1's Hugging Face folder)",
+            ),
+            PretrainedScorerKind::Hpsv2 => (
+                "HPSv2's score, the cosine of image and prompt, from HPS_v2_compressed.pt or HPSv2.1's (needs --hpsv2 FILE)",
+                "--hpsv2 FILE (HPS_v2_compressed.pt or HPS_v2.1_compressed.pt)",
             ),
         };
         let path = paths.path(kind).cloned();

@@ -26,7 +26,7 @@ impl AnyScorer {
         RunScorer::load(run_dir, device).map(Self::Run)
     }
 
-    /// A pretrained model from its path (a CLIP folder, an ImageReward checkpoint), scoring
+    /// A pretrained model from its path (a CLIP or PickScore folder, an ImageReward or HPSv2 checkpoint), scoring
     /// `batch_size` images per forward pass.
     pub fn pretrained(
         kind: PretrainedScorerKind,
@@ -47,6 +47,12 @@ impl AnyScorer {
                 }
                 PretrainedScorerKind::ClipScore => {
                     "CLIP score, 2.5 * max(cosine, 0); the same number for both heads"
+                }
+                PretrainedScorerKind::PickScore => {
+                    "PickScore, exp(logit_scale) * cosine, as its README computes it"
+                }
+                PretrainedScorerKind::Hpsv2 => {
+                    "HPSv2's score, the cosine of image and prompt, as hpsv2.score computes it"
                 }
             },
         }

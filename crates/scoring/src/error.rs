@@ -20,11 +20,15 @@ pub enum ScoringError {
     },
     /// A CLIP folder without a tokenizer, and no merges file to build one from.
     #[error(
-        "clip-score: {} has no tokenizer.json and no {CLIP_BPE_FILE} (put OpenAI's {CLIP_BPE_FILE} \
+        "{scorer}: {} has no tokenizer.json and no {CLIP_BPE_FILE} (put OpenAI's {CLIP_BPE_FILE} \
          or the model's tokenizer.json in the folder), and {shared}",
         dir.display()
     )]
-    NoTokenizer { dir: PathBuf, shared: String },
+    NoTokenizer {
+        scorer: &'static str,
+        dir: PathBuf,
+        shared: String,
+    },
     /// A generation without an image path.
     #[error("{scorer} scores images, but generation `{generation}` has no image path")]
     NoImagePath { scorer: String, generation: String },

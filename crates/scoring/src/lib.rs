@@ -1,6 +1,6 @@
 //! Scoring images with a reward model, and evaluating the scores: the layer between training and
-//! the CLI. Every scorer (a trained run, ImageReward, CLIP score; later any other published
-//! model) is an [`ImageScorer`]; [`AnyScorer`] is the run-or-pretrained choice `score`, `rank`
+//! the CLI. Every scorer (a trained run, ImageReward, CLIP score, PickScore, HPSv2) is an
+//! [`ImageScorer`]; [`AnyScorer`] is the run-or-pretrained choice `score`, `rank`
 //! and `eval` make; [`evaluate_split`] is the one evaluation that `rewardlab eval` and the
 //! ablation cells both run.
 //!
@@ -15,11 +15,12 @@
 //! ```
 //!
 //! * [`run`]: a trained run folder's model;
-//! * [`pretrained`]: CLIP score and ImageReward from released weights;
+//! * [`pretrained`]: CLIP score, PickScore, ImageReward and HPSv2 from released weights;
 //! * [`baselines`]: the pretrained scorers as the `eval` crate's baselines;
 //! * [`choice`]: a run or a pretrained model, as a command line names it;
 //! * [`evaluate`]: scoring a split's images, tie thresholds on validation, every figure of the
-//!   `eval` crate, and the files an evaluation writes.
+//!   `eval` crate, and the files an evaluation writes;
+//! * [`matrix`]: `eval-matrix`'s model specs, its score cache and its table.
 
 use std::path::PathBuf;
 
@@ -31,6 +32,7 @@ pub mod baselines;
 pub mod choice;
 mod error;
 pub mod evaluate;
+pub mod matrix;
 pub mod pretrained;
 pub mod run;
 

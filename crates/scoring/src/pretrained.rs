@@ -1,5 +1,7 @@
-//! Pretrained scorers that need no training run: CLIP score (Hessel et al. 2021) with a Hugging
-//! Face CLIP folder, and ImageReward (Xu et al. 2023) from its official checkpoint. They score
+//! Pretrained scorers that need no training run: CLIP score (Hessel et al. 2021) and PickScore
+//! (Kirstain et al. 2023) with a Hugging Face CLIP folder, ImageReward (Xu et al. 2023) and HPSv2
+//! (Wu et al. 2023) from their official checkpoints. One file per model family: [`clip`] (CLIP
+//! score and PickScore), [`imagereward`], [`hpsv2`]. They score
 //! `(prompt, image file)` pairs in batches that mix prompts (each distinct prompt encoded once
 //! per batch), serve `rewardlab score`/`rank --model`, and are evaluation baselines
 //! ([`crate::baselines`]).
@@ -9,6 +11,11 @@
 //!   [0, 0.4], towards [0, 1]). The prompt is encoded as it is, without the paper's "A photo
 //!   depicts" caption prefix: a generation prompt is not a caption. It is the score of the
 //!   overall head and of the alignment head; the other heads get none.
+//! * `pickscore`: `exp(logit_scale) * cos(image_embeds, text_embeds)`, as PickScore's README
+//!   computes it (the learned scale kept: PickScore_v1's is 100, so scores lie near 20). It is
+//!   the overall head's score.
+//! * `hpsv2`: the cosine of image and prompt features (HPSv2 keeps no scale), as `hpsv2.score`
+//!   computes it, for HPSv2 and HPSv2.1 alike. It is the overall head's score.
 //! * `imagereward`: the official reward, `(mlp(features) - mean) / std`, as the overall score;
 //!   the other heads get none.
 //!
@@ -27,17 +34,21 @@
 //! # Ok(()) }
 //! ```
 
+mod clip;
+mod hpsv2;
+mod imagereward;
+
 use std::path::{Path, PathBuf};
 
 use annotations::{Criterion, PerCriterion};
 use burn::prelude::*;
 use pretrained::PretrainedError;
-use pretrained::blip::{BlipTokenizer, BlipVitConfig, MedConfig};
 use pretrained::clip::{ClipModel, normalize};
-use pretrained::clip_tokenizer::{ClipTokenizer, default_bpe_path};
-use pretrained::imagereward::{ImageReward, ImageRewardConfig};
-use pretrained::preprocess::{ClipImageProcessor, ResizeTo, load_image};
+use pretrained::clip_tokenizer::TokenBatch;
 
+pub use self::clip::{ClipScore, PickScore};
+pub use self::hpsv2::{Hpsv2Score, OPEN_CLIP_CONFIG_FILE};
+pub use self::imagereward::ImageRewardScore;
 use crate::error::{Result, ScoringError};
 use crate::{HeadScore, ImageScore, ImageScorer};
 
@@ -61,12 +72,18 @@ pub enum PretrainedScorerKind {
     ClipScore,
     /// ImageReward from `ImageReward.pt` (or a `.safetensors` copy of its state dict).
     ImageReward,
+    /// PickScore with its Hugging Face CLIP folder (`yuvalkirstain/PickScore_v1`).
+    PickScore,
+    /// HPSv2 or HPSv2.1 from its OpenCLIP checkpoint (`HPS_v2_compressed.pt`).
+    Hpsv2,
 }
 
 impl PretrainedScorerKind {
-    pub const ALL: [PretrainedScorerKind; 2] = [
+    pub const ALL: [PretrainedScorerKind; 4] = [
         PretrainedScorerKind::ClipScore,
         PretrainedScorerKind::ImageReward,
+        PretrainedScorerKind::PickScore,
+        PretrainedScorerKind::Hpsv2,
     ];
 
     /// The name it is reported and selected under (`--baseline NAME`).
@@ -74,6 +91,8 @@ impl PretrainedScorerKind {
         match self {
             PretrainedScorerKind::ClipScore => "clip-score",
             PretrainedScorerKind::ImageReward => "imagereward",
+            PretrainedScorerKind::PickScore => "pickscore",
+            PretrainedScorerKind::Hpsv2 => "hpsv2",
         }
     }
 
@@ -81,258 +100,11 @@ impl PretrainedScorerKind {
     pub fn heads(self) -> &'static [Criterion] {
         match self {
             PretrainedScorerKind::ClipScore => &[Criterion::Overall, Criterion::Alignment],
-            PretrainedScorerKind::ImageReward => &[Criterion::Overall],
+            PretrainedScorerKind::ImageReward
+            | PretrainedScorerKind::PickScore
+            | PretrainedScorerKind::Hpsv2 => &[Criterion::Overall],
         }
     }
-}
-
-/// CLIP score with a CLIP model ready to run.
-pub struct ClipScore {
-    model: ClipModel,
-    processor: ClipImageProcessor,
-    tokenizer: ClipTokenizer,
-    device: Device,
-    batch_size: usize,
-}
-
-impl std::fmt::Debug for ClipScore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClipScore")
-            .field("processor", &self.processor)
-            .field("tokenizer", &self.tokenizer)
-            .field("batch_size", &self.batch_size)
-            .finish()
-    }
-}
-
-impl ClipScore {
-    /// Loads a Hugging Face CLIP folder (`config.json`, `model.safetensors`, and
-    /// `preprocessor_config.json` when present; without it, transformers' CLIP preprocessing at
-    /// the model's image size). The tokenizer is the folder's `tokenizer.json`, else one built
-    /// from `bpe_simple_vocab_16e6.txt.gz` in the folder, else from the shared folder's copy
-    /// ([`default_bpe_path`]).
-    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        let load_error = |error| ScoringError::Load {
-            scorer: "clip-score",
-            error,
-        };
-        let checkpoint = ClipModel::from_folder(dir, device).map_err(load_error)?;
-        let tokenizer = match checkpoint.tokenizer {
-            Some(t) => t,
-            None => {
-                let beside = dir.join(CLIP_BPE_FILE);
-                if !beside.is_file() {
-                    // Said before anything is built: the error names both places.
-                    default_bpe_path().map_err(|e| ScoringError::NoTokenizer {
-                        dir: dir.to_path_buf(),
-                        shared: e.to_string(),
-                    })?;
-                }
-                ClipTokenizer::for_folder(dir).map_err(load_error)?
-            }
-        };
-        // A text tower with fewer positions than CLIP's 77 tokens (small test models) reads
-        // prompts truncated to what it can embed.
-        let positions = checkpoint.config.text_config.max_position_embeddings;
-        let tokenizer = if positions < tokenizer.context_length() {
-            tokenizer
-                .with_context_length(positions)
-                .map_err(load_error)?
-        } else {
-            tokenizer
-        };
-        let processor = checkpoint.processor.unwrap_or_else(|| {
-            let side = checkpoint.config.vision_config.image_size as u32;
-            ClipImageProcessor {
-                resize: Some(ResizeTo::ShortestEdge(side)),
-                center_crop: Some((side, side)),
-                ..ClipImageProcessor::default()
-            }
-        });
-        Ok(Self {
-            model: checkpoint.model,
-            processor,
-            tokenizer,
-            device: device.clone(),
-            batch_size: DEFAULT_BATCH,
-        })
-    }
-
-    /// Scores at most `batch_size` images per forward pass (at least 1).
-    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
-        self.batch_size = batch_size.max(1);
-        self
-    }
-
-    /// The cosine similarity of each image with its prompt, in CLIP's joint space.
-    pub fn cosines(&self, items: &[(String, PathBuf)]) -> Result<Vec<f64>> {
-        let score_error = |error| ScoringError::Score {
-            scorer: "clip-score",
-            error,
-        };
-        let mut out = Vec::with_capacity(items.len());
-        for chunk in items.chunks(self.batch_size) {
-            let paths: Vec<&PathBuf> = chunk.iter().map(|(_, p)| p).collect();
-            let pixels = self
-                .processor
-                .preprocess_files(&paths, &self.device)
-                .map_err(score_error)?;
-            let (distinct, rows) = distinct_prompts(chunk);
-            let (ids, mask) = self
-                .tokenizer
-                .encode_batch(&distinct)
-                .map_err(score_error)?
-                .to_tensors(&self.device);
-            let text = normalize(
-                self.model
-                    .get_text_features(ids, Some(mask))
-                    .map_err(score_error)?,
-            );
-            let image = normalize(self.model.get_image_features(pixels).map_err(score_error)?);
-            let index =
-                Tensor::<1, Int>::from_data(TensorData::new(rows, [chunk.len()]), &self.device);
-            let cos = (image * text.select(0, index)).sum_dim(1);
-            out.extend(values(cos).map_err(score_error)?);
-        }
-        Ok(out)
-    }
-
-    /// CLIP scores, `2.5 * max(cos, 0)`, one per item, in order.
-    pub fn score_values(&self, items: &[(String, PathBuf)]) -> Result<Vec<f64>> {
-        Ok(self
-            .cosines(items)?
-            .into_iter()
-            .map(|c| CLIP_SCORE_WEIGHT * c.max(0.0))
-            .collect())
-    }
-}
-
-/// ImageReward over batches that mix prompts.
-#[derive(Debug)]
-pub struct ImageRewardScore {
-    inner: ImageReward,
-    batch_size: usize,
-}
-
-impl ImageRewardScore {
-    /// Loads `ImageReward.pt` (or its `.safetensors` copy) with `med_config.json` and the
-    /// tokenizer (`tokenizer.json` or bert-base-uncased's `vocab.txt`) beside it; see
-    /// [`ImageReward::from_checkpoint`]. With [`VIT_CONFIG_FILE`] beside it too, the image
-    /// encoder's sizes are read from that file instead of inferred from the tensors.
-    pub fn load(checkpoint: &Path, device: &Device) -> Result<Self> {
-        let vit_config = checkpoint.with_file_name(VIT_CONFIG_FILE);
-        let inner = if vit_config.is_file() {
-            load_with_vit_config(checkpoint, &vit_config, device)
-        } else {
-            ImageReward::from_checkpoint(checkpoint, device).map_err(|error| match error {
-                // The sizes the tensors do not tell: say where to give them.
-                PretrainedError::Config { path, message } if path == checkpoint => {
-                    PretrainedError::Config {
-                        path,
-                        message: format!(
-                            "{message} (in {VIT_CONFIG_FILE} beside the checkpoint: image_size, \
-                             patch_size, embed_dim, depth, num_heads, mlp_ratio, qkv_bias, \
-                             layer_norm_eps)"
-                        ),
-                    }
-                }
-                other => other,
-            })
-        }
-        .map_err(|error| ScoringError::Load {
-            scorer: "imagereward",
-            error,
-        })?;
-        Ok(Self {
-            inner,
-            batch_size: DEFAULT_BATCH,
-        })
-    }
-
-    /// Scores at most `batch_size` images per forward pass (at least 1).
-    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
-        self.batch_size = batch_size.max(1);
-        self
-    }
-
-    /// The model, to score one prompt's images the official way.
-    pub fn model(&self) -> &ImageReward {
-        &self.inner
-    }
-
-    /// `ImageReward.score(prompt, image)` for each item, in order. Unlike
-    /// [`ImageReward::score_paths`], one batch may hold several prompts: each row of the text
-    /// encoder reads its own prompt while attending to its own image, so the rewards are those
-    /// of one prompt at a time.
-    pub fn score_values(&self, items: &[(String, PathBuf)]) -> Result<Vec<f64>> {
-        let score_error = |error| ScoringError::Score {
-            scorer: "imagereward",
-            error,
-        };
-        let device = self.inner.device();
-        let mut out = Vec::with_capacity(items.len());
-        for chunk in items.chunks(self.batch_size) {
-            let images = chunk
-                .iter()
-                .map(|(_, p)| load_image(p))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(score_error)?;
-            let pixels = self.inner.preprocess(&images).map_err(score_error)?;
-            let (distinct, rows) = distinct_prompts(chunk);
-            let mut ids = Vec::new();
-            let mut mask = Vec::new();
-            let mut length = 0;
-            let tokens = distinct
-                .iter()
-                .map(|p| self.inner.tokenize(p))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(score_error)?;
-            for &row in &rows {
-                let t = &tokens[row as usize];
-                length = t.input_ids.len();
-                ids.extend(t.input_ids.iter().map(|&v| i64::from(v)));
-                mask.extend(t.attention_mask.iter().map(|&v| i64::from(v)));
-            }
-            let shape = [chunk.len(), length];
-            let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, shape), device);
-            let mask = Tensor::<2, Int>::from_data(TensorData::new(mask, shape), device);
-            let model = self.inner.model();
-            let features = model.features(ids, mask, model.image_embeds(pixels));
-            out.extend(values(model.rewards(features)).map_err(score_error)?);
-        }
-        Ok(out)
-    }
-}
-
-/// [`ImageReward::from_checkpoint`] with the image encoder's sizes from `vit_config`.
-fn load_with_vit_config(
-    checkpoint: &Path,
-    vit_config: &Path,
-    device: &Device,
-) -> Result<ImageReward, PretrainedError> {
-    let text = std::fs::read_to_string(vit_config).map_err(|source| PretrainedError::Io {
-        path: vit_config.to_path_buf(),
-        source,
-    })?;
-    let vit: BlipVitConfig = serde_json::from_str(&text).map_err(|e| PretrainedError::Config {
-        path: vit_config.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    let med = MedConfig::from_file(checkpoint.with_file_name("med_config.json"))?;
-    let config = ImageRewardConfig::new(vit, med);
-    // The tokenizer as `from_checkpoint` finds it.
-    let tokenizer = ["tokenizer.json", "vocab.txt"]
-        .into_iter()
-        .map(|name| checkpoint.with_file_name(name))
-        .find(|p| p.is_file())
-        .ok_or_else(|| PretrainedError::Tokenizer {
-            path: checkpoint.with_file_name("vocab.txt"),
-            message: "neither tokenizer.json nor vocab.txt is beside the checkpoint (put \
-                      bert-base-uncased's vocab.txt there)"
-                .into(),
-        })?;
-    let tokenizer = BlipTokenizer::from_file(&tokenizer, config.max_length)?;
-    ImageReward::from_checkpoint_with(checkpoint, config, tokenizer, device)
 }
 
 /// A loaded pretrained scorer of either kind.
@@ -343,10 +115,12 @@ fn load_with_vit_config(
 pub enum PretrainedScorer {
     ClipScore(ClipScore),
     ImageReward(ImageRewardScore),
+    PickScore(PickScore),
+    Hpsv2(Hpsv2Score),
 }
 
 impl PretrainedScorer {
-    /// Loads `path` (a CLIP folder or an ImageReward checkpoint) on the default device,
+    /// Loads `path` (a CLIP or PickScore folder, an ImageReward or HPSv2 checkpoint) onto `device`,
     /// scoring `batch_size` images per forward pass.
     pub fn load(
         kind: PretrainedScorerKind,
@@ -361,6 +135,12 @@ impl PretrainedScorer {
             PretrainedScorerKind::ImageReward => {
                 Self::ImageReward(ImageRewardScore::load(path, device)?.with_batch_size(batch_size))
             }
+            PretrainedScorerKind::PickScore => {
+                Self::PickScore(PickScore::load(path, device)?.with_batch_size(batch_size))
+            }
+            PretrainedScorerKind::Hpsv2 => {
+                Self::Hpsv2(Hpsv2Score::load(path, device)?.with_batch_size(batch_size))
+            }
         })
     }
 
@@ -368,6 +148,8 @@ impl PretrainedScorer {
         match self {
             Self::ClipScore(_) => PretrainedScorerKind::ClipScore,
             Self::ImageReward(_) => PretrainedScorerKind::ImageReward,
+            Self::PickScore(_) => PretrainedScorerKind::PickScore,
+            Self::Hpsv2(_) => PretrainedScorerKind::Hpsv2,
         }
     }
 
@@ -376,6 +158,8 @@ impl PretrainedScorer {
         match self {
             Self::ClipScore(s) => s.score_values(items),
             Self::ImageReward(s) => s.score_values(items),
+            Self::PickScore(s) => s.score_values(items),
+            Self::Hpsv2(s) => s.score_values(items),
         }
     }
 
@@ -431,6 +215,39 @@ fn distinct_prompts(items: &[(String, PathBuf)]) -> (Vec<&str>, Vec<i64>) {
         })
         .collect();
     (distinct, rows)
+}
+
+/// The cosine of each item's image with its prompt in a CLIP model's joint space, in batches of
+/// `batch_size` that mix prompts (each distinct prompt encoded once per batch): `pixels` makes a
+/// batch's image files the model's input, `tokens` a batch's distinct prompts its ids and mask.
+/// Errors name `scorer`.
+fn paired_cosines(
+    scorer: &'static str,
+    model: &ClipModel,
+    items: &[(String, PathBuf)],
+    batch_size: usize,
+    device: &Device,
+    pixels: impl Fn(&[&PathBuf]) -> Result<Tensor<4>, PretrainedError>,
+    tokens: impl Fn(&[&str]) -> Result<TokenBatch, PretrainedError>,
+) -> Result<Vec<f64>> {
+    let score_error = |error| ScoringError::Score { scorer, error };
+    let mut out = Vec::with_capacity(items.len());
+    for chunk in items.chunks(batch_size.max(1)) {
+        let paths: Vec<&PathBuf> = chunk.iter().map(|(_, p)| p).collect();
+        let pixels = pixels(&paths).map_err(score_error)?;
+        let (distinct, rows) = distinct_prompts(chunk);
+        let (ids, mask) = tokens(&distinct).map_err(score_error)?.to_tensors(device);
+        let text = normalize(
+            model
+                .get_text_features(ids, Some(mask))
+                .map_err(score_error)?,
+        );
+        let image = normalize(model.get_image_features(pixels).map_err(score_error)?);
+        let index = Tensor::<1, Int>::from_data(TensorData::new(rows, [chunk.len()]), device);
+        let cos = (image * text.select(0, index)).sum_dim(1);
+        out.extend(values(cos).map_err(score_error)?);
+    }
+    Ok(out)
 }
 
 /// A float tensor's values as `f64`.

@@ -5,6 +5,7 @@ pub mod analyze;
 pub mod bench;
 pub mod embed;
 pub mod eval;
+pub mod eval_matrix;
 pub mod import;
 pub mod rank;
 mod run_setup;

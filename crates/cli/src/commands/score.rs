@@ -1,5 +1,5 @@
 //! `rewardlab score`: every head's score and predicted rating for images under one prompt, with
-//! a trained run folder or a pretrained model (ImageReward, CLIP score).
+//! a trained run folder or a pretrained model (ImageReward, CLIP score, PickScore, HPSv2).
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -315,6 +315,29 @@ fn tokenizer(root: &Path) {
         "tokenizer_json/tokenizer.json",
         &std::fs::read(&path).unwrap(),
     );
+    // Prompts that reach each step of OpenCLIP's cleaning: entities, curly quotes, ligatures,
+    // full-width forms, terminal colours, C1 and other control characters.
+    let texts: [(&str, &str); 4] = [
+        (
+            "entities.txt",
+            "fish &amp; chips &amp;amp; &#8217;s &#x41; &#150; &lt;3 &hellip;",
+        ),
+        (
+            "quotes.txt",
+            "\u{201C}Hello,\u{201D} it\u{2019}s \u{2018}fine\u{2019}",
+        ),
+        (
+            "widths.txt",
+            "\u{FB01}ne \u{FF21}\u{FF22}\u{3000}caf\u{0096}e",
+        ),
+        (
+            "controls.txt",
+            "\x1b[31mred\x1b[0m\u{FEFF} tab\there <b>bold</b>",
+        ),
+    ];
+    for (name, text) in texts {
+        write(root, &format!("open_clip_text/{name}"), text.as_bytes());
+    }
 }
 
 fn images(root: &Path) {

@@ -189,6 +189,34 @@ impl ClipConfig {
         }
     }
 
+    /// OpenCLIP's ViT-H/14 as LAION trained it (`laion/CLIP-ViT-H-14-laion2B-s32B-b79K`), the
+    /// backbone of PickScore (`yuvalkirstain/PickScore_v1`) and of HPSv2: 986M parameters, the
+    /// exact GELU in both towers (OpenCLIP's `nn.GELU`, not OpenAI's quick_gelu), 1024-wide text
+    /// and joint space.
+    pub fn vit_huge_patch14() -> Self {
+        Self {
+            text_config: ClipTextConfig {
+                hidden_size: 1024,
+                intermediate_size: 4096,
+                num_hidden_layers: 24,
+                num_attention_heads: 16,
+                hidden_act: Activation::Gelu,
+                ..ClipTextConfig::default()
+            },
+            vision_config: ClipVisionConfig {
+                hidden_size: 1280,
+                intermediate_size: 5120,
+                num_hidden_layers: 32,
+                num_attention_heads: 16,
+                patch_size: 14,
+                hidden_act: Activation::Gelu,
+                ..ClipVisionConfig::default()
+            },
+            projection_dim: 1024,
+            logit_scale_init_value: 2.6592,
+        }
+    }
+
     /// Parses a checkpoint's `config.json` text; `path` only names the file in errors.
     ///
     /// Old configs also carry `text_config_dict` / `vision_config_dict`; as in transformers'
@@ -298,7 +326,14 @@ mod tests {
         assert_eq!(l14.vision_config.num_hidden_layers, 24);
         assert_eq!(l14.text_config.hidden_size, 768);
         assert_eq!(l14.projection_dim, 768);
-        for config in [b32, b16, l14] {
+        let h14 = ClipConfig::vit_huge_patch14();
+        assert_eq!(h14.vision_config.num_positions(), 257);
+        assert_eq!(h14.vision_config.num_hidden_layers, 32);
+        assert_eq!(h14.text_config.num_hidden_layers, 24);
+        assert_eq!(h14.projection_dim, 1024);
+        assert_eq!(h14.text_config.hidden_act, Activation::Gelu);
+        assert_eq!(h14.vision_config.hidden_act, Activation::Gelu);
+        for config in [b32, b16, l14, h14] {
             config.validate().unwrap();
         }
     }

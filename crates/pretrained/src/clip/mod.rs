@@ -20,6 +20,9 @@
 
 pub mod config;
 pub mod encoder;
+pub mod open_clip;
+#[cfg(test)]
+mod open_clip_parity_tests;
 #[cfg(test)]
 mod parity_tests;
 pub mod text_model;
@@ -36,6 +39,7 @@ use burn::{
 
 pub use config::{Activation, ClipConfig, ClipTextConfig, ClipVisionConfig, frozen_layer_count};
 pub use encoder::{ClipAttention, ClipEncoder, ClipEncoderLayer, ClipMlp};
+pub use open_clip::OpenClipConfig;
 pub use text_model::{ClipTextEmbeddings, ClipTextTransformer, TextHiddenState, TextOutput};
 pub use vision_model::{
     ClipVisionEmbeddings, ClipVisionTransformer, VisionHiddenState, VisionOutput,

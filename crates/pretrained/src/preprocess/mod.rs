@@ -13,8 +13,12 @@
 //!   those rules (BLIP/ImageReward's torchvision `Resize` + `CenterCrop` + `ToTensor`) can be
 //!   assembled from them.
 //!
+//! - [`PadToSquare`]: OpenCLIP's evaluation transform as HPSv2 uses it (the longest side resized
+//!   by torch's antialiased bicubic on floats, zero padding to a square, no crop).
+//!
 //! One job per file: [`resample`] (Pillow's resize), [`convert`] (colour conversion, crop,
-//! tensor layout), [`clip`] (the CLIP processor and its config); decoding ([`load_image`]) here.
+//! tensor layout), [`clip`] (the CLIP processor and its config), [`pad_square`] (HPSv2's
+//! transform); decoding ([`load_image`]) here.
 
 use std::path::Path;
 
@@ -36,12 +40,14 @@ pub const OPENAI_CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11]
 
 pub mod clip;
 pub mod convert;
+pub mod pad_square;
 pub mod resample;
 #[cfg(test)]
 mod tests;
 
 pub use clip::*;
 pub use convert::*;
+pub use pad_square::*;
 pub use resample::*;
 
 /// The most pixels an image may have (Pillow's limit), as `validate` checks it too.

@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use eval::{Baseline, BaselineContext, ImageRef, Registry};
+use pretrained::clip::ClipModel;
+use pretrained::clip_tokenizer::ClipTokenizer;
 use pretrained::preprocess::ClipImageProcessor;
 use serde_json::Value;
 
@@ -20,9 +22,19 @@ fn tiny_clip() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/pretrained/tiny-clip")
 }
 
+fn tiny_pickscore() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/pretrained/tiny-pickscore")
+}
+
 /// The tiny CLIP (which has no tokenizer.json) with OpenAI's merges file beside it, in a fresh
 /// folder named `name`; `None` when the shared merges file is absent.
 fn tiny_clip_folder(name: &str) -> Option<PathBuf> {
+    fixture_folder(&tiny_clip(), name)
+}
+
+/// A tiny CLIP-layout fixture's model files with OpenAI's merges file beside them, in a fresh
+/// folder named `name`; `None` when the shared merges file is absent.
+fn fixture_folder(fixture: &Path, name: &str) -> Option<PathBuf> {
     let bpe = shared("data/clip-bpe/bpe_simple_vocab_16e6.txt.gz")?;
     let dir = std::env::temp_dir().join(format!("rewardlab-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -31,7 +43,7 @@ fn tiny_clip_folder(name: &str) -> Option<PathBuf> {
         "model.safetensors",
         "preprocessor_config.json",
     ] {
-        std::fs::copy(tiny_clip().join(file), dir.join(file)).unwrap();
+        std::fs::copy(fixture.join(file), dir.join(file)).unwrap();
     }
     std::fs::copy(bpe, dir.join(CLIP_BPE_FILE)).unwrap();
     Some(dir)
@@ -223,6 +235,141 @@ fn imagereward_batches_mixing_prompts_give_the_official_rewards() {
     std::fs::remove_dir_all(checkpoint.parent().unwrap()).unwrap();
 }
 
+/// PickScore on the tiny random model with PickScore's layout, against the scores that
+/// PickScore's README code gave (`tests/fixtures/pretrained/tiny-pickscore/reference.json`):
+/// every caption with every image, in batches that mix prompts.
+#[test]
+fn pickscore_matches_its_readme_computation_on_a_tiny_model() {
+    let _guard = init_guard();
+    let (Some(images), Some(folder)) = (
+        shared("data/captioned-images"),
+        fixture_folder(&tiny_pickscore(), "pickscore-parity"),
+    ) else {
+        return;
+    };
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(tiny_pickscore().join("reference.json")).unwrap(),
+    )
+    .unwrap();
+    let prompts: Vec<&str> = reference["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    let files: Vec<PathBuf> = reference["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| images.join(f.as_str().unwrap()))
+        .collect();
+    let mut items = Vec::new();
+    let mut want = Vec::new();
+    for (i, prompt) in prompts.iter().enumerate() {
+        for (j, file) in files.iter().enumerate() {
+            items.push((prompt.to_string(), file.clone()));
+            want.push(reference["scores"]["values"][i][j].as_f64().unwrap());
+        }
+    }
+    let scorer =
+        PretrainedScorer::load(PretrainedScorerKind::PickScore, &folder, 7, &Device::flex())
+            .unwrap();
+    let PretrainedScorer::PickScore(pick) = &scorer else {
+        panic!("not a PickScore scorer");
+    };
+    let scale = reference["logit_scale"][0]
+        .as_f64()
+        .or(reference["logit_scale"].as_f64())
+        .unwrap()
+        .exp();
+    assert!(
+        (pick.scale() - scale).abs() < 1e-6 * scale,
+        "{} vs {scale}",
+        pick.scale()
+    );
+    let got = scorer.score_values(&items).unwrap();
+    // A score is a float32 cosine times about 90: its cosine is held to 1e-5.
+    let worst = got
+        .iter()
+        .zip(&want)
+        .map(|(g, w)| (g - w).abs())
+        .fold(0.0, f64::max);
+    assert!(worst < 1e-5 * scale, "worst difference {worst}");
+    assert_eq!(scorer.kind().heads(), &[Criterion::Overall]);
+}
+
+/// HPSv2 on the tiny checkpoint that the `hpsv2` package made, against `hpsv2.img_score.score`
+/// (`tests/fixtures/hpsv2/reference.json`): every caption with every image, in batches of 5 that
+/// mix prompts, the sizes read from the OpenCLIP config beside the checkpoint.
+#[test]
+fn hpsv2_matches_the_hpsv2_packages_scores_on_a_tiny_checkpoint() {
+    let _guard = init_guard();
+    let (Some(images), Some(bpe)) = (
+        shared("data/captioned-images"),
+        shared("data/clip-bpe/bpe_simple_vocab_16e6.txt.gz"),
+    ) else {
+        return;
+    };
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/hpsv2");
+    let dir = std::env::temp_dir().join(format!("rewardlab-hpsv2-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in ["tiny_hpsv2.pt", OPEN_CLIP_CONFIG_FILE] {
+        std::fs::copy(fixture.join(file), dir.join(file)).unwrap();
+    }
+    std::fs::copy(bpe, dir.join(CLIP_BPE_FILE)).unwrap();
+    let reference: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture.join("reference.json")).unwrap())
+            .unwrap();
+    let mut items = Vec::new();
+    let mut want = Vec::new();
+    for (i, prompt) in reference["prompts"].as_array().unwrap().iter().enumerate() {
+        for (j, image) in reference["images"].as_array().unwrap().iter().enumerate() {
+            items.push((
+                prompt.as_str().unwrap().to_string(),
+                images.join(image.as_str().unwrap()),
+            ));
+            want.push(reference["scores"]["values"][i][j].as_f64().unwrap());
+        }
+    }
+    let scorer = PretrainedScorer::load(
+        PretrainedScorerKind::Hpsv2,
+        &dir.join("tiny_hpsv2.pt"),
+        5,
+        &Device::flex(),
+    )
+    .unwrap();
+    let got = scorer.score_values(&items).unwrap();
+    let worst = got
+        .iter()
+        .zip(&want)
+        .map(|(g, w)| (g - w).abs())
+        .fold(0.0, f64::max);
+    assert!(worst < 1e-5, "worst difference {worst}");
+
+    // With a config that does not fit it, the checkpoint is refused, naming a tensor whose
+    // shape differs.
+    let config = std::fs::read_to_string(dir.join(OPEN_CLIP_CONFIG_FILE)).unwrap();
+    std::fs::write(
+        dir.join(OPEN_CLIP_CONFIG_FILE),
+        config.replace("\"embed_dim\": 20", "\"embed_dim\": 16"),
+    )
+    .unwrap();
+    let error = PretrainedScorer::load(
+        PretrainedScorerKind::Hpsv2,
+        &dir.join("tiny_hpsv2.pt"),
+        5,
+        &Device::flex(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("cannot load hpsv2")
+            && error.contains("misshaped: checkpoint key `visual.proj`"),
+        "{error}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn baselines_need_their_flag_and_a_dataset_with_images() {
     let _guard = init_guard();
@@ -241,15 +388,22 @@ fn baselines_need_their_flag_and_a_dataset_with_images() {
         .unwrap()
         .to_string();
     assert!(err.contains("--checkpoint FILE"), "{err}");
+    let err = registry
+        .create("pickscore", &ctx)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("--pickscore DIR"), "{err}");
     assert_eq!(registry.defaults(&ctx), vec!["random".to_string()]);
 
     let missing = Path::new("/nonexistent/ImageReward.pt").to_path_buf();
     register(
         &mut registry,
         &PretrainedPaths {
-            encoder: Some(tiny_clip()),
-            checkpoint: Some(missing.clone()),
+            clip_score: Some(tiny_clip()),
+            imagereward: Some(missing.clone()),
             batch_size: 4,
+            ..PretrainedPaths::default()
         },
         &Device::flex(),
     );
@@ -316,9 +470,9 @@ fn clip_score_baseline_scores_both_heads_it_claims() {
     register(
         &mut registry,
         &PretrainedPaths {
-            encoder: Some(folder.clone()),
-            checkpoint: None,
+            clip_score: Some(folder.clone()),
             batch_size: 2,
+            ..PretrainedPaths::default()
         },
         &Device::flex(),
     );

@@ -40,7 +40,8 @@ pub struct Args {
     #[arg(long)]
     pub force: bool,
     /// A baseline to compare with (repeatable): random, oracle (synthetic data only),
-    /// clip-score (with --encoder DIR), imagereward (with --checkpoint FILE), or none. Default:
+    /// clip-score (with --encoder DIR), imagereward (with --checkpoint FILE), pickscore (with
+    /// --pickscore DIR), hpsv2 (with --hpsv2 FILE), or none. Default:
     /// every baseline that can run on the dataset (the pretrained ones when their flag is given).
     #[arg(long = "baseline")]
     pub baselines: Vec<String>,
@@ -90,7 +91,7 @@ impl Args {
         {
             bail!("--tie-threshold must be a number >= 0");
         }
-        let paths = self.scorer.pretrained.paths()?;
+        let paths = self.scorer.pretrained.paths(self.model_kind())?;
         for kind in PretrainedKind::ALL {
             let used = self.model_kind() == Some(kind)
                 || self.baselines.is_empty()
@@ -98,7 +99,7 @@ impl Args {
             if paths.path(kind).is_some() && !used {
                 bail!(
                     "{} is given, but neither --model {} nor --baseline {} uses it",
-                    PretrainedArgs::flag(kind),
+                    PretrainedArgs::baseline_flag(kind),
                     model_flag_value(kind),
                     kind.name()
                 );

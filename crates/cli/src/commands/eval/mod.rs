@@ -1,5 +1,5 @@
 //! `rewardlab eval`: every figure of the `eval` crate, with bootstrap intervals, for a trained
-//! run, a pretrained model (ImageReward, CLIP score) or an external model's scores file on a
+//! run, a pretrained model (ImageReward, CLIP score, PickScore, HPSv2) or an external model's scores file on a
 //! dataset's prompts, next to baselines (among them the pretrained ones); writes
 //! `metrics.json`, `report.md`, `per_prompt.parquet`, the scored model's `scores.csv` and each
 //! pretrained baseline's `scores-NAME.csv`.
@@ -22,7 +22,7 @@ pub use args::Args;
 use model::ModelScores;
 
 pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
-    let ds = read_dataset(&args.dataset)?;
+    let ds = read_valid_dataset(&args.dataset)?;
     let ix = ds.index();
     let (split_name, selection) = args.selection()?;
     let paths = args.check()?;
@@ -91,7 +91,7 @@ pub fn run(args: Args, device: &scoring::Device) -> Result<ExitCode> {
 }
 
 /// The dataset, refused when validation finds problems (figures on broken data would mislead).
-fn read_dataset(dir: &Path) -> Result<Dataset> {
+pub(crate) fn read_valid_dataset(dir: &Path) -> Result<Dataset> {
     let ds = crate::commands::read_dataset(dir)?;
     let problems = validate(&ds, Checks { images: false });
     if !problems.is_empty() {

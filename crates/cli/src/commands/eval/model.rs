@@ -100,7 +100,10 @@ pub fn choose(
                 default_out: PathBuf::from(folder),
             })
         }
-        (None, None, None) => bail!("give --run DIR, --model imagereward|clip or --scores FILE"),
+        (None, None, None) => bail!(
+            "give --run DIR, --model {} or --scores FILE",
+            crate::commands::scorer_args::model_choices()
+        ),
     }
 }
 
