@@ -1,6 +1,7 @@
 //! End-to-end tests of `rewardlab eval` and `rewardlab rank`: external scores on a tiny
 //! annotation-only dataset (figures worked out by hand), bad scores files, a smoke-trained run on
-//! a small synthetic world (seconds on 2 cores), best-of-N ordering, and the human ceiling of the
+//! a small synthetic world (seconds on 2 cores), best-of-N ordering, the sensitivity audit of that
+//! run against the world's ground truth, and the human ceiling of the
 //! real HPD sample (skipped, with the reason printed, when `../shared/data` is absent).
 
 use std::path::{Path, PathBuf};
@@ -8,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 mod common;
-use common::{json, ok, run, s, tmp};
+use common::{json, ok, run, s, stderr, tmp};
 
 fn args(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
@@ -563,4 +564,106 @@ fn eval_on_the_hpd_sample_reports_the_human_ceiling() {
         "accuracy vs mean rank",
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn audit_of_a_trained_run_reports_every_perturbation_against_the_ground_truth() {
+    let (world, run_dir) = smoke_run("audit");
+    let out = tmp("audit-out");
+    let (w, r, o) = (s(&world), s(&run_dir), s(&out));
+    let common = [
+        "audit",
+        "--run",
+        r,
+        "--dataset",
+        w,
+        "--out",
+        o,
+        "--prompts",
+        "6",
+    ];
+    let a = json(&[&common[..], &["--resamples", "100", "--json"]].concat());
+    assert_eq!(a["reference"], "ground truth");
+    assert_eq!(
+        (a["head"].as_str(), a["prompts"].as_u64()),
+        (Some("overall"), Some(6))
+    );
+    let rows = a["rows"].as_array().unwrap();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r["perturbation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "saturation",
+            "contrast",
+            "sharpen",
+            "jpeg-q10",
+            "text",
+            "border",
+            "crop"
+        ]
+    );
+    // Every figure agrees with the per-image table, and sits inside its interval.
+    let table = std::fs::read_to_string(out.join("per_image.csv")).unwrap();
+    let images = a["images"].as_u64().unwrap() as usize;
+    assert_eq!(table.lines().count(), 1 + 7 * images);
+    for row in rows {
+        let name = row["perturbation"].as_str().unwrap();
+        let changes: Vec<f64> = table
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .filter(|f| f[2] == name)
+            .map(|f| f[4].parse::<f64>().unwrap() - f[3].parse::<f64>().unwrap())
+            .collect();
+        assert_eq!(changes.len(), images);
+        let mean = changes.iter().sum::<f64>() / images as f64;
+        let rises = changes.iter().filter(|c| **c > 0.0).count() as f64 / images as f64;
+        let value = |k: &str| row[k]["value"].as_f64().unwrap();
+        assert!((value("mean_change") - mean).abs() < 1e-9, "{name}");
+        assert!((value("rises") - rises).abs() < 1e-12, "{name}");
+        for k in ["rises", "mean_change", "overtakes"] {
+            let ci = &row[k]["ci95"];
+            let (lo, hi) = (ci[0].as_f64().unwrap(), ci[1].as_f64().unwrap());
+            assert!(
+                lo <= value(k) + 1e-12 && value(k) <= hi + 1e-12,
+                "{name} {k}"
+            );
+        }
+        assert!(row["overtakes"]["n"].as_u64().unwrap() > 0, "{name}");
+    }
+    let md = std::fs::read_to_string(out.join("audit.md")).unwrap();
+    assert!(md.contains("| crop | top left 60%"), "{md}");
+    assert!(
+        !out.join("images").exists(),
+        "the perturbed images are removed"
+    );
+
+    // The folder is not overwritten without --force; a bad flag is named.
+    let again = run(&common);
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
+    let bad = run(&[&common[..], &["--force", "--perturbations", "blur"]].concat());
+    assert!(
+        stderr(&bad).contains("unknown perturbation `blur`"),
+        "{}",
+        stderr(&bad)
+    );
+    ok(&[
+        &common[..],
+        &["--force", "--perturbations", "border", "--keep-images"],
+    ]
+    .concat());
+    assert_eq!(
+        std::fs::read_dir(out.join("images/border"))
+            .unwrap()
+            .count(),
+        images
+    );
+    assert!(out.join("audit.json").is_file() && out.join("per_image.csv").is_file());
+    std::fs::remove_dir_all(&world).unwrap();
+    std::fs::remove_dir_all(&run_dir).unwrap();
+    std::fs::remove_dir_all(&out).unwrap();
 }

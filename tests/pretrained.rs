@@ -756,3 +756,63 @@ fn eval_matrix_scores_each_model_once_and_a_new_model_adds_its_rows() {
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&synthetic).unwrap();
 }
+
+#[test]
+fn audit_of_hpsv2_on_the_hpd_gallery_counts_overtakes_against_the_peoples_rankings() {
+    let dir = tmp("pretrained-audit");
+    let (Some(src), Some(hps)) = (
+        shared("data/hpd-gallery/annotations.json"),
+        tiny_hpsv2(&dir.join("hpsv2")),
+    ) else {
+        return;
+    };
+    let ds = dir.join("hpd");
+    ok(&["import", "hpd", s(&src), s(&ds)]);
+    let out = dir.join("audit");
+    let a = json(&[
+        "audit",
+        "--model",
+        "hpsv2",
+        "--checkpoint",
+        s(&hps),
+        "--dataset",
+        s(&ds),
+        "--prompts",
+        "2",
+        "--perturbations",
+        "jpeg-q10,border",
+        "--out",
+        s(&out),
+        "--resamples",
+        "100",
+        "--json",
+    ]);
+    assert_eq!(a["reference"], "human rankings");
+    assert_eq!(a["prompts"], 2);
+    assert_eq!(a["rows"].as_array().unwrap().len(), 2);
+    // Ten annotators rank each prompt's images: their mean ranks order most pairs strictly.
+    let images = a["images"].as_u64().unwrap();
+    let pairs = a["rows"][1]["overtakes"]["n"].as_u64().unwrap();
+    assert!(images >= 4 && pairs > 0, "{a}");
+    // HPSv2 fills only the overall head.
+    let o = run(&[
+        "audit",
+        "--model",
+        "hpsv2",
+        "--checkpoint",
+        s(&hps),
+        "--dataset",
+        s(&ds),
+        "--head",
+        "fidelity",
+        "--out",
+        s(&dir.join("other")),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("has no fidelity head; it has overall"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -71,6 +71,11 @@ enum Command {
     /// under every protocol of the field, with bootstrap intervals and the human ceiling: one
     /// table; each model's scores of each dataset are cached, so a new model adds a row.
     EvalMatrix(commands::eval_matrix::Args),
+    /// How a scorer's score moves when a dataset's images are perturbed in ways people do not
+    /// prefer (saturation, contrast, sharpening, JPEG, text, a border, a crop): the share of
+    /// images whose score rises, the mean change, and how often the change wins a comparison
+    /// against a better image, with bootstrap intervals.
+    Audit(commands::audit::Args),
     /// Best-of-N selection: a prompt's candidate images best first (rank 1 = best), with every
     /// head's score, by a trained run or a pretrained model (ImageReward, CLIP score, PickScore, HPSv2).
     Rank(commands::rank::Args),
@@ -125,6 +130,7 @@ fn main() -> ExitCode {
         Command::EvalMatrix(a) => on_device(d.0, d.1, "eval-matrix", || {
             commands::eval_matrix::run(a, d.0)
         }),
+        Command::Audit(a) => on_device(d.0, d.1, "audit", || commands::audit::run(a, d.0)),
         Command::Rank(a) => on_device(d.0, d.1, "rank", || commands::rank::run(a, d.0)),
         Command::Ablate(a) => on_device(d.0, d.1, "ablate", || commands::ablate::run(a, d.0)),
     };

@@ -86,6 +86,30 @@ pub fn save(picture: &impl Picture, dir: &Path, name: &str) -> Result<[PathBuf; 
     Ok([svg_path, png_path])
 }
 
+/// Writes `text` onto `img` in the embedded font, `height` pixels tall, its top left corner at
+/// `at`, in `colour`: the audit's text overlay, drawn with the figures' font so that no system
+/// font is needed and every machine draws the same pixels.
+pub fn stamp_text(
+    img: &mut image::RgbImage,
+    text: &str,
+    at: (i32, i32),
+    height: u32,
+    colour: [u8; 3],
+) -> Result<(), PlotError> {
+    register_font();
+    let size = img.dimensions();
+    let colour = RGBColor(colour[0], colour[1], colour[2]);
+    let style = TextStyle::from((FAMILY, f64::from(height)).into_font()).color(&colour);
+    let root = BitMapBackend::with_buffer(img.as_mut(), size).into_drawing_area();
+    let drawn = root
+        .draw(&Text::new(text.to_string(), at, style))
+        .and_then(|()| root.present());
+    drawn.map_err(|e| PlotError::Draw {
+        name: format!("the text `{text}`"),
+        message: e.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +145,19 @@ mod tests {
         let err = save(&Square, &dir.join("missing"), "square").unwrap_err();
         assert!(err.to_string().contains("missing/square.svg"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn stamped_text_changes_pixels_where_it_is_written_only() {
+        let mut img = image::RgbImage::from_pixel(80, 40, image::Rgb([0, 0, 0]));
+        stamp_text(&mut img, "TEXT", (4, 4), 20, [255, 255, 255]).unwrap();
+        let lit = |x0: u32, x1: u32| {
+            (x0..x1)
+                .flat_map(|x| (0..40).map(move |y| (x, y)))
+                .filter(|&(x, y)| img.get_pixel(x, y).0[0] > 128)
+                .count()
+        };
+        assert!(lit(0, 60) > 50, "{}", lit(0, 60));
+        assert_eq!(lit(70, 80), 0);
     }
 }

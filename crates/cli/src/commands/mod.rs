@@ -2,6 +2,7 @@
 
 pub mod ablate;
 pub mod analyze;
+pub mod audit;
 pub mod bench;
 pub mod embed;
 pub mod eval;

@@ -23,6 +23,12 @@ pub struct ScorerArgs {
 }
 
 impl ScorerArgs {
+    /// The split evaluated when `--split` is not given: a run's held-out prompts (`test`, by its
+    /// config.toml's split), every prompt for a model not trained here (`all`).
+    pub fn default_split(&self) -> &'static str {
+        if self.run.is_some() { "test" } else { "all" }
+    }
+
     /// The pretrained model named, if one is.
     pub fn model_kind(&self) -> Option<PretrainedKind> {
         self.model.map(ModelKind::pretrained)

@@ -66,14 +66,10 @@ pub struct Args {
 impl Args {
     /// The split's name as given (default: test with --run, else all) and the prompts it selects.
     pub fn selection(&self) -> Result<(String, Selection)> {
-        let name = self.split.clone().unwrap_or_else(|| {
-            if self.scorer.run.is_some() {
-                "test"
-            } else {
-                "all"
-            }
-            .into()
-        });
+        let name = self
+            .split
+            .clone()
+            .unwrap_or_else(|| self.scorer.default_split().into());
         let selection = name.parse().map_err(|e| anyhow::anyhow!("--split: {e}"))?;
         Ok((name, selection))
     }
