@@ -641,10 +641,29 @@ fn audit_of_a_trained_run_reports_every_perturbation_against_the_ground_truth() 
         "the perturbed images are removed"
     );
 
-    // The folder is not overwritten without --force; a bad flag is named.
-    let again = run(&common);
-    assert!(!again.status.success());
-    assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
+    // A rerun into the same folder takes every pass from the kept scores and gives the same
+    // report; a folder holding other files is refused without --force; a bad flag is named.
+    let before = std::fs::read_to_string(out.join("audit.json")).unwrap();
+    let again = run(&[&common[..], &["--resamples", "100"]].concat());
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("crop: ") && stderr(&again).contains("scores from the last run"),
+        "{}",
+        stderr(&again)
+    );
+    assert!(!stderr(&again).contains("scoring "), "{}", stderr(&again));
+    assert_eq!(
+        std::fs::read_to_string(out.join("audit.json")).unwrap(),
+        before
+    );
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    let refused = run(&common);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("holds notes.txt"),
+        "{}",
+        stderr(&refused)
+    );
     let bad = run(&[&common[..], &["--force", "--perturbations", "blur"]].concat());
     assert!(
         stderr(&bad).contains("unknown perturbation `blur`"),

@@ -9,14 +9,17 @@
 //! * [`perturb`]: the perturbations, pure functions of the pixels;
 //! * [`stats`]: the figures from scores;
 //! * [`measure`]: perturbing, scoring, and the figures per perturbation;
+//! * [`cache`]: each finished pass's scores, so that an audit resumes where it stopped;
 //! * [`report`]: `audit.md` and `per_image.csv`.
 
+pub mod cache;
 mod error;
 pub mod measure;
 pub mod perturb;
 pub mod report;
 pub mod stats;
 
+pub use cache::PassCache;
 pub use error::{AuditError, Result};
 pub use measure::{Audit, AuditPlan, AuditRow, ImageChange, Reference, audit};
 pub use perturb::Perturbation;

@@ -9,6 +9,7 @@ use eval::{EvalData, RankedPrompt, Resamples};
 use scoring::ImageScorer;
 use serde::Serialize;
 
+use crate::cache::PassCache;
 use crate::error::{AuditError, Result};
 use crate::perturb::Perturbation;
 use crate::stats::{PerturbationFigures, PromptScores, figures, score_spread};
@@ -37,6 +38,8 @@ pub struct AuditPlan<'a> {
     pub work: &'a Path,
     pub resamples: usize,
     pub seed: u64,
+    /// Where finished passes are kept and found again (`None`: nothing kept).
+    pub cache: Option<PassCache>,
 }
 
 /// One perturbation's row of the report.
@@ -95,19 +98,28 @@ pub fn audit(
         ));
     }
     let perturbed = perturb_all(&originals, plan, &mut progress)?;
-    let head_scores = |items: &[(String, PathBuf)]| -> Result<Vec<f64>> {
-        Ok(scorer
+    let mut head_scores = |pass: &str, items: &[(String, PathBuf)]| -> Result<Vec<f64>> {
+        if let Some(cache) = &plan.cache
+            && let Some(scores) = cache.get(pass, items.len())
+        {
+            progress(&format!("{pass}: {} scores from the last run", items.len()));
+            return Ok(scores);
+        }
+        progress(&format!("scoring {} images: {pass}", items.len()));
+        let scores: Vec<f64> = scorer
             .score_files(items)?
             .iter()
             .map(|s| s.heads[plan.head].as_ref().map_or(f64::NAN, |h| h.score))
-            .collect())
+            .collect();
+        if let Some(cache) = &plan.cache {
+            cache.put(pass, &scores)?;
+        }
+        Ok(scores)
     };
-    progress(&format!("scoring {} original images", originals.len()));
-    let original_scores = head_scores(&originals)?;
+    let original_scores = head_scores("original", &originals)?;
     let mut perturbed_scores = Vec::with_capacity(perturbed.len());
     for (p, items) in plan.perturbations.iter().zip(&perturbed) {
-        progress(&format!("scoring {} images with {}", items.len(), p.name()));
-        perturbed_scores.push(head_scores(items)?);
+        perturbed_scores.push(head_scores(p.name(), items)?);
     }
 
     let mut prompts = Vec::with_capacity(plan.data.prompts.len());
@@ -350,6 +362,10 @@ mod tests {
             work: &work,
             resamples: 100,
             seed: 0,
+            cache: Some(PassCache {
+                dir: root.join("scores"),
+                key: "brightness\n".into(),
+            }),
         };
         let mut lines = Vec::new();
         let (report, changes) = audit(&Brightness, &plan, |l| lines.push(l.to_string())).unwrap();
@@ -371,11 +387,18 @@ mod tests {
         let framed = (2916.0 * 20.0 + 1180.0 * 255.0) / 4096.0;
         assert!((a2.perturbed - framed).abs() < 1e-9, "{}", a2.perturbed);
         assert!(
-            lines
-                .iter()
-                .any(|l| l.contains("scoring 4 images with border")),
+            lines.contains(&"scoring 4 images: border".to_string()),
             "{lines:?}"
         );
+        // A second run finds every pass kept, and gives the same report.
+        let mut again = Vec::new();
+        let (second, _) = audit(&Brightness, &plan, |l| again.push(l.to_string())).unwrap();
+        assert_eq!(second, report);
+        assert!(
+            again.contains(&"border: 4 scores from the last run".to_string()),
+            "{again:?}"
+        );
+        assert!(!again.iter().any(|l| l.starts_with("scoring")), "{again:?}");
 
         // A head the scorer does not have, and an image missing on disk, are errors naming them.
         let fidelity = AuditPlan {

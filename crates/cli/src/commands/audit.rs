@@ -1,6 +1,7 @@
 //! `rewardlab audit`: how a scorer's score moves when a dataset's images are perturbed in ways
 //! people do not prefer (the `audit` crate), written as `audit.md`, `audit.json` and
-//! `per_image.csv`.
+//! `per_image.csv`; each finished pass's scores are kept in `scores/`, so that a rerun into the
+//! same folder resumes where the last one stopped.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -9,9 +10,10 @@ use std::process::ExitCode;
 use annotations::splits::{Selection, SplitSpec};
 use annotations::{Criterion, ImagesState};
 use anyhow::{Context, Result, bail};
-use audit::{AuditPlan, Perturbation, Reference};
+use audit::{AuditPlan, PassCache, Perturbation, Reference};
 use eval::EvalData;
 use integrity::FolderLock;
+use scoring::matrix::{MatrixModel, ModelSource, dataset_fingerprint};
 use scoring::{Device, ImageScorer};
 
 use super::scorer_args::ScorerArgs;
@@ -39,10 +41,11 @@ pub struct Args {
     /// overall for a pretrained model (CLIP score fills alignment too).
     #[arg(long, default_value = "overall")]
     pub head: Criterion,
-    /// Output folder.
+    /// Output folder; it keeps each finished pass's scores, so rerun with the same --out to
+    /// resume a stopped audit or to add a perturbation.
     #[arg(long, default_value = "audit")]
     pub out: PathBuf,
-    /// Write into a folder that is not empty.
+    /// Use an output folder that holds other files than an audit's.
     #[arg(long)]
     pub force: bool,
     /// Keep the perturbed images (OUT/images/NAME/, numbered in per_image.csv's order).
@@ -58,6 +61,16 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
 }
+
+/// The files of an audit folder: anything else in `--out` needs `--force`.
+const OWN_FILES: [&str; 6] = [
+    "audit.md",
+    "audit.json",
+    "per_image.csv",
+    "scores",
+    "images",
+    integrity::LOCK_FILE,
+];
 
 pub fn run(args: Args, device: &Device) -> Result<ExitCode> {
     if args.prompts == 0 {
@@ -102,7 +115,7 @@ pub fn run(args: Args, device: &Device) -> Result<ExitCode> {
     prompts.truncate(args.prompts);
     let data = EvalData::from_dataset(&ds, &ix, &prompts);
 
-    super::ensure_writable(&args.out, args.force)?;
+    super::check_own_folder(&args.out, args.force, &OWN_FILES, "an audit folder")?;
     let lock = FolderLock::acquire(&args.out, "audit")
         .with_context(|| format!("locking {}", args.out.display()))?;
     if let Some(note) = lock.reclaimed_note() {
@@ -121,6 +134,7 @@ pub fn run(args: Args, device: &Device) -> Result<ExitCode> {
         Some(map) => Reference::GroundTruth(map),
         None => Reference::People,
     };
+    let key = cache_key(&args, &data, &split_name)?;
     let work = args.out.join("images");
     let plan = AuditPlan {
         data: &data,
@@ -131,6 +145,10 @@ pub fn run(args: Args, device: &Device) -> Result<ExitCode> {
         work: &work,
         resamples: args.resamples,
         seed: args.seed,
+        cache: Some(PassCache {
+            dir: args.out.join("scores"),
+            key,
+        }),
     };
     eprintln!(
         "auditing {} on {} prompts of {} ({split_name})",
@@ -162,4 +180,36 @@ pub fn run(args: Args, device: &Device) -> Result<ExitCode> {
     }
     eprintln!("wrote {}", args.out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a kept pass was scored under: the scorer's files (sizes and times), the dataset's
+/// annotations, the head and the audited images; a change to any scores the pass again.
+fn cache_key(args: &Args, data: &EvalData, split: &str) -> Result<String> {
+    let source = match (&args.scorer.run, args.scorer.model_kind()) {
+        (Some(run), _) => ModelSource::Run(run.clone()),
+        (None, Some(kind)) => {
+            let paths = args.scorer.pretrained.paths(Some(kind))?;
+            let path = paths
+                .path(kind)
+                .with_context(|| format!("no file given for {}", kind.name()))?;
+            ModelSource::Pretrained(kind, path.clone())
+        }
+        (None, None) => bail!("give --run DIR or --model"),
+    };
+    let model = MatrixModel {
+        label: String::new(),
+        source,
+    };
+    let mut key = model.fingerprint() + &dataset_fingerprint(&args.dataset);
+    // A matrix product's rounding depends on its batch, so the batch is part of the key.
+    key.push_str(&format!(
+        "head {}\nsplit {split}\nbatch {:?}\n",
+        args.head.name(),
+        args.scorer.pretrained.batch()?
+    ));
+    for prompt in &data.prompts {
+        key.push_str(&prompt.generations.join(","));
+        key.push('\n');
+    }
+    Ok(key)
 }

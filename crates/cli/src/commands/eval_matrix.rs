@@ -76,7 +76,7 @@ pub fn run(args: Args, device: &Device) -> Result<ExitCode> {
             );
         }
     }
-    check_out(&args.out, args.force)?;
+    super::check_own_folder(&args.out, args.force, &OWN_FILES, "a matrix folder")?;
     let lock = FolderLock::acquire(&args.out, "eval-matrix")
         .with_context(|| format!("locking {}", args.out.display()))?;
     if let Some(note) = lock.reclaimed_note() {
@@ -134,27 +134,6 @@ pub fn run(args: Args, device: &Device) -> Result<ExitCode> {
     }
     eprintln!("wrote {}", args.out.display());
     Ok(ExitCode::SUCCESS)
-}
-
-/// Refuses an output folder holding files that are not a matrix's, unless `--force`.
-fn check_out(out: &Path, force: bool) -> Result<()> {
-    if !out.exists() || force {
-        return Ok(());
-    }
-    if !out.is_dir() {
-        bail!("{} exists and is not a folder", out.display());
-    }
-    for entry in std::fs::read_dir(out)? {
-        let name = entry?.file_name();
-        if !OWN_FILES.iter().any(|own| name == *own) {
-            bail!(
-                "{} holds {}, which a matrix folder does not; choose another --out or pass --force",
-                out.display(),
-                Path::new(&name).display()
-            );
-        }
-    }
-    Ok(())
 }
 
 /// The model's scores of every image of the dataset: from the cache when they were computed on

@@ -42,6 +42,28 @@ pub fn report(error: &anyhow::Error) -> String {
     text
 }
 
+/// Refuses an output folder that holds other files than `own` (what the command itself writes
+/// there, so that rerunning it into its own folder reuses what it kept), unless `force`.
+pub fn check_own_folder(out: &Path, force: bool, own: &[&str], what: &str) -> Result<()> {
+    if !out.exists() || force {
+        return Ok(());
+    }
+    if !out.is_dir() {
+        bail!("{} exists and is not a folder", out.display());
+    }
+    for entry in std::fs::read_dir(out)? {
+        let name = entry?.file_name();
+        if !own.iter().any(|o| name == *o) {
+            bail!(
+                "{} holds {}, which {what} does not; choose another --out or pass --force",
+                out.display(),
+                Path::new(&name).display()
+            );
+        }
+    }
+    Ok(())
+}
+
 pub fn ensure_writable(dir: &Path, force: bool) -> Result<()> {
     if dir.exists() {
         if !dir.is_dir() {
