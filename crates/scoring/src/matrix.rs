@@ -83,11 +83,11 @@ impl FromStr for MatrixModel {
     }
 }
 
-impl MatrixModel {
-    /// The files its scores depend on, each with its size and modification time: part of the
-    /// cache key.
+impl ModelSource {
+    /// The files its scores depend on, each with its size and modification time: part of a
+    /// score cache's key (`eval-matrix`'s, `audit`'s).
     pub fn fingerprint(&self) -> String {
-        let (kind, path, files): (&str, &Path, &[&str]) = match &self.source {
+        let (kind, path, files): (&str, &Path, &[&str]) = match self {
             ModelSource::Run(dir) => ("run", dir, &["model.safetensors", "model_config.json"]),
             ModelSource::Pretrained(kind, path) if path.is_dir() => (
                 kind.name(),
@@ -448,9 +448,9 @@ mod tests {
         let file = dir.join("HPS_v2.pt");
         std::fs::write(&file, b"one").unwrap();
         let model: MatrixModel = format!("hpsv2={}", file.display()).parse().unwrap();
-        let before = model.fingerprint();
+        let before = model.source.fingerprint();
         std::fs::write(&file, b"three").unwrap();
-        assert_ne!(model.fingerprint(), before);
+        assert_ne!(model.source.fingerprint(), before);
         assert!(dataset_fingerprint(&dir).contains("annotations.parquet absent"));
         std::fs::remove_dir_all(&dir).unwrap();
     }

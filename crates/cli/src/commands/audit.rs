@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use audit::{AuditPlan, PassCache, Perturbation, Reference};
 use eval::EvalData;
 use integrity::FolderLock;
-use scoring::matrix::{MatrixModel, ModelSource, dataset_fingerprint};
+use scoring::matrix::{ModelSource, dataset_fingerprint};
 use scoring::{Device, ImageScorer};
 
 use super::scorer_args::ScorerArgs;
@@ -96,12 +96,7 @@ pub fn run(args: Args, device: &Device) -> Result<ExitCode> {
         .parse()
         .map_err(|e| anyhow::anyhow!("--split: {e}"))?;
     let spec = match &args.scorer.run {
-        Some(run) => {
-            train::run_config(run)
-                .with_context(|| format!("reading the run's config in {}", run.display()))?
-                .data
-                .split
-        }
+        Some(run) => super::run_split(run)?,
         None => SplitSpec::default(),
     };
     let ix = ds.index();
@@ -196,11 +191,7 @@ fn cache_key(args: &Args, data: &EvalData, split: &str) -> Result<String> {
         }
         (None, None) => bail!("give --run DIR or --model"),
     };
-    let model = MatrixModel {
-        label: String::new(),
-        source,
-    };
-    let mut key = model.fingerprint() + &dataset_fingerprint(&args.dataset);
+    let mut key = source.fingerprint() + &dataset_fingerprint(&args.dataset);
     // A matrix product's rounding depends on its batch, so the batch is part of the key.
     key.push_str(&format!(
         "head {}\nsplit {split}\nbatch {:?}\n",

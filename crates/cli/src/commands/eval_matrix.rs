@@ -148,7 +148,7 @@ fn scores_of(
     device: &Device,
 ) -> Result<Option<ScoreTable>> {
     let ix = ds.index();
-    let key = format!("{}{}", model.fingerprint(), dataset_fingerprint(dir));
+    let key = format!("{}{}", model.source.fingerprint(), dataset_fingerprint(dir));
     let known = |id: &str| ix.generation_by_id.contains_key(id);
     let name = &ds.meta.name;
     if let Some(table) = cache.get(&model.label, name, &key, &known)? {
@@ -209,12 +209,7 @@ fn evaluate(
 ) -> Result<std::result::Result<MatrixRow, String>> {
     let ix = ds.index();
     let spec = match &model.source {
-        ModelSource::Run(dir) if selection != Selection::All => {
-            train::run_config(dir)
-                .with_context(|| format!("reading the run's config in {}", dir.display()))?
-                .data
-                .split
-        }
+        ModelSource::Run(dir) if selection != Selection::All => super::run_split(dir)?,
         _ => SplitSpec::default(),
     };
     if let ModelSource::Run(dir) = &model.source

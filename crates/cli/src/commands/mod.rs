@@ -64,6 +64,16 @@ pub fn check_own_folder(out: &Path, force: bool, own: &[&str], what: &str) -> Re
     Ok(())
 }
 
+/// The prompt split a run was trained with (its `config.toml`'s), so that `test` means its
+/// held-out prompts.
+pub fn run_split(run: &Path) -> Result<annotations::splits::SplitSpec> {
+    use anyhow::Context;
+    Ok(::train::run_config(run)
+        .with_context(|| format!("reading the run's config in {}", run.display()))?
+        .data
+        .split)
+}
+
 pub fn ensure_writable(dir: &Path, force: bool) -> Result<()> {
     if dir.exists() {
         if !dir.is_dir() {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use annotations::splits::SplitSpec;
 use annotations::{Dataset, ImagesState, Index};
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use eval::{EvalData, ScoreTable};
 use scoring::{AnyScorer, Device, ImageScorer, PretrainedPaths};
 
@@ -63,13 +63,12 @@ pub fn choose(
     match (&args.scorer.run, &args.scores, args.model_kind()) {
         (Some(run), _, _) => {
             needs_images("a run")?;
-            let config = train::run_config(run)
-                .with_context(|| format!("reading the run's config in {}", run.display()))?;
+            let spec = crate::commands::run_split(run)?;
             warn_other_dataset(run, ds);
             let scorer = args.scorer.load_run(run, device)?;
             Ok(Chosen {
                 scores: ModelScores::Scorer(scorer),
-                spec: config.data.split,
+                spec,
                 scored_by: format!("run {}", run.display()),
                 default_out: run.join(format!("eval-{split}")),
             })
@@ -112,12 +111,7 @@ pub fn choose(
 fn given_split(from: Option<&Path>) -> Result<SplitSpec> {
     Ok(match from {
         None => SplitSpec::default(),
-        Some(p) if p.is_dir() => {
-            train::run_config(p)
-                .with_context(|| format!("reading the run's config in {}", p.display()))?
-                .data
-                .split
-        }
+        Some(p) if p.is_dir() => crate::commands::run_split(p)?,
         Some(p) => train::TrainConfig::from_file(p)?.data.split,
     })
 }
